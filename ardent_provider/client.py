@@ -9,6 +9,7 @@ any other retry could mint a duplicate key. The caller reconciles after an ambig
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -115,7 +116,7 @@ class ArdentClient:
         if expires_days is not None:
             body["expires_days"] = expires_days
         payload = self._call(
-            "POST", f"/v1/orgs/{_segment(org_id)}/api-keys", json=body, retry=self.retry, unsent_only=True
+            "POST", f"/v1/orgs/{_segment(org_id)}/api-keys", body=body, retry=self.retry, unsent_only=True
         )
         if not isinstance(payload, dict) or "api_key_id" not in payload or "api_key" not in payload:
             raise _unexpected("POST", "/v1/orgs/{org_id}/api-keys", "a created key with its token")
@@ -156,14 +157,14 @@ class ArdentClient:
         path: str,
         *,
         retry: RetryPolicy,
-        json: Any = None,
+        body: Any = None,
         key_id: str | None = None,
         unsent_only: bool = False,
     ) -> Any:
         started = time.monotonic()
         attempt = 0
         while True:
-            outcome = self._attempt(method, path, json)
+            outcome = self._attempt(method, path, body)
             response = outcome.response
             if response is not None and response.status_code < 400:
                 return _json_body(response)
@@ -179,8 +180,14 @@ class ArdentClient:
 
     def _attempt(self, method: str, path: str, body: Any) -> _Outcome:
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        content = None
+        if body is not None:
+            # ASCII-escaped so that any string, even one holding a lone surrogate, reaches the server,
+            # which then names the offending field instead of the client failing to encode it.
+            content = json.dumps(body).encode("ascii")
+            headers["Content-Type"] = "application/json"
         try:
-            response = self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             return _Outcome(None, ArdentConnectionError(
                 f"Could not connect to the Ardent API at {self.api_url} for {method} {path}: {_reason(error)}",
