@@ -84,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests get the contract's JSON error shape too."""
         self.close_connection = True
+        # A request line too broken to parse leaves HTTP/0.9 behind, which would suppress the status line.
+        self.request_version = self.protocol_version
         try:
             self._send(error_response(code, message or HTTPStatus(code).phrase))
         except OSError:
@@ -152,13 +154,15 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ardent-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="ardent-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until :meth:`stop` is called from another."""
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
         """Stop serving and close the store."""
