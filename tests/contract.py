@@ -56,7 +56,9 @@ class OpenAPIValidator:
 
     def response_schema(self, method: str, template: str, status: int) -> dict[str, Any] | None:
         """The documented JSON schema for an answer, or None when the file documents no body."""
-        operation = self.spec["paths"][template][method.lower()]
+        operation = self.spec["paths"][template].get(method.lower())
+        if operation is None:
+            return None
         response = operation["responses"].get(str(status))
         if response is None or "content" not in response:
             return None
