@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -52,7 +52,7 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` when given, else jittered."""
         if retry_after is not None:
             return max(0.0, retry_after)
-        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        ceiling: float = min(self.max_delay, self.base_delay * (2**attempt))
         return ceiling * (0.5 + rng.random() / 2)
 
 
@@ -82,7 +82,7 @@ class ArdentClient:
         self.api_url = check_api_url(api_url)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._rng = random.Random()
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._server_clock = _ServerClock()
         self._http = httpx.Client(
             base_url=self.api_url,
@@ -189,28 +189,41 @@ class ArdentClient:
         try:
             response = self._http.request(method, path, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            return _Outcome(None, ArdentConnectionError(
-                f"Could not connect to the Ardent API at {self.api_url} for {method} {path}: {_reason(error)}",
-                method=method, path=path, sent=False,
-            ))
+            return _Outcome(
+                None,
+                ArdentConnectionError(
+                    f"Could not connect to the Ardent API at {self.api_url} for {method} {path}: {_reason(error)}",
+                    method=method,
+                    path=path,
+                    sent=False,
+                ),
+            )
         except httpx.TimeoutException as error:
-            return _Outcome(None, ArdentTimeoutError(
-                f"The Ardent API at {self.api_url} did not answer {method} {path} in time: {_reason(error)}",
-                method=method, path=path, sent=True,
-            ))
+            return _Outcome(
+                None,
+                ArdentTimeoutError(
+                    f"The Ardent API at {self.api_url} did not answer {method} {path} in time: {_reason(error)}",
+                    method=method,
+                    path=path,
+                    sent=True,
+                ),
+            )
         except httpx.TransportError as error:
-            return _Outcome(None, ArdentConnectionError(
-                f"The connection to the Ardent API at {self.api_url} failed during {method} {path}: "
-                f"{_reason(error)}",
-                method=method, path=path, sent=True,
-            ))
+            return _Outcome(
+                None,
+                ArdentConnectionError(
+                    f"The connection to the Ardent API at {self.api_url} failed during {method} {path}: "
+                    f"{_reason(error)}",
+                    method=method,
+                    path=path,
+                    sent=True,
+                ),
+            )
         self._server_clock.observe(response.headers.get("Date"))
         return _Outcome(response, None)
 
     @staticmethod
-    def _api_error(
-        response: httpx.Response | None, method: str, path: str, key_id: str | None
-    ) -> ArdentAPIError:
+    def _api_error(response: httpx.Response | None, method: str, path: str, key_id: str | None) -> ArdentAPIError:
         assert response is not None
         status = response.status_code
         try:
@@ -310,9 +323,7 @@ def _json_body(response: httpx.Response) -> Any:
 
 
 def _unexpected(method: str, path: str, expected: str) -> ArdentAPIError:
-    return ArdentAPIError(
-        200, f"the answer was not {expected}; is the API URL right?", method=method, path=path
-    )
+    return ArdentAPIError(200, f"the answer was not {expected}; is the API URL right?", method=method, path=path)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -334,4 +345,3 @@ def _retry_after(value: str | None) -> float | None:
 def _reason(error: Exception) -> str:
     text = str(error).strip()
     return text or type(error).__name__
-

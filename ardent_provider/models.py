@@ -187,4 +187,8 @@ class Org:
     def from_wire(cls, payload: Mapping[str, Any], org_id: str) -> Org:
         """Read an org object, which the vendor documents only as 'an object'."""
         name = payload.get("name")
-        return cls(id=str(payload.get("id", org_id)), name=name if isinstance(name, str) else None, details=dict(payload))
+        return cls(
+            id=str(payload.get("id", org_id)),
+            name=name if isinstance(name, str) else None,
+            details=dict(payload),
+        )

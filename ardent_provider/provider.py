@@ -120,9 +120,7 @@ class ArdentApiKeyProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare only real inputs; Ardent cannot update a key, so any change means a new key."""
         changed = [name for name in INPUT_NAMES if olds.get(name) != news.get(name)]
-        return DiffResult(
-            changes=bool(changed), replaces=changed, stables=[], delete_before_replace=False
-        )
+        return DiffResult(changes=bool(changed), replaces=changed, stables=[], delete_before_replace=False)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
             role, name, scopes, expires_in_days = args.role, args.name, args.scopes, args.expires_in_days
         if role is None:
             raise TypeError(f"ArdentApiKey '{resource_name}' needs a role, such as role=\"Admin\"")
-        props: dict[str, Any] = {output: None for output in OUTPUT_NAMES}
+        props: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
         props.update(
             name=resource_name if name is None else name,
             role=role,

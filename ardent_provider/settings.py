@@ -13,10 +13,10 @@ from .models import SecretToken
 
 DEFAULT_API_URL = "https://api.tryardent.com"
 
-TOKEN_CONFIG_KEY = "ardent:token"
+TOKEN_CONFIG_KEY = "ardent:token"  # noqa: S105 - a config key name
 ORG_CONFIG_KEY = "ardent:orgId"
 API_URL_CONFIG_KEY = "ardent:apiUrl"
-TOKEN_VARIABLE = "ARDENT_TOKEN"
+TOKEN_VARIABLE = "ARDENT_TOKEN"  # noqa: S105 - a variable name
 ORG_VARIABLE = "ARDENT_ORG_ID"
 API_URL_VARIABLE = "ARDENT_API_URL"
 

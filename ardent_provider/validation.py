@@ -76,9 +76,7 @@ def _check_scopes(value: Any) -> tuple[Any, str | None]:
     malformed = [item for item in value if not isinstance(item, str) or not SCOPE_PATTERN.match(item)]
     if malformed:
         shown = ", ".join(repr(item) for item in malformed[:3])
-        return value, (
-            f"scopes must be dot-style permission keys such as 'connectors.read'; malformed: {shown}"
-        )
+        return value, (f"scopes must be dot-style permission keys such as 'connectors.read'; malformed: {shown}")
     return sorted(set(value)), None
 
 

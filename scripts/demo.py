@@ -17,7 +17,7 @@ from ardent_provider.pulumi_cli import PulumiCLI, PulumiCommandError
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / ".demo"
 STACK = "demo"
-PASSPHRASE = "ardent-demo-passphrase"
+PASSPHRASE = "ardent-demo-passphrase"  # noqa: S105 - protects only the throwaway demo stack
 KEY_NAME = "Production-Test"
 JUST_NOW = timedelta(minutes=5)
 
@@ -82,10 +82,16 @@ def confirm(credentials: dict[str, str], token: str, key_id: str, role: str) -> 
     except ArdentError as error:
         admin_proof, admin_ok = f"but the new token could not list keys: {error}", False
     results.append(
-        (role == "role_org_admin" and admin_ok, f"its role is Admin: recorded at creation as {role!r}, {admin_proof}")
+        (
+            role == "role_org_admin" and admin_ok,
+            f"its role is Admin: recorded at creation as {role!r}, {admin_proof}",
+        )
     )
     results.append(
-        (token.startswith("sk-ard_test_"), f"its token starts with 'sk-ard_test_' (prefix {token[:12]!r}, rest hidden)")
+        (
+            token.startswith("sk-ard_test_"),
+            f"its token starts with 'sk-ard_test_' (prefix {token[:12]!r}, rest hidden)",
+        )
     )
     created = key.created_at if key else None
     fresh = created is not None and abs(now - created) <= JUST_NOW

@@ -107,7 +107,13 @@ def _decode_json(body: bytes) -> Any:
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(
             422,
-            [{"loc": ["body"], "msg": "JSON decode error: the body is not valid JSON", "type": "json_invalid"}],
+            [
+                {
+                    "loc": ["body"],
+                    "msg": "JSON decode error: the body is not valid JSON",
+                    "type": "json_invalid",
+                }
+            ],
         ) from None
 
 
@@ -231,7 +237,9 @@ class EmulatorApp:
                 headers = {}
                 if fault.retry_after is not None:
                     headers["Retry-After"] = _format_retry_after(fault.retry_after)
-                return error_response(fault.status, "Injected fault: the emulator was told to fail this request.", headers)
+                return error_response(
+                    fault.status, "Injected fault: the emulator was told to fail this request.", headers
+                )
             if fault.mode == "drop":
                 return Response(0, drop=True)
             if fault.mode == "delay":
@@ -259,7 +267,11 @@ class EmulatorApp:
             "/_emulator/clock": {"POST": self._advance_clock, "GET": self._read_clock},
             "/_emulator/stats": {"GET": self._read_stats},
             "/_emulator/stats/reset": {"POST": self._reset_stats},
-            "/_emulator/faults": {"POST": self._add_fault, "DELETE": self._clear_faults, "GET": self._list_faults},
+            "/_emulator/faults": {
+                "POST": self._add_fault,
+                "DELETE": self._clear_faults,
+                "GET": self._list_faults,
+            },
         }
         methods = endpoints.get(path.rstrip("/"))
         if methods is None:

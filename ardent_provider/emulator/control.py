@@ -133,7 +133,7 @@ class FaultInjector:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 - fault sampling, not security
 
     def add(self, rule: FaultRule) -> None:
         """Add a rule after the existing ones."""

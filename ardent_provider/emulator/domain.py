@@ -19,7 +19,7 @@ from typing import Any
 from .clock import Clock
 from .store import KeyRow, OrgRow, RoleRow, Store
 
-TOKEN_PREFIX = "sk-ard_test_"
+TOKEN_PREFIX = "sk-ard_test_"  # noqa: S105 - the public prefix, not a secret
 TOKEN_RANDOM_LENGTH = 40
 KEY_PREFIX_LENGTH = 20
 NAME_MAX_LENGTH = 100
@@ -34,18 +34,20 @@ VIEWER_PERMISSIONS = (
     "branches.read",
     "members.read",
 )
-MEMBER_PERMISSIONS = VIEWER_PERMISSIONS + (
+MEMBER_PERMISSIONS = (
+    *VIEWER_PERMISSIONS,
     "projects.write",
     "connectors.write",
     "branches.write",
 )
-ADMIN_PERMISSIONS = MEMBER_PERMISSIONS + (
+ADMIN_PERMISSIONS = (
+    *MEMBER_PERMISSIONS,
     "members.write",
     "api_keys.read",
     "api_keys.write",
     "org.write",
 )
-OWNER_PERMISSIONS = ADMIN_PERMISSIONS + ("org.delete",)
+OWNER_PERMISSIONS = (*ADMIN_PERMISSIONS, "org.delete")
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,7 @@ def parse_create_request(body: Any) -> CreateKeyRequest:
     if not isinstance(name, str):
         raise validation_error(["body", "name"], "Input should be a valid string", "string_type")
     if len(name) < 1:
-        raise validation_error(
-            ["body", "name"], "String should have at least 1 character", "string_too_short"
-        )
+        raise validation_error(["body", "name"], "String should have at least 1 character", "string_too_short")
     if len(name) > NAME_MAX_LENGTH:
         raise validation_error(
             ["body", "name"],
@@ -148,18 +148,14 @@ def parse_create_request(body: Any) -> CreateKeyRequest:
     scopes: list[str] = []
     for index, scope in enumerate(scopes_value):
         if not isinstance(scope, str):
-            raise validation_error(
-                ["body", "scopes", index], "Input should be a valid string", "string_type"
-            )
+            raise validation_error(["body", "scopes", index], "Input should be a valid string", "string_type")
         _require_encodable(scope, ["body", "scopes", index])
         if scope not in scopes:
             scopes.append(scope)
     expires_days = body.get("expires_days")
     if expires_days is not None:
         if isinstance(expires_days, bool) or not isinstance(expires_days, int):
-            raise validation_error(
-                ["body", "expires_days"], "Input should be a valid integer", "int_type"
-            )
+            raise validation_error(["body", "expires_days"], "Input should be a valid integer", "int_type")
         if not EXPIRES_DAYS_MIN <= expires_days <= EXPIRES_DAYS_MAX:
             raise validation_error(
                 ["body", "expires_days"],
@@ -275,19 +271,13 @@ class ArdentService:
         self._authorize(caller, org_id, "api_keys.write")
         role = self._resolve_role(org_id, request.role_id)
         if role.rank > caller.role.rank:
-            raise ApiError(
-                403, f"This API key cannot create a key with role '{role.key}', which ranks above its own."
-            )
+            raise ApiError(403, f"This API key cannot create a key with role '{role.key}', which ranks above its own.")
         outside = [scope for scope in request.scopes if scope not in role.permissions]
         if outside:
-            raise ApiError(
-                400, f"Scopes outside the permissions of role '{role.key}': {', '.join(outside)}."
-            )
+            raise ApiError(400, f"Scopes outside the permissions of role '{role.key}': {', '.join(outside)}.")
         token = self._new_token()
         created_at = self._clock.now()
-        expires_at = (
-            created_at + timedelta(days=request.expires_days) if request.expires_days else None
-        )
+        expires_at = created_at + timedelta(days=request.expires_days) if request.expires_days else None
         key = KeyRow(
             id=self._new_id("key"),
             org_id=org_id,

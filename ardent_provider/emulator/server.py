@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -17,7 +18,7 @@ from .credentials import read_credentials
 from .domain import ArdentService, Credentials
 from .store import Store
 
-FIXED_TOKEN_VARIABLE = "ARDENT_EMULATOR_TOKEN"
+FIXED_TOKEN_VARIABLE = "ARDENT_EMULATOR_TOKEN"  # noqa: S105 - a variable name
 logger = logging.getLogger("ardent_provider.emulator")
 
 
@@ -25,6 +26,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Adapts one HTTP exchange to :meth:`EmulatorApp.handle`; keeps connections alive."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write; with Nagle on, small answers would wait for delayed ACKs.
+    disable_nagle_algorithm = True
+    wbufsize = -1
     server: _EmulatorHTTPServer
 
     def _serve(self) -> None:
@@ -52,10 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.app.handle(request)
         if response.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._send(response)
 
@@ -68,6 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if response.body and self.command != "HEAD":
             self.wfile.write(response.body)
+        self.wfile.flush()
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header follows the emulator's clock, not the machine's."""
@@ -90,10 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         # A request line too broken to parse leaves HTTP/0.9 behind, which would suppress the status line.
         self.request_version = self.protocol_version
-        try:
+        with contextlib.suppress(OSError):
             self._send(error_response(code, message or HTTPStatus(code).phrase))
-        except OSError:
-            pass
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
@@ -131,7 +132,8 @@ class EmulatorServer:
         self.app = EmulatorApp(self.service, self.clock, self.credentials_path, self._bootstrap)
         self._httpd = _EmulatorHTTPServer((host, port), self.app)
         bound_host, bound_port = self._httpd.server_address[:2]
-        display_host = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
+        bound_host = bound_host.decode() if isinstance(bound_host, bytes) else bound_host
+        display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{display_host}:{bound_port}"
         self.app.api_url = self.url
         self.app.publish_bootstrap()
@@ -144,7 +146,9 @@ class EmulatorServer:
     @property
     def credentials(self) -> Credentials:
         """The org id and owner token of the latest bootstrap (a reset makes new ones)."""
-        return self.app.credentials
+        credentials = self.app.credentials
+        assert credentials is not None, "publish_bootstrap() runs in __init__"
+        return credentials
 
     @property
     def org_id(self) -> str:
@@ -159,7 +163,10 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         """Serve in a background thread."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="ardent-emulator", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="ardent-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -111,9 +111,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30
-        )
+        self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._connection.execute("PRAGMA foreign_keys = ON")
         if str(path) != ":memory:":
             self._connection.execute("PRAGMA journal_mode = WAL")
@@ -151,10 +149,7 @@ class Store:
             )
             db.executemany(
                 "INSERT INTO roles (id, org_id, key, name, rank, permissions) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (r.id, r.org_id, r.key, r.name, r.rank, json.dumps(list(r.permissions)))
-                    for r in roles
-                ],
+                [(r.id, r.org_id, r.key, r.name, r.rank, json.dumps(list(r.permissions))) for r in roles],
             )
 
     def first_org(self) -> OrgRow | None:
@@ -203,15 +198,14 @@ class Store:
     # -- keys -----------------------------------------------------------------------------------
 
     _KEY_COLUMNS = (
-        "id, org_id, name, role_key, scopes, token_digest, key_prefix, "
-        "created_at, expires_at, revoked_at, last_used_at"
+        "id, org_id, name, role_key, scopes, token_digest, key_prefix, created_at, expires_at, revoked_at, last_used_at"
     )
 
     def insert_key(self, key: KeyRow) -> None:
         """Add a key."""
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO api_keys ({self._KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO api_keys ({self._KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - values are bound
                 (
                     key.id,
                     key.org_id,
@@ -230,7 +224,7 @@ class Store:
     def keys_by_digest(self, token_digest: str) -> list[KeyRow]:
         """Every key stored under a token digest, newest first."""
         rows = self._query(
-            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE token_digest = ? ORDER BY seq DESC",
+            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE token_digest = ? ORDER BY seq DESC",  # noqa: S608 - values are bound
             (token_digest,),
         )
         return [self._key(row) for row in rows]
@@ -238,7 +232,7 @@ class Store:
     def active_keys(self, org_id: str) -> list[KeyRow]:
         """An org's unrevoked keys, newest first (ties broken by creation order)."""
         rows = self._query(
-            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE org_id = ? AND revoked_at IS NULL "
+            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE org_id = ? AND revoked_at IS NULL "  # noqa: S608 - values are bound
             "ORDER BY created_at DESC, seq DESC",
             (org_id,),
         )
@@ -247,9 +241,7 @@ class Store:
     def touch_key(self, key_id: str, moment: datetime) -> None:
         """Record that a key authenticated a request."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (_to_micros(moment), key_id)
-            )
+            db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (_to_micros(moment), key_id))
 
     def revoke_key(self, org_id: str, key_id: str, moment: datetime) -> bool:
         """Revoke an active key of an org; False when there is none to revoke."""

@@ -74,7 +74,9 @@ class Stack:
 
     def active_keys(self) -> dict[str, ApiKey]:
         with self.owner() as client:
-            return {key.id: key for key in client.list_keys(self.emulator.org_id) if key.name != "emulator-bootstrap-owner"}
+            return {
+                key.id: key for key in client.list_keys(self.emulator.org_id) if key.name != "emulator-bootstrap-owner"
+            }
 
     def stats(self) -> dict[str, int]:
         return httpx.get(f"{self.emulator.url}/_emulator/stats").json()["requests"]

@@ -145,7 +145,10 @@ def test_a_missing_token_is_one_clear_sentence_at_preview(tmp_path: Path, emulat
     stack = make_stack(tmp_path, emulator, KEYS_PROGRAM)
     stack.cli.run("config", "rm", "ardent:token")
     stack.write_keys([{"resource": "orphan", "role": "Admin"}])
-    preview = stack.cli.run("preview", check=False, )
+    preview = stack.cli.run(
+        "preview",
+        check=False,
+    )
     text = preview.stdout + preview.stderr
     assert preview.returncode != 0
     assert "pulumi config set --secret ardent:token" in text and "ARDENT_TOKEN" in text

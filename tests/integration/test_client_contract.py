@@ -3,6 +3,7 @@ vendor's OpenAPI file. Covers every emulated endpoint and every status the contr
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
 
@@ -37,7 +38,7 @@ def test_create_returns_the_token_once_and_list_never_shows_it(api: Api) -> None
     assert created.expires_at is None
 
     listed = api.client.list_keys(api.org_id)
-    assert [key.id for key in listed][0] == created.id, "newest first"
+    assert listed[0].id == created.id, "newest first"
     item = next(key for key in listed if key.id == created.id)
     assert item.name == "ci-deployer" and item.key_prefix == created.key_prefix
     assert token not in repr(listed)
@@ -58,7 +59,7 @@ def test_role_may_be_named_by_opaque_id_or_by_key(api: Api) -> None:
         "role_org_admin",
         "role_org_owner",
     ]
-    for lower, higher in zip(roles, roles[1:], strict=False):
+    for lower, higher in itertools.pairwise(roles):
         assert set(lower.permissions) < set(higher.permissions)
     admin = next(role for role in roles if role.key == "role_org_admin")
     created = api.client.create_key(api.org_id, name="by-id", role=admin.id)
@@ -100,7 +101,7 @@ def test_unknown_role_and_scope_outside_the_role_are_400(api: Api) -> None:
         api.client.create_key(api.org_id, name="x", role="role_org_superuser")
     with pytest.raises(BadRequestError, match="role_project_admin"):
         api.client.create_key(api.org_id, name="x", role="role_project_admin")
-    with pytest.raises(BadRequestError, match="api_keys.write"):
+    with pytest.raises(BadRequestError, match=r"api_keys\.write"):
         api.client.create_key(api.org_id, name="x", role="role_org_member", scopes=["api_keys.write"])
 
 
@@ -201,9 +202,7 @@ def test_retryable_statuses_are_retried_honouring_retry_after(api: Api) -> None:
 
 
 @pytest.mark.parametrize(("status", "error"), [(429, RateLimitedError), (502, ServerError), (504, ServerError)])
-def test_persistent_failures_give_up_with_the_mapped_error(
-    api: Api, status: int, error: type[ArdentAPIError]
-) -> None:
+def test_persistent_failures_give_up_with_the_mapped_error(api: Api, status: int, error: type[ArdentAPIError]) -> None:
     api.control("POST", "/_emulator/faults", {"route": KEYS_ROUTE, "mode": "status", "status": status})
     with pytest.raises(error) as raised:
         api.client.list_keys(api.org_id)

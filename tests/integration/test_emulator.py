@@ -53,7 +53,9 @@ def test_keys_orgs_and_roles_survive_a_restart(tmp_path: Path) -> None:
 def test_only_token_digests_are_stored(tmp_path: Path) -> None:
     db = tmp_path / "emulator.db"
     with EmulatorServer(db=db, credentials=tmp_path / "c.json") as server, client_of(server) as client:
-        tokens = [client.create_key(server.org_id, name=f"k{i}", role="role_org_viewer").token.reveal() for i in range(3)]
+        tokens = [
+            client.create_key(server.org_id, name=f"k{i}", role="role_org_viewer").token.reveal() for i in range(3)
+        ]
         tokens.append(server.token)
     raw = b"".join(path.read_bytes() for path in tmp_path.glob("emulator.db*"))
     for token in tokens:
@@ -253,7 +255,7 @@ def test_sixteen_concurrent_clients_lose_and_duplicate_nothing(emulator: Emulato
                         with lock:
                             revoked.append(key.id)
                     client.list_keys(emulator.org_id)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(16)]
@@ -277,7 +279,15 @@ def test_module_and_console_script_start_print_and_stop_on_sigterm(tmp_path: Pat
     for command in commands:
         credentials = tmp_path / f"{len(command)}-credentials.json"
         process = subprocess.Popen(
-            [*command, "--port", "0", "--db", str(tmp_path / f"{len(command)}.db"), "--credentials", str(credentials)],
+            [
+                *command,
+                "--port",
+                "0",
+                "--db",
+                str(tmp_path / f"{len(command)}.db"),
+                "--credentials",
+                str(credentials),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -296,8 +306,20 @@ def test_module_and_console_script_start_print_and_stop_on_sigterm(tmp_path: Pat
 def test_port_in_use_is_a_clear_error(tmp_path: Path, emulator: EmulatorServer) -> None:
     port = emulator.url.rsplit(":", 1)[1]
     result = subprocess.run(
-        [sys.executable, "-m", "ardent_provider.emulator", "--port", port, "--db", ":memory:",
-         "--credentials", str(tmp_path / "c.json")],
-        capture_output=True, text=True, timeout=30, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "ardent_provider.emulator",
+            "--port",
+            port,
+            "--db",
+            ":memory:",
+            "--credentials",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ},
     )
     assert result.returncode == 1 and "cannot start" in result.stderr

@@ -37,7 +37,9 @@ def test_unlisted_statuses_fall_back_sensibly() -> None:
 
 
 def test_messages_carry_status_detail_key_and_a_hint() -> None:
-    error = errors.NotFoundError(404, "not found or already revoked", method="DELETE", path="/v1/orgs/o/api-keys/k", key_id="key_1")
+    error = errors.NotFoundError(
+        404, "not found or already revoked", method="DELETE", path="/v1/orgs/o/api-keys/k", key_id="key_1"
+    )
     text = str(error)
     assert "404" in text and "already revoked" in text and "key_1" in text and "check" in text
 
@@ -60,15 +62,33 @@ def test_secret_token_shows_only_its_prefix_and_refuses_pickling() -> None:
 
 def test_created_key_repr_hides_the_token() -> None:
     created = CreatedKey.from_wire(
-        {"api_key_id": "key_1", "api_key": TOKEN, "name": "n", "key_prefix": TOKEN[:20], "scopes": [],
-         "created_at": "2026-01-01T00:00:00.000000Z", "role_id": "rol_1", "role_key": "role_org_admin",
-         "warning": "w", "something_new": 1}
+        {
+            "api_key_id": "key_1",
+            "api_key": TOKEN,
+            "name": "n",
+            "key_prefix": TOKEN[:20],
+            "scopes": [],
+            "created_at": "2026-01-01T00:00:00.000000Z",
+            "role_id": "rol_1",
+            "role_key": "role_org_admin",
+            "warning": "w",
+            "something_new": 1,
+        }
     )
     assert TOKEN not in repr(created) and created.token.reveal() == TOKEN
 
 
 def test_list_items_tolerate_extra_and_missing_optional_fields() -> None:
-    key = ApiKey.from_wire({"id": "key_1", "name": "n", "key_prefix": "p", "scopes": [], "created_at": "2026-01-01T00:00:00Z", "extra": {"x": 1}})
+    key = ApiKey.from_wire(
+        {
+            "id": "key_1",
+            "name": "n",
+            "key_prefix": "p",
+            "scopes": [],
+            "created_at": "2026-01-01T00:00:00Z",
+            "extra": {"x": 1},
+        }
+    )
     assert key.expires_at is None and key.last_used_at is None and key.revoked_at is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -66,8 +67,6 @@ def test_a_failed_list_is_not_cached() -> None:
         return _keys()
 
     inventory = KeyInventory(fetch)
-    try:
+    with contextlib.suppress(RuntimeError):
         inventory.find("key_0")
-    except RuntimeError:
-        pass
     assert inventory.find("key_0") is not None and attempts == 2

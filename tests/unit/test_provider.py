@@ -9,7 +9,14 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from ardent_provider.provider import ArdentApiKeyProvider
 
-OLD = {"name": "n", "role": "role_org_admin", "scopes": [], "expires_in_days": None, "token": "sk-ard_test_x", "key_id": "key_1"}
+OLD = {
+    "name": "n",
+    "role": "role_org_admin",
+    "scopes": [],
+    "expires_in_days": None,
+    "token": "sk-ard_test_x",
+    "key_id": "key_1",
+}
 
 
 def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
@@ -22,7 +29,13 @@ def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
 
 def test_diff_ignores_outputs_and_the_serialized_provider() -> None:
     provider = ArdentApiKeyProvider()
-    news = {"name": "n", "role": "role_org_admin", "scopes": [], "expires_in_days": None, "__provider": "other"}
+    news = {
+        "name": "n",
+        "role": "role_org_admin",
+        "scopes": [],
+        "expires_in_days": None,
+        "__provider": "other",
+    }
     result = provider.diff("key_1", OLD, news)
     assert result.changes is False and result.replaces == []
 

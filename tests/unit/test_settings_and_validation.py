@@ -13,9 +13,17 @@ TOKEN = "sk-ard_test_" + "a" * 40
 
 def test_stack_config_wins_over_the_environment() -> None:
     config = {"ardent:token": TOKEN, "ardent:orgId": "org_config", "ardent:apiUrl": "http://127.0.0.1:9"}
-    env = {"ARDENT_TOKEN": "sk-ard_test_env", "ARDENT_ORG_ID": "org_env", "ARDENT_API_URL": "https://x.example"}
+    env = {
+        "ARDENT_TOKEN": "sk-ard_test_env",
+        "ARDENT_ORG_ID": "org_env",
+        "ARDENT_API_URL": "https://x.example",
+    }
     settings = resolve_settings(config, env)
-    assert (settings.org_id, settings.api_url, settings.token.reveal()) == ("org_config", "http://127.0.0.1:9", TOKEN)
+    assert (settings.org_id, settings.api_url, settings.token.reveal()) == (
+        "org_config",
+        "http://127.0.0.1:9",
+        TOKEN,
+    )
     assert TOKEN not in repr(settings)
 
 
@@ -40,25 +48,44 @@ def test_a_missing_setting_is_one_sentence_naming_it(config: dict[str, str], env
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://api.tryardent.com", "api.tryardent.com", "http://api.tryardent.com", "http://10.0.0.8:8080",
-     "https://user:pw@api.tryardent.com", "https://api.tryardent.com/?x=1", ""],
+    [
+        "ftp://api.tryardent.com",
+        "api.tryardent.com",
+        "http://api.tryardent.com",
+        "http://10.0.0.8:8080",
+        "https://user:pw@api.tryardent.com",
+        "https://api.tryardent.com/?x=1",
+        "",
+    ],
 )
 def test_unusable_urls_are_refused(url: str) -> None:
     with pytest.raises(ArdentConfigurationError):
         check_api_url(url)
 
 
-@pytest.mark.parametrize("url", ["https://api.tryardent.com/", "http://127.0.0.1:8787", "http://localhost:1", "http://[::1]:5"])
+@pytest.mark.parametrize(
+    "url", ["https://api.tryardent.com/", "http://127.0.0.1:8787", "http://localhost:1", "http://[::1]:5"]
+)
 def test_https_and_loopback_http_are_accepted(url: str) -> None:
     assert not check_api_url(url).endswith("/")
 
 
 def test_valid_inputs_are_normalised() -> None:
     inputs, problems = validate_inputs(
-        {"name": "Production-Test", "role": "Admin", "scopes": ["org.read", "api_keys.read", "org.read"], "expires_in_days": 30.0}
+        {
+            "name": "Production-Test",
+            "role": "Admin",
+            "scopes": ["org.read", "api_keys.read", "org.read"],
+            "expires_in_days": 30.0,
+        }
     )
     assert problems == []
-    assert inputs == {"name": "Production-Test", "role": "role_org_admin", "scopes": ["api_keys.read", "org.read"], "expires_in_days": 30}
+    assert inputs == {
+        "name": "Production-Test",
+        "role": "role_org_admin",
+        "scopes": ["api_keys.read", "org.read"],
+        "expires_in_days": 30,
+    }
 
 
 @pytest.mark.parametrize(
