@@ -1,17 +1,19 @@
-"""The dynamic provider behind ``ArdentApiKey``: Pulumi's check/diff/create/read/delete mapped onto Ardent.
+"""The dynamic provider behind ``ArdentApiKey``: Pulumi's check/diff/create/read/update/delete on Ardent.
 
 The provider instance is pickled into every resource's state, so it holds nothing: credentials arrive
-through :meth:`ArdentApiKeyProvider.configure` in the provider process, and the HTTP client and the shared
-key inventory live in a per-process registry, never in the instance.
+through :meth:`ArdentApiKeyProvider.configure` in the provider process, and the HTTP client, the shared key
+inventory and the service clock live in a per-process :class:`~ardent_provider.session.Session`.
+
+Decisions about age (expired, inside the rotation window, grace period over) use the Ardent service's
+clock, read from the ``Date`` header of its answers, so a runner with a skewed clock decides correctly.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
+import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pulumi.dynamic import (
@@ -22,42 +24,21 @@ from pulumi.dynamic import (
     DiffResult,
     ReadResult,
     ResourceProvider,
+    UpdateResult,
 )
 
-from .client import ArdentClient
-from .errors import ArdentConfigurationError, ArdentError, NotFoundError
-from .inventory import KeyInventory
-from .models import ApiKey, CreatedKey, SecretToken
-from .settings import Settings, resolve_settings
-from .validation import INPUT_NAMES, validate_inputs
+from . import keys
+from .errors import ArdentConfigurationError, ArdentError
+from .models import ApiKey, CreatedKey, parse_time
+from .session import Session, session_for
+from .settings import resolve_settings
+from .validation import REPLACING_INPUTS, SETTING_INPUTS, validate_inputs
 
 PROVIDER_KEY = "__provider"
+RESOURCE_NAME_KEY = "resource_name"
+PREVIOUS_OUTPUTS = ("previous_key_id", "previous_token", "previous_revoke_after")
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass
-class _Session:
-    """Per-process connection state for one set of settings."""
-
-    settings: Settings
-    client: ArdentClient
-    inventory: KeyInventory
-
-
-_sessions: dict[Settings, _Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def _session_for(settings: Settings) -> _Session:
-    with _sessions_lock:
-        session = _sessions.get(settings)
-        if session is None:
-            client = ArdentClient(settings.token, api_url=settings.api_url)
-            inventory = KeyInventory(functools.partial(client.list_keys, settings.org_id))
-            session = _Session(settings, client, inventory)
-            _sessions[settings] = session
-        return session
 
 
 def _plain_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -73,20 +54,26 @@ def _plain_errors(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def key_status(key: ApiKey | CreatedKey, now: datetime) -> str:
+def token_fingerprint(token: str | None) -> str | None:
+    """A short SHA-256 prefix that tells keys apart without revealing the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16] if token else None
+
+
+def key_status(expires_at: datetime | None, now: datetime) -> str:
     """``expired`` once the key's expiry has passed by the service's clock, else ``active``."""
-    return "expired" if key.expires_at is not None and key.expires_at <= now else "active"
+    return "expired" if expires_at is not None and expires_at <= now else "active"
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-class ArdentApiKeyProvider(ResourceProvider):
-    """Creates, reads and revokes Ardent API keys. Any change of input replaces the key."""
+def _inputs_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: props.get(name) for name in (*REPLACING_INPUTS, *SETTING_INPUTS, RESOURCE_NAME_KEY)}
 
-    def __init__(self) -> None:
-        super().__init__()
+
+class ArdentApiKeyProvider(ResourceProvider):
+    """Creates, reads, rotates and revokes Ardent API keys. A change of key input replaces the key."""
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle nothing: settings and connections are per process, never part of state."""
@@ -99,12 +86,11 @@ class ArdentApiKeyProvider(ResourceProvider):
         """Remember where the settings come from; they are read when first needed."""
         self._config_lookup: Callable[[str], object | None] = req.config.get
 
-    def _session(self) -> _Session:
+    def _session(self) -> Session:
         lookup = getattr(self, "_config_lookup", None)
-        settings = resolve_settings(lookup if lookup is not None else {})
-        return _session_for(settings)
+        return session_for(resolve_settings(lookup if lookup is not None else {}))
 
-    # -- preview-time validation ----------------------------------------------------------------
+    # -- preview ------------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and normalise the inputs; every problem is reported against its property."""
@@ -117,26 +103,71 @@ class ArdentApiKeyProvider(ResourceProvider):
                 failures.append(CheckFailure("__provider", str(error)))
         return CheckResult(inputs, failures)
 
+    @_plain_errors
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Compare only real inputs; Ardent cannot update a key, so any change means a new key."""
-        changed = [name for name in INPUT_NAMES if olds.get(name) != news.get(name)]
-        return DiffResult(changes=bool(changed), replaces=changed, stables=[], delete_before_replace=False)
+        """Compare real inputs; a changed key input, expiry, a broken token or the rotation window replace."""
+        replaces = [name for name in REPLACING_INPUTS if olds.get(name) != news.get(name)]
+        updates = [name for name in SETTING_INPUTS if olds.get(name) != news.get(name)]
+        previous_due = False
+        session: Session | None = None
+        if olds.get("expires_at") or olds.get("previous_key_id") or olds.get("status") in ("expired", "invalid_token"):
+            session = self._session()
+            now = session.service_now()
+            if not replaces:
+                replaces.extend(self._age_reasons(olds, news, now))
+            previous_due = bool(olds.get("previous_key_id")) and _is_due(olds.get("previous_revoke_after"), now)
+        if replaces and news.get("keep_previous_for_days"):
+            # create() of the replacement receives only the new inputs; it finds the key it replaces here.
+            (session or self._session()).predecessors[str(news.get(RESOURCE_NAME_KEY))] = olds
+        return DiffResult(
+            changes=bool(replaces or updates or previous_due),
+            replaces=replaces,
+            stables=[],
+            delete_before_replace=False,
+        )
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    @staticmethod
+    def _age_reasons(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime) -> list[str]:
+        if olds.get("status") == "invalid_token":
+            return ["token"]
+        expires_at = parse_time(olds.get("expires_at"))
+        if olds.get("status") == "expired" or (expires_at is not None and expires_at <= now):
+            return ["expires_at"]
+        rotate_before = news.get("rotate_before_days")
+        if expires_at is not None and rotate_before and expires_at - now <= timedelta(days=rotate_before):
+            return ["expires_at"]
+        return []
+
+    # -- lifecycle ----------------------------------------------------------------------------------
 
     @_plain_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Create the key and return every output, its token included (marked secret by the resource)."""
+        """Create (or adopt) the key and return every output, its token included."""
         session = self._session()
-        created = session.client.create_key(
-            session.settings.org_id,
+        if props.get("adopt_key_id"):
+            return self._adopt(session, props)
+        created = self._create(session, props)
+        outs = self._created_outputs(session, props, created)
+        if props.get("keep_previous_for_days"):
+            predecessor = session.predecessors.pop(str(props.get(RESOURCE_NAME_KEY)), None)
+            if predecessor is not None and predecessor.get("key_id"):
+                outs.update(self._keep_previous(session, predecessor, int(props["keep_previous_for_days"])))
+        return CreateResult(created.id, outs)
+
+    @staticmethod
+    def _create(session: Session, props: Mapping[str, Any]) -> CreatedKey:
+        return keys.create_key(
+            session,
             name=props["name"],
             role=props["role"],
             scopes=props.get("scopes") or [],
             expires_days=props.get("expires_in_days"),
         )
-        session.inventory.invalidate()
-        outs = {name: props.get(name) for name in INPUT_NAMES}
+
+    @staticmethod
+    def _created_outputs(session: Session, props: Mapping[str, Any], created: CreatedKey) -> dict[str, Any]:
+        token = created.token.reveal()
+        outs = _inputs_of(props)
         outs.update(
             key_id=created.id,
             name=created.name,
@@ -144,42 +175,110 @@ class ArdentApiKeyProvider(ResourceProvider):
             key_prefix=created.key_prefix,
             created_at=_iso(created.created_at),
             expires_at=_iso(created.expires_at),
-            status=key_status(created, session.client.server_now()),
-            token=created.token.reveal(),
+            status=key_status(created.expires_at, session.service_now()),
+            token=token,
+            token_fingerprint=token_fingerprint(token),
+            previous_key_id=None,
+            previous_token=None,
+            previous_revoke_after=None,
         )
-        return CreateResult(created.id, outs)
+        return outs
+
+    @staticmethod
+    def _keep_previous(session: Session, predecessor: Mapping[str, Any], days: int) -> dict[str, Any]:
+        older = predecessor.get("previous_key_id")
+        if older:
+            keys.revoke_key(session, str(older))
+        session.kept_previous_ids.add(str(predecessor["key_id"]))
+        return {
+            "previous_key_id": predecessor["key_id"],
+            "previous_token": predecessor.get("token"),
+            "previous_revoke_after": _iso(session.service_now() + timedelta(days=days)),
+        }
+
+    def _adopt(self, session: Session, props: dict[str, Any]) -> CreateResult:
+        key_id = str(props["adopt_key_id"])
+        key = keys.adoptable_key(session, key_id)
+        if key.name != props["name"]:
+            raise keys.KeyAdoptionError(
+                f"Key '{key_id}' is named {key.name!r} but the resource declares name={props['name']!r}; "
+                f"set name={key.name!r} to adopt it. Nothing was changed."
+            )
+        if sorted(key.scopes) != sorted(props.get("scopes") or []):
+            raise keys.KeyAdoptionError(
+                f"Key '{key_id}' has scopes {sorted(key.scopes)} but the resource declares "
+                f"{sorted(props.get('scopes') or [])}; declare the key's own scopes to adopt it. Nothing was changed."
+            )
+        token = props.get("adopt_token")
+        if token:
+            if not keys.token_matches_key(session, key, token):
+                raise keys.KeyAdoptionError(
+                    f"adopt_token is not the token of key '{key_id}' (or no longer authenticates). Nothing was changed."
+                )
+        elif props.get("on_missing_token", "error") == "error":
+            raise keys.require_adoption_token(key_id)
+        elif props.get("on_missing_token") == "rotate":
+            created = self._create(session, props)
+            keys.revoke_key(session, key_id)
+            return CreateResult(created.id, self._created_outputs(session, props, created))
+        outs = _inputs_of(props)
+        outs.update(self._listed_outputs(session, key, token))
+        outs.update(role=props["role"], previous_key_id=None, previous_token=None, previous_revoke_after=None)
+        return CreateResult(key.id, outs)
+
+    @staticmethod
+    def _listed_outputs(session: Session, key: ApiKey, token: str | None) -> dict[str, Any]:
+        status = key_status(key.expires_at, session.service_now())
+        if token and not token.startswith(key.key_prefix):
+            status = "invalid_token"
+        return {
+            "key_id": key.id,
+            "name": key.name,
+            "key_prefix": key.key_prefix,
+            "created_at": _iso(key.created_at),
+            "expires_at": _iso(key.expires_at),
+            "status": status,
+            "token": token or None,
+            "token_fingerprint": token_fingerprint(token),
+        }
 
     @_plain_errors
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Find the key in the org's list; a key that is no longer there is gone from state."""
+        """Find the key in the org's list. A key gone (revoked or deleted) leaves state; the token is kept."""
         session = self._session()
         key = session.inventory.find(id_)
         if key is None:
             return ReadResult(None, {})
         outs = {name: value for name, value in props.items() if name != PROVIDER_KEY}
-        outs.update(
-            key_id=key.id,
-            name=key.name,
-            key_prefix=key.key_prefix,
-            created_at=_iso(key.created_at),
-            expires_at=_iso(key.expires_at),
-            status=key_status(key, session.client.server_now()),
-        )
+        outs.update(self._listed_outputs(session, key, props.get("token")))
+        previous = props.get("previous_key_id")
+        if previous and session.inventory.find(str(previous)) is None:
+            outs.update(dict.fromkeys(PREVIOUS_OUTPUTS))
         return ReadResult(id_, outs)
 
     @_plain_errors
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Revoke the key; a key that is already revoked or gone counts as done."""
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Record changed settings, and revoke the previous key once its grace period is over."""
         session = self._session()
-        try:
-            session.client.revoke_key(session.settings.org_id, id_)
-        except NotFoundError:
-            pass
-        finally:
-            session.inventory.invalidate()
+        outs = {name: value for name, value in olds.items() if name != PROVIDER_KEY}
+        outs.update(_inputs_of(news))
+        previous = olds.get("previous_key_id")
+        if previous and _is_due(olds.get("previous_revoke_after"), session.service_now()):
+            keys.revoke_key(session, str(previous))
+            outs.update(dict.fromkeys(PREVIOUS_OUTPUTS))
+        return UpdateResult(outs)
+
+    @_plain_errors
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Revoke the key (unless a rotation keeps it for its grace period) and any previous key it kept."""
+        session = self._session()
+        if id_ not in session.kept_previous_ids:
+            keys.revoke_key(session, id_)
+        previous = props.get("previous_key_id")
+        if previous:
+            keys.revoke_key(session, str(previous))
 
 
-def token_of(outputs: Mapping[str, Any]) -> SecretToken | None:
-    """The token stored in a resource's outputs, wrapped so it cannot be printed by accident."""
-    token = outputs.get("token")
-    return SecretToken(token) if isinstance(token, str) and token else None
+def _is_due(moment: Any, now: datetime) -> bool:
+    due = parse_time(moment)
+    return due is not None and due <= now

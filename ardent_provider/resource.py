@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ from pulumi.dynamic import Resource
 
 from .provider import ArdentApiKeyProvider
 
-SECRET_OUTPUTS = ("token",)
+SECRET_OUTPUTS = ("token", "previous_token", "adopt_token")
 OUTPUT_NAMES = (
     "key_id",
     "name",
@@ -21,6 +22,10 @@ OUTPUT_NAMES = (
     "expires_at",
     "status",
     "token",
+    "token_fingerprint",
+    "previous_key_id",
+    "previous_token",
+    "previous_revoke_after",
 )
 
 
@@ -30,13 +35,23 @@ class ArdentApiKeyArgs:
 
     ``role`` is one of Viewer, Member, Admin, Owner (any case) or its key such as ``role_org_admin``;
     ``name`` defaults to the resource name; empty ``scopes`` grants all of the role's permissions;
-    ``expires_in_days`` of None means the key never expires.
+    ``expires_in_days`` of None means the key never expires. ``rotate_before_days`` replaces the key on the
+    first ``up`` that many days before it expires; any change in ``rotation_triggers`` replaces it at once;
+    ``keep_previous_for_days`` keeps the replaced key valid (as ``previous_token``) for that long.
+    ``adopt_key_id`` brings an existing key under management, with its token as ``adopt_token`` or, without
+    it, as ``on_missing_token`` says: ``"error"`` (default), ``"rotate"`` or ``"keep"``.
     """
 
     role: pulumi.Input[str]
     name: pulumi.Input[str] | None = None
     scopes: pulumi.Input[list[pulumi.Input[str]]] | None = field(default=None)
     expires_in_days: pulumi.Input[int] | None = None
+    rotate_before_days: pulumi.Input[int] | None = None
+    rotation_triggers: pulumi.Input[Mapping[str, Any]] | None = None
+    keep_previous_for_days: pulumi.Input[int] | None = None
+    adopt_key_id: pulumi.Input[str] | None = None
+    adopt_token: pulumi.Input[str] | None = None
+    on_missing_token: pulumi.Input[str] | None = None
 
 
 class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
@@ -55,6 +70,10 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
     expires_at: pulumi.Output[str | None]
     status: pulumi.Output[str]
     token: pulumi.Output[str]
+    token_fingerprint: pulumi.Output[str | None]
+    previous_key_id: pulumi.Output[str | None]
+    previous_token: pulumi.Output[str | None]
+    previous_revoke_after: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -65,22 +84,48 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
         name: pulumi.Input[str] | None = None,
         scopes: pulumi.Input[list[pulumi.Input[str]]] | None = None,
         expires_in_days: pulumi.Input[int] | None = None,
+        rotate_before_days: pulumi.Input[int] | None = None,
+        rotation_triggers: pulumi.Input[Mapping[str, Any]] | None = None,
+        keep_previous_for_days: pulumi.Input[int] | None = None,
+        adopt_key_id: pulumi.Input[str] | None = None,
+        adopt_token: pulumi.Input[str] | None = None,
+        on_missing_token: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare a key; pass either ``args`` or the keyword inputs (``role`` is required)."""
+        keywords: dict[str, Any] = {
+            "role": role,
+            "name": name,
+            "scopes": scopes,
+            "expires_in_days": expires_in_days,
+            "rotate_before_days": rotate_before_days,
+            "rotation_triggers": rotation_triggers,
+            "keep_previous_for_days": keep_previous_for_days,
+            "adopt_key_id": adopt_key_id,
+            "adopt_token": adopt_token,
+            "on_missing_token": on_missing_token,
+        }
         if args is not None:
-            if any(value is not None for value in (role, name, scopes, expires_in_days)):
+            if any(value is not None for value in keywords.values()):
                 raise TypeError("ArdentApiKey takes either args=ArdentApiKeyArgs(...) or keyword inputs, not both")
-            role, name, scopes, expires_in_days = args.role, args.name, args.scopes, args.expires_in_days
-        if role is None:
+            keywords = {key: getattr(args, key) for key in keywords}
+        if keywords["role"] is None:
             raise TypeError(f"ArdentApiKey '{resource_name}' needs a role, such as role=\"Admin\"")
+        if keywords["name"] is None:
+            keywords["name"] = resource_name
+        if keywords["adopt_token"] is not None:
+            keywords["adopt_token"] = pulumi.Output.secret(keywords["adopt_token"])
+        if (
+            keywords["adopt_key_id"] is not None
+            and keywords["adopt_token"] is None
+            and keywords["on_missing_token"] == "keep"  # noqa: S105 - an option value, not a password
+        ):
+            pulumi.log.warn(
+                f"ArdentApiKey '{resource_name}' adopts key {keywords['adopt_key_id']} without its token: the key is "
+                "managed, but no token is published (token stays empty)."
+            )
         props: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
-        props.update(
-            name=resource_name if name is None else name,
-            role=role,
-            scopes=scopes,
-            expires_in_days=expires_in_days,
-        )
+        props.update(keywords, resource_name=resource_name)
         secret_options = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
         super().__init__(
             ArdentApiKeyProvider(),

@@ -9,7 +9,13 @@ from typing import Any
 
 from .models import ROLES, canonical_role
 
-INPUT_NAMES = ("name", "role", "scopes", "expires_in_days")
+REPLACING_INPUTS = ("name", "role", "scopes", "expires_in_days", "rotation_triggers")
+"""Inputs whose change needs a new key: Ardent cannot update a key."""
+SETTING_INPUTS = ("rotate_before_days", "keep_previous_for_days", "adopt_key_id", "adopt_token", "on_missing_token")
+"""Inputs that only steer the provider; changing them never needs a new key."""
+INPUT_NAMES = REPLACING_INPUTS + SETTING_INPUTS
+ON_MISSING_TOKEN_CHOICES = ("error", "rotate", "keep")
+KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~-]{1,200}$")
 NAME_MAX_LENGTH = 100
 EXPIRES_IN_DAYS_MAX = 3650
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -36,11 +42,71 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     if reason:
         problems.append(("scopes", reason))
 
-    days, reason = _check_expires_in_days(news.get("expires_in_days"))
+    days, reason = _check_days("expires_in_days", news.get("expires_in_days"), minimum=1)
     inputs["expires_in_days"] = days
     if reason:
         problems.append(("expires_in_days", reason))
+
+    rotate, reason = _check_days("rotate_before_days", news.get("rotate_before_days"), minimum=1)
+    inputs["rotate_before_days"] = rotate
+    if reason is None and rotate is not None:
+        if days is None:
+            reason = "rotate_before_days needs expires_in_days: a key that never expires is never rotated for age"
+        elif isinstance(days, int) and rotate >= days:
+            reason = f"rotate_before_days ({rotate}) must be less than expires_in_days ({days})"
+    if reason:
+        problems.append(("rotate_before_days", reason))
+
+    keep, reason = _check_days("keep_previous_for_days", news.get("keep_previous_for_days"), minimum=1)
+    inputs["keep_previous_for_days"] = keep
+    if reason:
+        problems.append(("keep_previous_for_days", reason))
+
+    triggers, reason = _check_triggers(news.get("rotation_triggers"))
+    inputs["rotation_triggers"] = triggers
+    if reason:
+        problems.append(("rotation_triggers", reason))
+
+    problems.extend(_check_adoption(news, inputs))
     return inputs, problems
+
+
+def _check_triggers(value: Any) -> tuple[Any, str | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, Mapping):
+        return value, f"rotation_triggers must be a map of names to values, not {_kind(value)}"
+    bad = [key for key, item in value.items() if not isinstance(item, str | int | float | bool)]
+    if bad:
+        return value, f"rotation_triggers values must be strings, numbers or booleans; not so for: {', '.join(bad)}"
+    return {str(key): value[key] for key in sorted(value)}, None
+
+
+def _check_adoption(news: Mapping[str, Any], inputs: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    key_id = news.get("adopt_key_id")
+    token = news.get("adopt_token")
+    choice = news.get("on_missing_token")
+    inputs["adopt_key_id"], inputs["adopt_token"] = key_id, token
+    inputs["on_missing_token"] = choice if choice is not None else ("error" if key_id is not None else None)
+    if key_id is not None and (not isinstance(key_id, str) or not KEY_ID_PATTERN.match(key_id)):
+        problems.append(("adopt_key_id", "adopt_key_id must be an Ardent key id such as 'key_…'"))
+    if token is not None and (not isinstance(token, str) or not token.startswith("sk-ard_")):
+        problems.append(("adopt_token", "adopt_token must be an Ardent token (it starts with 'sk-ard_')"))
+    if choice is not None and choice not in ON_MISSING_TOKEN_CHOICES:
+        problems.append(
+            (
+                "on_missing_token",
+                f"on_missing_token must be one of {', '.join(ON_MISSING_TOKEN_CHOICES)}, not {choice!r}",
+            )
+        )
+    if key_id is None:
+        for name in ("adopt_token", "on_missing_token"):
+            if news.get(name) is not None:
+                problems.append((name, f"{name} applies only when adopting a key: set adopt_key_id as well"))
+    elif token is not None and choice not in (None, "error"):
+        problems.append(("on_missing_token", "on_missing_token applies only when adopt_token is not given"))
+    return problems
 
 
 def _check_name(value: Any) -> tuple[Any, str | None]:
@@ -80,18 +146,18 @@ def _check_scopes(value: Any) -> tuple[Any, str | None]:
     return sorted(set(value)), None
 
 
-def _check_expires_in_days(value: Any) -> tuple[Any, str | None]:
+def _check_days(prop: str, value: Any, *, minimum: int) -> tuple[Any, str | None]:
     if value is None:
         return None, None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return value, f"expires_in_days must be a whole number of days, not {_kind(value)}"
+        return value, f"{prop} must be a whole number of days, not {_kind(value)}"
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        return value, f"expires_in_days must be a whole number of days, not {value}"
+        return value, f"{prop} must be a whole number of days, not {value}"
     days = int(value)
-    if days < 1:
-        return value, f"expires_in_days must be at least 1 (got {days}); omit it for a key that never expires"
+    if days < minimum:
+        return value, f"{prop} must be at least {minimum} (got {days}); omit it instead"
     if days > EXPIRES_IN_DAYS_MAX:
-        return value, f"expires_in_days must be at most {EXPIRES_IN_DAYS_MAX} (got {days})"
+        return value, f"{prop} must be at most {EXPIRES_IN_DAYS_MAX} (got {days})"
     return days, None
 
 

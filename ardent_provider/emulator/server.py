@@ -18,6 +18,7 @@ from .credentials import read_credentials
 from .domain import ArdentService, Credentials
 from .store import Store
 
+DRAIN_LIMIT_BYTES = 16 * 1_048_576
 FIXED_TOKEN_VARIABLE = "ARDENT_EMULATOR_TOKEN"  # noqa: S105 - a variable name
 logger = logging.getLogger("ardent_provider.emulator")
 
@@ -42,6 +43,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if length > MAX_BODY_BYTES:
+            # Read what was sent (within reason) so the client is not reset before it reads the answer.
+            remaining = length if length <= DRAIN_LIMIT_BYTES else 0
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             self._send(error_response(413, f"Request body larger than {MAX_BODY_BYTES} bytes."))
             self.close_connection = True
             return

@@ -1,0 +1,77 @@
+"""Per-process connection state of the provider: one client, one key inventory, one service clock.
+
+A session is shared by every resource of a run that uses the same settings. It lives only in the provider
+process and is never pickled into state.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .client import ArdentClient
+from .inventory import KeyInventory
+from .settings import Settings
+
+
+@dataclass
+class Session:
+    """The client, the shared inventory, and what this process did that later steps of the run need."""
+
+    settings: Settings
+    client: ArdentClient
+    inventory: KeyInventory
+    created_ids: set[str] = field(default_factory=set)
+    kept_previous_ids: set[str] = field(default_factory=set)
+    predecessors: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _name_locks: defaultdict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clock_seen: bool = False
+
+    @property
+    def org_id(self) -> str:
+        """The org every call of this session addresses."""
+        return self.settings.org_id
+
+    def name_lock(self, name: str) -> threading.Lock:
+        """Creates of keys sharing a name run one at a time, so reconciliation never takes a sibling's key."""
+        with self._lock:
+            return self._name_locks[name]
+
+    def remember_created(self, key_id: str) -> None:
+        """Record a key this process created, so reconciliation never mistakes it for an orphan."""
+        with self._lock:
+            self.created_ids.add(key_id)
+
+    def is_own(self, key_id: str) -> bool:
+        """Whether this process created the key."""
+        with self._lock:
+            return key_id in self.created_ids
+
+    def service_now(self) -> datetime:
+        """The Ardent service's clock (from its ``Date`` headers), not this machine's."""
+        if not self._clock_seen:
+            self.inventory.snapshot()
+            self._clock_seen = True
+        return self.client.server_now()
+
+
+_sessions: dict[Settings, Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(settings: Settings) -> Session:
+    """The process's session for these settings, created on first use."""
+    with _sessions_lock:
+        session = _sessions.get(settings)
+        if session is None:
+            client = ArdentClient(settings.token, api_url=settings.api_url)
+            inventory = KeyInventory(functools.partial(client.list_keys, settings.org_id))
+            session = Session(settings, client, inventory)
+            _sessions[settings] = session
+        return session
