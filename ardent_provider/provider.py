@@ -161,7 +161,7 @@ class ArdentApiKeyProvider(ResourceProvider):
             name=props["name"],
             role=props["role"],
             scopes=props.get("scopes") or [],
-            expires_days=props.get("expires_in_days"),
+            expires_days=_whole_days(props.get("expires_in_days")),
         )
 
     @staticmethod
@@ -277,6 +277,11 @@ class ArdentApiKeyProvider(ResourceProvider):
         previous = props.get("previous_key_id")
         if previous:
             keys.revoke_key(session, str(previous))
+
+
+def _whole_days(value: Any) -> int | None:
+    # Pulumi carries every number as a float across the wire, even after check() made it an int.
+    return None if value is None else int(value)
 
 
 def _is_due(moment: Any, now: datetime) -> bool:

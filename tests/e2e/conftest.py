@@ -84,6 +84,13 @@ class Stack:
     def reset_stats(self) -> None:
         httpx.post(f"{self.emulator.url}/_emulator/stats/reset")
 
+    def resource_outputs(self, resource: str) -> dict[str, Any]:
+        """A resource's outputs as the state holds them (secrets stay encrypted)."""
+        for item in self.cli.export()["deployment"]["resources"]:
+            if item["type"].endswith("ardent:ApiKey") and item["urn"].endswith(f"::{resource}"):
+                return dict(item.get("outputs", {}))
+        raise KeyError(resource)
+
     def state_text(self) -> str:
         return self.cli.state_file(self.project, STACK).read_text()
 
