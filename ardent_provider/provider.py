@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
+import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -248,9 +249,22 @@ class ArdentApiKeyProvider(ResourceProvider):
         session = self._session()
         key = session.inventory.find(id_)
         if key is None:
+            pulumi.log.warn(
+                f"Ardent key {id_} ({props.get('name')!r}) is no longer active in org {session.org_id}: it was revoked "
+                "or deleted outside Pulumi. It is dropped from the state; the next `pulumi up` creates a new key."
+            )
             return ReadResult(None, {})
         outs = {name: value for name, value in props.items() if name != PROVIDER_KEY}
         outs.update(self._listed_outputs(session, key, props.get("token")))
+        if outs["status"] == "expired":
+            pulumi.log.warn(
+                f"Ardent key {id_} ({key.name!r}) expired at {outs['expires_at']}; the next `pulumi up` replaces it."
+            )
+        elif outs["status"] == "invalid_token":
+            pulumi.log.warn(
+                f"The token stored for Ardent key {id_} ({key.name!r}) is not that key's token any more; the next "
+                "`pulumi up` replaces the key so that a working token is published."
+            )
         previous = props.get("previous_key_id")
         if previous and session.inventory.find(str(previous)) is None:
             outs.update(dict.fromkeys(PREVIOUS_OUTPUTS))

@@ -73,7 +73,7 @@ def test_drift_gate_and_report_catch_a_key_revoked_out_of_band(stack: Stack) -> 
     findings = json.loads(report.stdout)["findings"]
     assert [(f["problem"], f["key_id"], f["resource"]) for f in findings] == [("missing", key_id, "svc")]
     refreshed = stack.cli.run("refresh", "--yes")
-    assert "svc" in refreshed.stdout
+    assert f"Ardent key {key_id} ('svc') is no longer active" in refreshed.stdout
     stack.up()
     assert gate(stack) == 0 and drift(stack).returncode == 0
 
@@ -116,7 +116,8 @@ def test_an_expired_key_is_found_by_refresh_and_replaced_by_the_next_up(stack: S
     assert gate(stack) != 0
     report = drift(stack, "--json")
     assert report.returncode == 1 and json.loads(report.stdout)["findings"][0]["problem"] == "expired"
-    stack.cli.run("refresh", "--yes")
+    refreshed = stack.cli.run("refresh", "--yes")
+    assert f"Ardent key {old_id} ('aging') expired at" in refreshed.stdout
     assert stack.resource_outputs("aging")["status"] == "expired"
     stack.up()
     outputs = stack.cli.outputs(show_secrets=True)
