@@ -29,7 +29,13 @@ from pulumi.dynamic import (
 )
 
 from . import keys
-from .errors import ArdentConfigurationError, ArdentError
+from .errors import (
+    ArdentConfigurationError,
+    ArdentError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from .models import ApiKey, CreatedKey, parse_time
 from .session import Session, session_for
 from .settings import resolve_settings
@@ -94,14 +100,36 @@ class ArdentApiKeyProvider(ResourceProvider):
     # -- preview ------------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and normalise the inputs; every problem is reported against its property."""
+        """Validate and normalise the inputs; every problem is reported against its property.
+
+        Besides the inputs' own rules, the settings are proved once per run (the token works and may manage
+        the org's keys) and scopes are checked against the role's permissions, so that bad input and bad
+        configuration fail at preview, before anything is created.
+        """
         inputs, problems = validate_inputs(news)
         failures = [CheckFailure(name, reason) for name, reason in problems]
-        if not failures:
-            try:
-                self._session()
-            except ArdentConfigurationError as error:
-                failures.append(CheckFailure("__provider", str(error)))
+        if failures:
+            return CheckResult(inputs, failures)
+        try:
+            session = self._session()
+            permissions = session.preflight()
+        except ArdentConfigurationError as error:
+            failures.append(CheckFailure("__provider", str(error)))
+        except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
+            failures.append(CheckFailure("__provider", _settings_problem(error)))
+        except ArdentError:
+            pass  # A passing fault: create() retries and reports what stays broken.
+        else:
+            allowed = permissions.get(str(inputs["role"]))
+            outside = [scope for scope in inputs["scopes"] if allowed is not None and scope not in allowed]
+            if outside:
+                failures.append(
+                    CheckFailure(
+                        "scopes",
+                        f"scopes {', '.join(outside)} are not permissions of {inputs['role']}; "
+                        f"it has: {', '.join(sorted(allowed or ()))}",
+                    )
+                )
         return CheckResult(inputs, failures)
 
     @_plain_errors
@@ -291,6 +319,19 @@ class ArdentApiKeyProvider(ResourceProvider):
         previous = props.get("previous_key_id")
         if previous:
             keys.revoke_key(session, str(previous))
+
+
+def _settings_problem(error: ArdentError) -> str:
+    if isinstance(error, AuthenticationError):
+        return (
+            "Ardent rejected the configured token (HTTP 401: unknown, revoked or expired); set a valid admin or "
+            "owner token with `pulumi config set --secret ardent:token <token>` or ARDENT_TOKEN."
+        )
+    status = getattr(error, "status", "?")
+    return (
+        f"The configured token may not manage the API keys of the configured org (HTTP {status}):"
+        " check that ardent:orgId / ARDENT_ORG_ID is the token's own org and that the token's role is admin or owner."
+    )
 
 
 def _whole_days(value: Any) -> int | None:

@@ -32,6 +32,7 @@ class Session:
     _name_locks: defaultdict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_seen: bool = False
+    _role_permissions: dict[str, frozenset[str]] | None = None
 
     @property
     def org_id(self) -> str:
@@ -52,6 +53,21 @@ class Session:
         """Whether this process created the key."""
         with self._lock:
             return key_id in self.created_ids
+
+    def preflight(self) -> dict[str, frozenset[str]]:
+        """Prove the settings work (the token may read the org's keys) and learn each role's permissions.
+
+        Done once per process; raises the client's errors (401, 403, ...) when the settings do not work.
+        """
+        with self._lock:
+            if self._role_permissions is not None:
+                return self._role_permissions
+        self.inventory.snapshot()
+        permissions = {role.key: frozenset(role.permissions) for role in self.client.list_roles(self.org_id)}
+        with self._lock:
+            self._role_permissions = permissions
+            self._clock_seen = True
+        return permissions
 
     def service_now(self) -> datetime:
         """The Ardent service's clock (from its ``Date`` headers), not this machine's."""
