@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ArdentClient
-from .errors import ArdentError
+from .errors import ArdentError, NotFoundError
 from .models import ApiKey
 from .settings import Settings, resolve_settings
 
@@ -215,6 +215,31 @@ def drift(args: argparse.Namespace) -> int:
     return EXIT_DRIFT if findings else EXIT_CLEAN
 
 
+def revoke(args: argparse.Namespace) -> int:
+    """The ``revoke`` command: revoke keys that no stack manages, such as orphans of a killed run."""
+    cwd = Path(args.cwd).resolve()
+    try:
+        settings = stack_settings(args.stack, cwd)
+        managed = {item.key_id for item in managed_keys(args.stack, cwd)}
+        refused = [key_id for key_id in args.key_id if key_id in managed]
+        if refused:
+            raise CheckError(
+                f"stack {args.stack} manages {', '.join(refused)}; remove it from the program and run `pulumi up` "
+                "instead, so that the state stays true"
+            )
+        with ArdentClient(settings.token, api_url=settings.api_url) as client:
+            for key_id in args.key_id:
+                try:
+                    client.revoke_key(settings.org_id, key_id)
+                    print(f"revoked {key_id}")
+                except NotFoundError:
+                    print(f"{key_id} was already revoked or does not exist")
+    except (CheckError, ArdentError, ValueError) as error:
+        print(f"ardent-keys revoke: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``ardent-keys``."""
     parser = argparse.ArgumentParser(prog="ardent-keys", description="Tools for managing Ardent API keys.")
@@ -230,13 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--expiring-within", type=float, metavar="DAYS", help="also report keys expiring that soon")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(handler=drift)
+    revoker = commands.add_parser(
+        "revoke",
+        help="revoke keys that no stack manages (for example orphans that drift reported)",
+        description="Revoke the given keys with the stack's credentials; keys the stack manages are refused.",
+    )
+    revoker.add_argument("--stack", required=True, help="the stack whose credentials to use")
+    revoker.add_argument("--cwd", default=".", help="the Pulumi project directory (default: the current one)")
+    revoker.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
+    revoker.set_defaults(handler=revoke)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ardent-keys``."""
     args = build_parser().parse_args(argv)
-    if args.expiring_within is not None and args.expiring_within < 0:
+    if getattr(args, "expiring_within", None) is not None and args.expiring_within < 0:
         print("ardent-keys drift: --expiring-within must be zero or more days", file=sys.stderr)
         return EXIT_ERROR
     handler = args.handler

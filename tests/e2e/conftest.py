@@ -98,7 +98,7 @@ class Stack:
 def make_stack(tmp_path: Path, emulator: EmulatorServer, program: str, project: str = "ardent-e2e") -> Stack:
     require_cli()
     project_dir = tmp_path / "project"
-    project_dir.mkdir()
+    project_dir.mkdir(parents=True)
     (project_dir / "Pulumi.yaml").write_text(f"name: {project}\nruntime: python\n")
     (project_dir / "__main__.py").write_text(program)
     cli = PulumiCLI(project_dir, tmp_path / "pulumi-state", PASSPHRASE)

@@ -1,0 +1,309 @@
+"""Faults, bad input, bad configuration and secret hygiene, with the real CLI and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ardent_provider import ArdentClient, AuthenticationError
+from ardent_provider.emulator import EmulatorServer
+
+from ..conftest import FAST_RETRY
+from .conftest import KEYS_PROGRAM, ROOT, Stack, make_stack
+
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+LIST = "GET /v1/orgs/{org_id}/api-keys"
+REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
+ROLES = "GET /v1/orgs/{org_id}/roles"
+FAULTS = [
+    {"route": CREATE, "mode": "status", "status": 429, "retry_after": 1, "rate": 0.1},
+    {"route": CREATE, "mode": "status", "status": 503, "rate": 0.1},
+    {"route": CREATE, "mode": "drop", "rate": 0.07},
+    {"route": CREATE, "mode": "drop_after_commit", "rate": 0.1},
+    *[
+        rule
+        for route in (LIST, REVOKE, ROLES)
+        for rule in (
+            {"route": route, "mode": "status", "status": 429, "retry_after": 1, "rate": 0.12},
+            {"route": route, "mode": "status", "status": 502, "rate": 0.12},
+            {"route": route, "mode": "drop", "rate": 0.12},
+        )
+    ],
+]
+
+BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
+    ({"name": ""}, "name"),
+    ({"name": "   "}, "name"),
+    ({"name": "x" * 101}, "name"),
+    ({"name": "line\nbreak"}, "name"),
+    ({"name": "tab\there"}, "name"),
+    ({"name": "nul\u0000"}, "name"),
+    ({"name": 42}, "name"),
+    ({"role": "superuser"}, "role"),
+    ({"role": ""}, "role"),
+    ({"role": "role_project_admin"}, "role"),
+    ({"role": 3}, "role"),
+    ({"scopes": "all"}, "scopes"),
+    ({"scopes": ["Connectors Read"]}, "scopes"),
+    ({"scopes": [1]}, "scopes"),
+    ({"scopes": ["connectors"]}, "scopes"),
+    ({"role": "Member", "scopes": ["api_keys.write"]}, "scopes"),
+    ({"role": "Admin", "scopes": ["org.delete"]}, "scopes"),
+    ({"expires_in_days": 0}, "expires_in_days"),
+    ({"expires_in_days": -1}, "expires_in_days"),
+    ({"expires_in_days": 1.5}, "expires_in_days"),
+    ({"expires_in_days": "30"}, "expires_in_days"),
+    ({"expires_in_days": 10**6}, "expires_in_days"),
+    ({"expires_in_days": True}, "expires_in_days"),
+    ({"expires_in_days": 30, "rotate_before_days": 30}, "rotate_before_days"),
+    ({"rotate_before_days": 5}, "rotate_before_days"),
+    ({"expires_in_days": 10, "rotate_before_days": 0}, "rotate_before_days"),
+    ({"keep_previous_for_days": 0}, "keep_previous_for_days"),
+    ({"keep_previous_for_days": "2"}, "keep_previous_for_days"),
+    ({"rotation_triggers": ["a"]}, "rotation_triggers"),
+    ({"rotation_triggers": {"a": [1]}}, "rotation_triggers"),
+    ({"adopt_token": "sk-ard_test_abc"}, "adopt_token"),
+    ({"on_missing_token": "rotate"}, "on_missing_token"),
+    ({"adopt_key_id": "key_1", "on_missing_token": "maybe"}, "on_missing_token"),
+    ({"adopt_key_id": "key with spaces"}, "adopt_key_id"),
+    ({"adopt_key_id": "key_1", "adopt_token": "not-a-token"}, "adopt_token"),
+    ({"adopt_key_id": "key_1", "adopt_token": "sk-ard_test_abc", "on_missing_token": "rotate"}, "on_missing_token"),
+]
+
+
+def authenticates(emulator: EmulatorServer, token: str) -> bool:
+    try:
+        with ArdentClient(token, api_url=emulator.url, retry=FAST_RETRY) as client:
+            client.get_org(emulator.org_id)
+    except AuthenticationError:
+        return False
+    return True
+
+
+def managed_ids(stack: Stack) -> set[str]:
+    resources = stack.cli.export()["deployment"]["resources"]
+    return {r["id"] for r in resources if r["type"].endswith("ardent:ApiKey")}
+
+
+def test_thirty_bad_inputs_fail_at_preview_each_naming_property_and_reason(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    assert len(BAD_INPUTS) >= 30
+    httpx.post(f"{emulator.url}/_emulator/stats/reset")
+
+    def preview_each(worker: int) -> list[str]:
+        # The engine stops at the first failed check, so every bad input gets a preview of its own.
+        stack = make_stack(tmp_path / f"worker-{worker}", emulator, KEYS_PROGRAM)
+        missed = []
+        for index in range(worker, len(BAD_INPUTS), 3):
+            spec, prop = BAD_INPUTS[index]
+            stack.write_keys([{"resource": f"bad-{index:02d}", "role": "Viewer", **spec}])
+            preview = stack.cli.run("preview", check=False)
+            text = preview.stdout + preview.stderr
+            pattern = rf"resource 'bad-{index:02d}': property {prop} value .* has a problem: \S+"
+            if preview.returncode == 0 or not re.search(pattern, text, re.DOTALL) or "Traceback" in text:
+                missed.append(f"bad-{index:02d} {spec} ({prop}):\n{text[-1500:]}")
+        return missed
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        missed = [item for result in pool.map(preview_each, range(3)) for item in result]
+    assert missed == []
+    stats = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    print(f"\nbad inputs tried: {len(BAD_INPUTS)}; create requests sent: {stats.get(CREATE, 0)}")
+    assert CREATE not in stats
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("missing-org", "pulumi config set ardent:orgId"),
+        ("unknown-org", "ardent:orgId / ARDENT_ORG_ID is the token's own org"),
+        ("revoked-token", "Ardent rejected the configured token (HTTP 401"),
+        ("member-token", "the token's role is admin or owner"),
+        ("malformed-url", "is not an http(s) URL"),
+        ("plain-http-remote", "plain http:// to a non-loopback host"),
+    ],
+)
+def test_bad_configuration_is_one_clear_sentence_at_preview(stack: Stack, setting: str, expected: str) -> None:
+    emulator = stack.emulator
+    if setting == "missing-org":
+        stack.cli.run("config", "rm", "ardent:orgId")
+    elif setting == "unknown-org":
+        stack.cli.set_config("ardent:orgId", "org_does_not_exist")
+    elif setting in ("revoked-token", "member-token"):
+        with stack.owner() as owner:
+            created = owner.create_key(emulator.org_id, name="weak", role="role_org_member")
+            if setting == "revoked-token":
+                owner.revoke_key(emulator.org_id, created.id)
+        stack.cli.set_config("ardent:token", created.token.reveal(), secret=True)
+    elif setting == "malformed-url":
+        stack.cli.set_config("ardent:apiUrl", "api.tryardent.com")
+    else:
+        stack.cli.set_config("ardent:apiUrl", "http://203.0.113.10:8080")
+    stack.write_keys([{"resource": "configured", "role": "Viewer"}])
+    preview = stack.cli.run("preview", check=False)
+    text = preview.stdout + preview.stderr
+    assert preview.returncode != 0 and expected in text, text[-2000:]
+    assert "Traceback" not in text
+
+
+def test_thirty_keys_survive_a_third_of_requests_failing_with_nothing_orphaned(stack: Stack) -> None:
+    url = f"{stack.emulator.url}/_emulator/faults"
+    for rule in FAULTS:
+        assert httpx.post(url, json=rule).status_code == 201
+    stack.write_keys([{"resource": f"svc{index:02d}", "role": "Viewer"} for index in range(30)])
+    runs = 0
+    for _ in range(2):
+        runs += 1
+        result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
+        if result.returncode == 0:
+            break
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    hits = Counter()
+    for rule in httpx.get(url).json()["faults"]:
+        hits[
+            f"{rule['route'].split()[0]} {rule['mode']} {rule['status'] if rule['mode'] == 'status' else ''}".strip()
+        ] += rule["hits"]
+    print(f"\nfaults survived in {runs} run(s): {dict(hits)}")
+    assert sum(hits.values()) > 10
+    httpx.delete(url)
+
+    in_state = managed_ids(stack)
+    assert len(in_state) == 30
+    assert set(stack.active_keys()) == in_state, "the org's active keys are exactly the ones in state"
+    outputs = stack.cli.outputs(show_secrets=True)
+    tokens = [value for name, value in outputs.items() if name.endswith("_token")]
+    assert len(tokens) == 30 and all(authenticates(stack.emulator, token) for token in tokens)
+
+    for rule in FAULTS:
+        httpx.post(url, json=rule)
+    for _ in range(2):
+        if stack.cli.run("destroy", "--yes", check=False).returncode == 0:
+            break
+    httpx.delete(url)
+    assert stack.active_keys() == {}
+
+
+def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack) -> None:
+    httpx.post(f"{stack.emulator.url}/_emulator/faults", json={"route": CREATE, "mode": "delay", "delay_ms": 400})
+    stack.write_keys([{"resource": f"k{index:02d}", "role": "Viewer"} for index in range(16)])
+    process = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
+        cwd=stack.project_dir,
+        env=stack.cli.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while stack.stats().get(CREATE, 0) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(1.5)
+    httpx.delete(f"{stack.emulator.url}/_emulator/faults")
+
+    # The README's troubleshooting section, step by step.
+    stack.cli.run("cancel", "--yes", check=False)
+    stack.cli.run("refresh", "--yes", "--clear-pending-creates")
+    stack.up()
+    report = subprocess.run(
+        [str(Path(sys.executable).parent / "ardent-keys"), "drift", "--stack", "e2e", "--json"],
+        cwd=stack.project_dir,
+        env=stack.cli.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    findings = json.loads(report.stdout)["findings"] if report.stdout.strip() else []
+    orphans = [finding["key_id"] for finding in findings if finding["problem"] == "unmanaged"]
+    assert {finding["problem"] for finding in findings} <= {"unmanaged"}
+    assert set(stack.active_keys()) == managed_ids(stack) | set(orphans), "every untracked key is reported"
+    if orphans:
+        revoke = subprocess.run(
+            [str(Path(sys.executable).parent / "ardent-keys"), "revoke", "--stack", "e2e", *orphans],
+            cwd=stack.project_dir,
+            env=stack.cli.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert revoke.returncode == 0, revoke.stderr
+    assert set(stack.active_keys()) == managed_ids(stack) and len(managed_ids(stack)) == 16
+    final = subprocess.run(
+        [str(Path(sys.executable).parent / "ardent-keys"), "drift", "--stack", "e2e"],
+        cwd=stack.project_dir,
+        env=stack.cli.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert final.returncode == 0, final.stdout + final.stderr
+
+
+def test_no_token_leaks_into_state_output_logs_or_the_emulators_log(
+    tmp_path: Path, emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ardent_provider.emulator")
+    stack = make_stack(tmp_path, emulator, KEYS_PROGRAM)
+    log_dir = tmp_path / "engine-logs"
+    log_dir.mkdir()
+    verbose = ("-v=9", f"--log-dir={log_dir}", "--logflow", "--diff")
+    transcripts: list[str] = []
+    tokens: set[str] = {emulator.token}
+
+    def run(*args: str) -> None:
+        result = stack.cli.run(*args, *verbose)
+        transcripts.append(result.stdout + result.stderr)
+
+    stack.write_keys(
+        [{"resource": "hygiene", "role": "Admin", "keep_previous_for_days": 1, "rotation_triggers": {"r": 1}}]
+    )
+    run("up", "--yes")
+    tokens.add(stack.cli.outputs(show_secrets=True)["hygiene_token"])
+    stack.write_keys(
+        [{"resource": "hygiene", "role": "Admin", "keep_previous_for_days": 1, "rotation_triggers": {"r": 2}}]
+    )
+    run("preview")
+    run("up", "--yes")
+    tokens.add(stack.cli.outputs(show_secrets=True)["hygiene_token"])
+    run("refresh", "--yes")
+    with stack.owner() as owner:
+        owner.revoke_key(emulator.org_id, stack.cli.outputs()["hygiene_key_id"])
+    run("refresh", "--yes")
+    run("destroy", "--yes")
+
+    places = {
+        "CLI output": "\n".join(transcripts),
+        "state and backups": "\n".join(
+            path.read_text(errors="replace") for path in stack.cli.backend_dir.rglob("*") if path.is_file()
+        ),
+        "engine logs": "\n".join(path.read_text(errors="replace") for path in log_dir.rglob("*") if path.is_file()),
+        "PULUMI_HOME": "\n".join(
+            path.read_text(errors="replace")
+            for path in (stack.cli.state_dir / "home").rglob("*")
+            if path.is_file() and path.stat().st_size < 5_000_000 and "plugins" not in path.parts
+        ),
+        "emulator log": caplog.text,
+    }
+    assert places["engine logs"], "the engine wrote logs"
+    leaks = [(place, token[:12]) for place, text in places.items() for token in tokens if token in text]
+    print(f"\ntokens checked: {len(tokens)}; places: {', '.join(places)}; leaks: {len(leaks)}")
+    assert leaks == []
+    assert ROOT.exists()
