@@ -15,7 +15,7 @@ import time
 def main() -> int:
     child = subprocess.Popen([sys.executable, *sys.argv[1:]])
     target = os.environ.get("ARDENT_BENCH_RSS_FILE")
-    if target and "pulumi.dynamic" in sys.argv[1:3]:
+    if target and "pulumi.dynamic" in sys.argv[1:4]:
 
         def watch() -> None:
             peak = 0
