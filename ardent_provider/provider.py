@@ -94,8 +94,13 @@ class ArdentApiKeyProvider(ResourceProvider):
         self._config_lookup: Callable[[str], object | None] = req.config.get
 
     def _session(self) -> Session:
-        lookup = getattr(self, "_config_lookup", None)
-        return session_for(resolve_settings(lookup if lookup is not None else {}))
+        session: Session | None = getattr(self, "_resolved_session", None)
+        if session is None:
+            lookup = getattr(self, "_config_lookup", None)
+            session = session_for(resolve_settings(lookup if lookup is not None else {}))
+            # Never pickled (see __getstate__); saves resolving the settings for every resource.
+            self._resolved_session = session
+        return session
 
     # -- preview ------------------------------------------------------------------------------------
 

@@ -8,12 +8,15 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
+from ardent_provider.resource import OUTPUT_NAMES, SECRET_OUTPUTS
+from ardent_provider.validation import INPUT_NAMES
+
 
 class NoopProvider(ResourceProvider):
-    """Creates, reads and deletes nothing."""
+    """Creates, reads and deletes nothing; echoes its inputs so state has the same shape as a key's."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"noop_{uuid.uuid4().hex}", {"name": props.get("name")})
+        return CreateResult(f"noop_{uuid.uuid4().hex}", {k: v for k, v in props.items() if k != "__provider"})
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         return DiffResult(changes=False)
@@ -26,9 +29,12 @@ class NoopProvider(ResourceProvider):
 
 
 class NoopKey(Resource, module="bench", name="Noop"):
-    """A resource of the same shape as a key, served by :class:`NoopProvider`."""
+    """A resource with the same properties and secret outputs as ArdentApiKey, served by NoopProvider."""
 
     name: pulumi.Output[str]
 
     def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(NoopProvider(), resource_name, {"name": resource_name}, opts)
+        props: dict[str, Any] = dict.fromkeys((*OUTPUT_NAMES, *INPUT_NAMES))
+        props.update(name=resource_name, role="role_org_viewer", scopes=[], resource_name=resource_name)
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
+        super().__init__(NoopProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret))

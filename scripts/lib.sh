@@ -12,7 +12,7 @@ ensure_venv() {
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || { log "error: $("$python" --version 2>&1) is too old; Python 3.11 or newer is needed."; exit 1; }
     local stamp="$VENV/.ardent-installed" wanted
-    wanted=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+    wanted=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
     if [ ! -x "$VENV/bin/python" ]; then
         log "creating the virtualenv in .venv"
         "$python" -m venv "$VENV"

@@ -93,19 +93,19 @@ class OpenAPIValidator:
             self.validate(payload, ERROR_BODY_SCHEMA)
 
 
+TEMPLATES_BY_SHAPE = {
+    ("v1", "orgs", "*"): "/v1/orgs/{org_id}",
+    ("v1", "orgs", "*", "api-keys"): "/v1/orgs/{org_id}/api-keys",
+    ("v1", "orgs", "*", "roles"): "/v1/orgs/{org_id}/roles",
+    ("v1", "orgs", "*", "api-keys", "*"): "/v1/orgs/{org_id}/api-keys/{api_key_id}",
+}
+
+
 def route_template(path: str) -> str | None:
     """The OpenAPI template an emulated path belongs to."""
     parts = path.split("?", 1)[0].strip("/").split("/")
-    if parts[:2] != ["v1", "orgs"]:
-        return None
-    tail = tuple(parts[3:4]) if len(parts) == 4 else (*parts[3:4], "{id}") if len(parts) == 5 else ()
-    templates = {
-        (): "/v1/orgs/{org_id}",
-        ("api-keys",): "/v1/orgs/{org_id}/api-keys",
-        ("roles",): "/v1/orgs/{org_id}/roles",
-        ("api-keys", "{id}"): "/v1/orgs/{org_id}/api-keys/{api_key_id}",
-    }
-    return templates.get(tail) if len(parts) in (3, 4, 5) else None
+    shape = tuple("*" if index in (2, 4) else part for index, part in enumerate(parts))
+    return TEMPLATES_BY_SHAPE.get(shape)
 
 
 class InProcessTransport(httpx.BaseTransport):

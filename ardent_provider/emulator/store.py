@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -129,9 +130,9 @@ class Store:
                 raise
             self._connection.execute("COMMIT")
 
-    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self._lock:
-            return list(self._connection.execute(sql, params).fetchall())
+            return self._connection.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Close the connection."""
@@ -163,9 +164,9 @@ class Store:
         return self._org(rows[0])
 
     @staticmethod
-    def _org(row: tuple[object, ...]) -> OrgRow:
+    def _org(row: Any) -> OrgRow:
         org_id, name, created_at = row
-        return OrgRow(str(org_id), str(name), _required_time(int(str(created_at))))
+        return OrgRow(org_id, name, _required_time(created_at))
 
     def roles(self, org_id: str) -> list[RoleRow]:
         """An org's roles, lowest rank first."""
@@ -184,16 +185,9 @@ class Store:
         return self._role(rows[0])
 
     @staticmethod
-    def _role(row: tuple[object, ...]) -> RoleRow:
+    def _role(row: Any) -> RoleRow:
         role_id, org_id, key, name, rank, permissions = row
-        return RoleRow(
-            str(role_id),
-            str(org_id),
-            str(key),
-            str(name),
-            int(str(rank)),
-            tuple(json.loads(str(permissions))),
-        )
+        return RoleRow(role_id, org_id, key, name, rank, tuple(json.loads(permissions)))
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -253,20 +247,20 @@ class Store:
             return cursor.rowcount == 1
 
     @staticmethod
-    def _key(row: tuple[object, ...]) -> KeyRow:
+    def _key(row: Any) -> KeyRow:
         (key_id, org_id, name, role_key, scopes, digest, prefix, created, expires, revoked, used) = row
         return KeyRow(
-            id=str(key_id),
-            org_id=str(org_id),
-            name=str(name),
-            role_key=str(role_key),
-            scopes=tuple(json.loads(str(scopes))),
-            token_digest=str(digest),
-            key_prefix=str(prefix),
-            created_at=_required_time(int(str(created))),
-            expires_at=_from_micros(None if expires is None else int(str(expires))),
-            revoked_at=_from_micros(None if revoked is None else int(str(revoked))),
-            last_used_at=_from_micros(None if used is None else int(str(used))),
+            id=key_id,
+            org_id=org_id,
+            name=name,
+            role_key=role_key,
+            scopes=tuple(json.loads(scopes)),
+            token_digest=digest,
+            key_prefix=prefix,
+            created_at=_required_time(created),
+            expires_at=_from_micros(expires),
+            revoked_at=_from_micros(revoked),
+            last_used_at=_from_micros(used),
         )
 
     def clear(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ardent_provider import ArdentClient
+from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey
 from ardent_provider.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
@@ -91,8 +93,36 @@ class Stack:
                 return dict(item.get("outputs", {}))
         raise KeyError(resource)
 
+    def ardent_keys(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the ``ardent-keys`` console script against this stack's project, as a user would."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "ardent-keys"), *args],
+            cwd=self.project_dir,
+            env=env or self.cli.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def token_works(self, token: str | None) -> bool:
+        """Whether a token authenticates against the emulator."""
+        return token_works(self.emulator, token)
+
     def state_text(self) -> str:
         return self.cli.state_file(self.project, STACK).read_text()
+
+
+def token_works(emulator: EmulatorServer, token: str | None) -> bool:
+    """Whether a token authenticates against the emulator."""
+    if not token:
+        return False
+    try:
+        with ArdentClient(token, api_url=emulator.url, retry=FAST_RETRY) as client:
+            client.get_org(emulator.org_id)
+    except AuthenticationError:
+        return False
+    return True
 
 
 def make_stack(tmp_path: Path, emulator: EmulatorServer, program: str, project: str = "ardent-e2e") -> Stack:

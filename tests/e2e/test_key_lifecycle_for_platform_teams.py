@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 
-from ..conftest import FAST_RETRY
 from .conftest import ROOT, Stack, make_stack
 
 DAY = 86400
@@ -24,34 +21,8 @@ def advance(emulator: EmulatorServer, days: float) -> None:
     assert httpx.post(f"{emulator.url}/_emulator/clock", json={"advance_seconds": days * DAY}).status_code == 200
 
 
-def works(emulator: EmulatorServer, token: str | None) -> bool:
-    if not token:
-        return False
-    try:
-        with ArdentClient(token, api_url=emulator.url, retry=FAST_RETRY) as client:
-            client.get_org(emulator.org_id)
-    except AuthenticationError:
-        return False
-    return True
-
-
 def drift(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ardent-keys"),
-            "drift",
-            "--stack",
-            "e2e",
-            "--cwd",
-            str(stack.project_dir),
-            *args,
-        ],
-        env=stack.cli.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return stack.ardent_keys("drift", "--stack", "e2e", "--cwd", str(stack.project_dir), *args)
 
 
 def gate(stack: Stack) -> int:
@@ -97,14 +68,7 @@ def test_drift_cannot_check_without_credentials(stack: Stack) -> None:
     stack.up()
     stack.cli.run("config", "rm", "ardent:token")
     env = {k: v for k, v in stack.cli.env().items() if k != "ARDENT_TOKEN"}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ardent-keys"), "drift", "--stack", "e2e", "--cwd", str(stack.project_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = stack.ardent_keys("drift", "--stack", "e2e", env=env)
     assert result.returncode == 2 and "ardent:token" in result.stderr
 
 
@@ -122,7 +86,7 @@ def test_an_expired_key_is_found_by_refresh_and_replaced_by_the_next_up(stack: S
     stack.up()
     outputs = stack.cli.outputs(show_secrets=True)
     assert outputs["aging_key_id"] != old_id and outputs["aging_status"] == "active"
-    assert works(stack.emulator, outputs["aging_token"])
+    assert stack.token_works(outputs["aging_token"])
     assert old_id not in stack.active_keys()
 
 
@@ -136,7 +100,7 @@ def test_rotate_before_days_replaces_the_key_inside_the_window_by_the_services_c
     advance(stack.emulator, 4)
     stack.up()
     second = stack.cli.outputs(show_secrets=True)
-    assert second["rotating_key_id"] != first and works(stack.emulator, second["rotating_token"])
+    assert second["rotating_key_id"] != first and stack.token_works(second["rotating_token"])
     assert set(stack.active_keys()) == {second["rotating_key_id"]}
 
 
@@ -153,15 +117,15 @@ def test_rotation_triggers_and_grace_period_keep_both_tokens_valid_until_it_ends
     assert outputs["previous_key_id"] == first["graceful_key_id"]
     assert "ciphertext" in json.dumps(outputs["previous_token"])
     assert outputs["token_fingerprint"] == hashlib.sha256(second["graceful_token"].encode()).hexdigest()[:16]
-    assert works(stack.emulator, first["graceful_token"]) and works(stack.emulator, second["graceful_token"])
+    assert stack.token_works(first["graceful_token"]) and stack.token_works(second["graceful_token"])
     assert drift(stack).returncode == 0, "the kept previous key is managed, not unmanaged"
 
     advance(stack.emulator, 1)
     stack.up()
-    assert works(stack.emulator, first["graceful_token"])
+    assert stack.token_works(first["graceful_token"])
     advance(stack.emulator, 3)
     stack.up()
-    assert not works(stack.emulator, first["graceful_token"]) and works(stack.emulator, second["graceful_token"])
+    assert not stack.token_works(first["graceful_token"]) and stack.token_works(second["graceful_token"])
     assert set(stack.active_keys()) == {second["graceful_key_id"]}
 
 
@@ -214,7 +178,7 @@ def test_adopting_a_key_without_its_token(stack: Stack, choice: str | None) -> N
     elif choice == "rotate":
         assert result.returncode == 0, text
         outputs = stack.cli.outputs(show_secrets=True)
-        assert outputs["handmade_key_id"] != existing.id and works(stack.emulator, outputs["handmade_token"])
+        assert outputs["handmade_key_id"] != existing.id and stack.token_works(outputs["handmade_token"])
         assert set(stack.active_keys()) == {outputs["handmade_key_id"]}
     else:
         assert result.returncode == 0, text

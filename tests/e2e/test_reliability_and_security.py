@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 
-from ..conftest import FAST_RETRY
 from .conftest import KEYS_PROGRAM, ROOT, Stack, make_stack
 
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
@@ -82,15 +79,6 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"adopt_key_id": "key_1", "adopt_token": "not-a-token"}, "adopt_token"),
     ({"adopt_key_id": "key_1", "adopt_token": "sk-ard_test_abc", "on_missing_token": "rotate"}, "on_missing_token"),
 ]
-
-
-def authenticates(emulator: EmulatorServer, token: str) -> bool:
-    try:
-        with ArdentClient(token, api_url=emulator.url, retry=FAST_RETRY) as client:
-            client.get_org(emulator.org_id)
-    except AuthenticationError:
-        return False
-    return True
 
 
 def managed_ids(stack: Stack) -> set[str]:
@@ -186,7 +174,7 @@ def test_thirty_keys_survive_a_third_of_requests_failing_with_nothing_orphaned(s
     assert set(stack.active_keys()) == in_state, "the org's active keys are exactly the ones in state"
     outputs = stack.cli.outputs(show_secrets=True)
     tokens = [value for name, value in outputs.items() if name.endswith("_token")]
-    assert len(tokens) == 30 and all(authenticates(stack.emulator, token) for token in tokens)
+    assert len(tokens) == 30 and all(stack.token_works(token) for token in tokens)
 
     for rule in FAULTS:
         httpx.post(url, json=rule)
@@ -220,41 +208,17 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack)
     stack.cli.run("cancel", "--yes", check=False)
     stack.cli.run("refresh", "--yes", "--clear-pending-creates")
     stack.up()
-    report = subprocess.run(
-        [str(Path(sys.executable).parent / "ardent-keys"), "drift", "--stack", "e2e", "--json"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    report = stack.ardent_keys("drift", "--stack", "e2e", "--json")
     findings = json.loads(report.stdout)["findings"] if report.stdout.strip() else []
     orphans = [finding["key_id"] for finding in findings if finding["problem"] == "unmanaged"]
     print(f"\nafter SIGKILL: {len(managed_ids(stack))} keys in state, untracked keys reported by drift: {orphans}")
     assert {finding["problem"] for finding in findings} <= {"unmanaged"}
     assert set(stack.active_keys()) == managed_ids(stack) | set(orphans), "every untracked key is reported"
     if orphans:
-        revoke = subprocess.run(
-            [str(Path(sys.executable).parent / "ardent-keys"), "revoke", "--stack", "e2e", *orphans],
-            cwd=stack.project_dir,
-            env=stack.cli.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        revoke = stack.ardent_keys("revoke", "--stack", "e2e", *orphans)
         assert revoke.returncode == 0, revoke.stderr
     assert set(stack.active_keys()) == managed_ids(stack) and len(managed_ids(stack)) == 16
-    final = subprocess.run(
-        [str(Path(sys.executable).parent / "ardent-keys"), "drift", "--stack", "e2e"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    final = stack.ardent_keys("drift", "--stack", "e2e")
     assert final.returncode == 0, final.stdout + final.stderr
 
 
