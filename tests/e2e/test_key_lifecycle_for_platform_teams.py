@@ -214,3 +214,28 @@ def test_the_lifecycle_examples_run(tmp_path: Path, emulator: EmulatorServer, ex
     outputs = stack.cli.outputs()
     assert all(value == "[secret]" for key, value in outputs.items() if key.endswith("token"))
     assert stack.active_keys()
+
+
+def test_a_stored_token_that_is_no_longer_the_keys_is_found_and_replaced(stack: Stack) -> None:
+    stack.write_keys([{"resource": "mixed-up", "role": "Viewer"}])
+    stack.up()
+    key_id = stack.cli.outputs()["mixed-up_key_id"]
+    with stack.owner() as owner:
+        stranger = owner.create_key(stack.emulator.org_id, name="stranger", role="role_org_viewer")
+    deployment = stack.cli.export(show_secrets=True)
+    for resource in deployment["deployment"]["resources"]:
+        if resource.get("id") == key_id:
+            resource["outputs"]["token"] = stranger.token.reveal()
+    exported = stack.project_dir / "tampered.json"
+    exported.write_text(json.dumps(deployment))
+    stack.cli.run("stack", "import", "--file", str(exported))
+    exported.unlink()
+
+    refreshed = stack.cli.run("refresh", "--yes")
+    assert f"The token stored for Ardent key {key_id}" in refreshed.stdout
+    assert stack.resource_outputs("mixed-up")["status"] == "invalid_token"
+    assert gate(stack) != 0
+    stack.up()
+    outputs = stack.cli.outputs(show_secrets=True)
+    assert outputs["mixed-up_key_id"] != key_id and stack.token_works(outputs["mixed-up_token"])
+    assert outputs["mixed-up_token"].startswith(stack.resource_outputs("mixed-up")["key_prefix"])
