@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .models import ROLES, canonical_role
@@ -26,49 +27,34 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     """Normalised inputs and a list of ``(property, reason)`` problems (empty when all is well)."""
     problems: list[tuple[str, str]] = []
     inputs = {name: value for name, value in news.items() if name not in INPUT_NAMES}
-
-    name, reason = _check_name(news.get("name"))
-    inputs["name"] = name
-    if reason:
-        problems.append(("name", reason))
-
-    role, reason = _check_role(news.get("role"))
-    inputs["role"] = role
-    if reason:
-        problems.append(("role", reason))
-
-    scopes, reason = _check_scopes(news.get("scopes"))
-    inputs["scopes"] = scopes
-    if reason:
-        problems.append(("scopes", reason))
-
-    days, reason = _check_days("expires_in_days", news.get("expires_in_days"), minimum=1)
-    inputs["expires_in_days"] = days
-    if reason:
-        problems.append(("expires_in_days", reason))
-
-    rotate, reason = _check_days("rotate_before_days", news.get("rotate_before_days"), minimum=1)
-    inputs["rotate_before_days"] = rotate
-    if reason is None and rotate is not None:
-        if days is None:
-            reason = "rotate_before_days needs expires_in_days: a key that never expires is never rotated for age"
-        elif isinstance(days, int) and rotate >= days:
-            reason = f"rotate_before_days ({rotate}) must be less than expires_in_days ({days})"
-    if reason:
+    checks: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
+        "name": _check_name,
+        "role": _check_role,
+        "scopes": _check_scopes,
+        "expires_in_days": functools.partial(_check_days, "expires_in_days"),
+        "rotate_before_days": functools.partial(_check_days, "rotate_before_days"),
+        "keep_previous_for_days": functools.partial(_check_days, "keep_previous_for_days"),
+        "rotation_triggers": _check_triggers,
+    }
+    for prop, check in checks.items():
+        inputs[prop], reason = check(news.get(prop))
+        if reason:
+            problems.append((prop, reason))
+    reason = _check_rotation_window(inputs["rotate_before_days"], inputs["expires_in_days"])
+    if reason and not any(prop == "rotate_before_days" for prop, _ in problems):
         problems.append(("rotate_before_days", reason))
-
-    keep, reason = _check_days("keep_previous_for_days", news.get("keep_previous_for_days"), minimum=1)
-    inputs["keep_previous_for_days"] = keep
-    if reason:
-        problems.append(("keep_previous_for_days", reason))
-
-    triggers, reason = _check_triggers(news.get("rotation_triggers"))
-    inputs["rotation_triggers"] = triggers
-    if reason:
-        problems.append(("rotation_triggers", reason))
-
     problems.extend(_check_adoption(news, inputs))
     return inputs, problems
+
+
+def _check_rotation_window(rotate: Any, days: Any) -> str | None:
+    if not isinstance(rotate, int):
+        return None
+    if days is None:
+        return "rotate_before_days needs expires_in_days: a key that never expires is never rotated for age"
+    if isinstance(days, int) and rotate >= days:
+        return f"rotate_before_days ({rotate}) must be less than expires_in_days ({days})"
+    return None
 
 
 def _check_triggers(value: Any) -> tuple[Any, str | None]:
@@ -146,7 +132,7 @@ def _check_scopes(value: Any) -> tuple[Any, str | None]:
     return sorted(set(value)), None
 
 
-def _check_days(prop: str, value: Any, *, minimum: int) -> tuple[Any, str | None]:
+def _check_days(prop: str, value: Any, minimum: int = 1) -> tuple[Any, str | None]:
     if value is None:
         return None, None
     if isinstance(value, bool) or not isinstance(value, int | float):
