@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import ArdentClient
+from .errors import PermissionDeniedError
 from .inventory import KeyInventory
 from .settings import Settings
 
@@ -63,7 +64,11 @@ class Session:
             if self._role_permissions is not None:
                 return self._role_permissions
         self.inventory.snapshot()
-        permissions = {role.key: frozenset(role.permissions) for role in self.client.list_roles(self.org_id)}
+        try:
+            roles = self.client.list_roles(self.org_id)
+        except PermissionDeniedError:
+            roles = []  # A key scoped to api_keys.* may not read roles; the server still checks scopes.
+        permissions = {role.key: frozenset(role.permissions) for role in roles}
         with self._lock:
             self._role_permissions = permissions
             self._clock_seen = True

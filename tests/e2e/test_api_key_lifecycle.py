@@ -168,3 +168,15 @@ def _digest(token: str) -> str:
     import hashlib
 
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_provider_token_scoped_to_key_management_is_enough(stack: Stack) -> None:
+    with stack.owner() as owner:
+        scoped = owner.create_key(
+            stack.emulator.org_id, name="pipeline", role="role_org_admin", scopes=["api_keys.read", "api_keys.write"]
+        )
+    stack.cli.set_config("ardent:token", scoped.token.reveal(), secret=True)
+    stack.write_keys([{"resource": "minted", "role": "Member", "scopes": ["projects.read"]}])
+    stack.up()
+    assert [key.name for key in stack.active_keys().values() if key.name != "pipeline"] == ["minted"]
+    stack.cli.run("destroy", "--yes")
