@@ -150,8 +150,8 @@ class ArdentApiKeyProvider(ResourceProvider):
             if not replaces:
                 replaces.extend(self._age_reasons(olds, news, now))
             previous_due = bool(olds.get("previous_key_id")) and _is_due(olds.get("previous_revoke_after"), now)
-        if replaces and news.get("keep_previous_for_days"):
-            # create() of the replacement receives only the new inputs; it finds the key it replaces here.
+        if replaces:
+            # create() of the replacement receives only the new inputs; it learns here what it replaces.
             (session or self._session()).predecessors[str(news.get(RESOURCE_NAME_KEY))] = olds
         return DiffResult(
             changes=bool(replaces or updates or previous_due),
@@ -176,16 +176,19 @@ class ArdentApiKeyProvider(ResourceProvider):
 
     @_plain_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Create (or adopt) the key and return every output, its token included."""
+        """Create (or, the first time, adopt) the key and return every output, its token included.
+
+        A replacement always creates a new key, even when ``adopt_key_id`` is still declared: the adopted key
+        is the one being replaced.
+        """
         session = self._session()
-        if props.get("adopt_key_id"):
+        predecessor = session.predecessors.pop(str(props.get(RESOURCE_NAME_KEY)), None)
+        if props.get("adopt_key_id") and predecessor is None:
             return self._adopt(session, props)
         created = self._create(session, props)
         outs = self._created_outputs(session, props, created)
-        if props.get("keep_previous_for_days"):
-            predecessor = session.predecessors.pop(str(props.get(RESOURCE_NAME_KEY)), None)
-            if predecessor is not None and predecessor.get("key_id"):
-                outs.update(self._keep_previous(session, predecessor, int(props["keep_previous_for_days"])))
+        if props.get("keep_previous_for_days") and predecessor is not None and predecessor.get("key_id"):
+            outs.update(self._keep_previous(session, predecessor, int(props["keep_previous_for_days"])))
         return CreateResult(created.id, outs)
 
     @staticmethod

@@ -239,3 +239,17 @@ def test_a_stored_token_that_is_no_longer_the_keys_is_found_and_replaced(stack: 
     outputs = stack.cli.outputs(show_secrets=True)
     assert outputs["mixed-up_key_id"] != key_id and stack.token_works(outputs["mixed-up_token"])
     assert outputs["mixed-up_token"].startswith(stack.resource_outputs("mixed-up")["key_prefix"])
+
+
+def test_replacing_an_adopted_key_creates_a_new_one(stack: Stack) -> None:
+    with stack.owner() as owner:
+        existing = owner.create_key(stack.emulator.org_id, name="adopted", role="role_org_viewer")
+    spec = {"resource": "adopted", "role": "Viewer", "adopt_key_id": existing.id, "on_missing_token": "keep"}
+    stack.write_keys([spec])
+    stack.up()
+    assert stack.cli.outputs()["adopted_key_id"] == existing.id
+    stack.write_keys([{**spec, "role": "Member"}])
+    stack.up()
+    outputs = stack.cli.outputs(show_secrets=True)
+    assert outputs["adopted_key_id"] != existing.id and stack.token_works(outputs["adopted_token"])
+    assert set(stack.active_keys()) == {outputs["adopted_key_id"]}
