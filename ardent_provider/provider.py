@@ -44,6 +44,8 @@ from .validation import REPLACING_INPUTS, SETTING_INPUTS, validate_inputs
 PROVIDER_KEY = "__provider"
 RESOURCE_NAME_KEY = "resource_name"
 PREVIOUS_OUTPUTS = ("previous_key_id", "previous_token", "previous_revoke_after")
+# The old outputs of resources this process is replacing, by resource name; filled by diff(), read by create().
+_predecessors: dict[str, Mapping[str, Any]] = {}
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -143,7 +145,6 @@ class ArdentApiKeyProvider(ResourceProvider):
         replaces = [name for name in REPLACING_INPUTS if olds.get(name) != news.get(name)]
         updates = [name for name in SETTING_INPUTS if olds.get(name) != news.get(name)]
         previous_due = False
-        session: Session | None = None
         if olds.get("expires_at") or olds.get("previous_key_id") or olds.get("status") in ("expired", "invalid_token"):
             session = self._session()
             now = session.service_now()
@@ -152,7 +153,7 @@ class ArdentApiKeyProvider(ResourceProvider):
             previous_due = bool(olds.get("previous_key_id")) and _is_due(olds.get("previous_revoke_after"), now)
         if replaces:
             # create() of the replacement receives only the new inputs; it learns here what it replaces.
-            (session or self._session()).predecessors[str(news.get(RESOURCE_NAME_KEY))] = olds
+            _predecessors[str(news.get(RESOURCE_NAME_KEY))] = olds
         return DiffResult(
             changes=bool(replaces or updates or previous_due),
             replaces=replaces,
@@ -182,7 +183,7 @@ class ArdentApiKeyProvider(ResourceProvider):
         is the one being replaced.
         """
         session = self._session()
-        predecessor = session.predecessors.pop(str(props.get(RESOURCE_NAME_KEY)), None)
+        predecessor = _predecessors.pop(str(props.get(RESOURCE_NAME_KEY)), None)
         if props.get("adopt_key_id") and predecessor is None:
             return self._adopt(session, props)
         created = self._create(session, props)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from .client import ArdentClient
 from .errors import PermissionDeniedError
@@ -29,7 +27,6 @@ class Session:
     inventory: KeyInventory
     created_ids: set[str] = field(default_factory=set)
     kept_previous_ids: set[str] = field(default_factory=set)
-    predecessors: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     _name_locks: defaultdict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_seen: bool = False
