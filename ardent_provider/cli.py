@@ -22,7 +22,7 @@ from typing import Any
 
 from .client import ArdentClient
 from .errors import ArdentError, NotFoundError
-from .models import ApiKey
+from .models import ApiKey, format_time
 from .settings import Settings, resolve_settings
 
 RESOURCE_TYPE_SUFFIX = "dynamic/ardent:ApiKey"
@@ -121,7 +121,7 @@ def find_drift(
                 )
             )
             continue
-        expires = key.expires_at.isoformat().replace("+00:00", "Z") if key.expires_at else None
+        expires = format_time(key.expires_at)
         if key.expires_at is not None and key.expires_at <= now:
             findings.append(
                 Finding(
@@ -149,7 +149,7 @@ def find_drift(
     for key in listed:
         if key.id in managed_ids or (own_prefix and key.key_prefix and own_prefix.startswith(key.key_prefix)):
             continue
-        expires = key.expires_at.isoformat().replace("+00:00", "Z") if key.expires_at else None
+        expires = format_time(key.expires_at)
         findings.append(
             Finding(
                 "unmanaged", key.id, key.name, None, None, expires, "active in the org, declared by none of the stacks"
@@ -203,7 +203,7 @@ def drift(args: argparse.Namespace) -> int:
         payload: dict[str, Any] = {
             "stacks": args.stack,
             "org_id": settings.org_id,
-            "checked_at": now.isoformat().replace("+00:00", "Z"),
+            "checked_at": format_time(now),
             "managed_keys": len(managed),
             "org_keys": len(listed),
             "drift": bool(findings),

@@ -56,9 +56,6 @@ class RetryPolicy:
         return ceiling * (0.5 + rng.random() / 2)
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
-
-
 @dataclass(frozen=True)
 class _Outcome:
     response: httpx.Response | None
@@ -254,7 +251,6 @@ class ArdentClient:
     def _gave_up(failure: Exception, attempts: int, started: float) -> Exception:
         if attempts > 1:
             elapsed = time.monotonic() - started
-            failure.add_note(f"Gave up after {attempts} attempts over {elapsed:.1f} s.")
             if isinstance(failure, ArdentAPIError | ArdentTransportError):
                 failure.args = (f"{failure.args[0]} (gave up after {attempts} attempts over {elapsed:.1f} s)",)
         return failure

@@ -31,7 +31,7 @@ class SecretToken:
     @property
     def fingerprint(self) -> str:
         """A short SHA-256 prefix that identifies the token without revealing it."""
-        return hashlib.sha256(self._value.encode("utf-8")).hexdigest()[:12]
+        return hashlib.sha256(self._value.encode("utf-8")).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"SecretToken('{self.display_prefix}…')"
@@ -64,7 +64,6 @@ ROLES: tuple[RoleSpec, ...] = (
     RoleSpec("role_org_admin", "admin", "Admin", 2),
     RoleSpec("role_org_owner", "owner", "Owner", 3),
 )
-KEY_MANAGING_ROLES = frozenset({"role_org_admin", "role_org_owner"})
 
 
 def canonical_role(value: str) -> RoleSpec | None:
@@ -74,6 +73,11 @@ def canonical_role(value: str) -> RoleSpec | None:
         if wanted in (role.key, role.short_name):
             return role
     return None
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """An aware datetime as ISO-8601 UTC with a ``Z``, the way the API writes it; None stays None."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def parse_time(value: Any) -> datetime | None:

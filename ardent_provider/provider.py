@@ -11,7 +11,6 @@ clock, read from the ``Date`` header of its answers, so a runner with a skewed c
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -36,7 +35,7 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from .models import ApiKey, CreatedKey, parse_time
+from .models import ApiKey, CreatedKey, SecretToken, format_time, parse_time
 from .session import Session, session_for
 from .settings import resolve_settings
 from .validation import REPLACING_INPUTS, SETTING_INPUTS, validate_inputs
@@ -65,16 +64,12 @@ def _plain_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 def token_fingerprint(token: str | None) -> str | None:
     """A short SHA-256 prefix that tells keys apart without revealing the token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16] if token else None
+    return SecretToken(token).fingerprint if token else None
 
 
 def key_status(expires_at: datetime | None, now: datetime) -> str:
     """``expired`` once the key's expiry has passed by the service's clock, else ``active``."""
     return "expired" if expires_at is not None and expires_at <= now else "active"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _inputs_of(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,8 +206,8 @@ class ArdentApiKeyProvider(ResourceProvider):
             name=created.name,
             role=created.role_key or props["role"],
             key_prefix=created.key_prefix,
-            created_at=_iso(created.created_at),
-            expires_at=_iso(created.expires_at),
+            created_at=format_time(created.created_at),
+            expires_at=format_time(created.expires_at),
             status=key_status(created.expires_at, session.service_now()),
             token=token,
             token_fingerprint=token_fingerprint(token),
@@ -231,7 +226,7 @@ class ArdentApiKeyProvider(ResourceProvider):
         return {
             "previous_key_id": predecessor["key_id"],
             "previous_token": predecessor.get("token"),
-            "previous_revoke_after": _iso(session.service_now() + timedelta(days=days)),
+            "previous_revoke_after": format_time(session.service_now() + timedelta(days=days)),
         }
 
     def _adopt(self, session: Session, props: dict[str, Any]) -> CreateResult:
@@ -273,8 +268,8 @@ class ArdentApiKeyProvider(ResourceProvider):
             "key_id": key.id,
             "name": key.name,
             "key_prefix": key.key_prefix,
-            "created_at": _iso(key.created_at),
-            "expires_at": _iso(key.expires_at),
+            "created_at": format_time(key.created_at),
+            "expires_at": format_time(key.expires_at),
             "status": status,
             "token": token or None,
             "token_fingerprint": token_fingerprint(token),

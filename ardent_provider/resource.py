@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -44,7 +44,7 @@ class ArdentApiKeyArgs:
 
     role: pulumi.Input[str]
     name: pulumi.Input[str] | None = None
-    scopes: pulumi.Input[list[pulumi.Input[str]]] | None = field(default=None)
+    scopes: pulumi.Input[list[pulumi.Input[str]]] | None = None
     expires_in_days: pulumi.Input[int] | None = None
     rotate_before_days: pulumi.Input[int] | None = None
     rotation_triggers: pulumi.Input[Mapping[str, Any]] | None = None

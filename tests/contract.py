@@ -36,6 +36,8 @@ EMULATED_OPERATIONS = {
 
 def load_spec() -> dict[str, Any]:
     """Ardent's published OpenAPI file, read from the shared folder beside the project."""
+    if not SPEC_PATH.is_file():
+        raise FileNotFoundError(f"Ardent's OpenAPI file is expected at {SPEC_PATH} (shared/ beside the project)")
     return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 
 

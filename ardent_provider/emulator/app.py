@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ class Route:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
 
 
+def _optional_time(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment is not None else None
+
+
 def _render_key(key: KeyRow) -> dict[str, Any]:
     return {
         "id": key.id,
@@ -86,9 +91,9 @@ def _render_key(key: KeyRow) -> dict[str, Any]:
         "key_prefix": key.key_prefix,
         "scopes": list(key.scopes),
         "created_at": format_time(key.created_at),
-        "expires_at": format_time(key.expires_at) if key.expires_at else None,
-        "last_used_at": format_time(key.last_used_at) if key.last_used_at else None,
-        "revoked_at": format_time(key.revoked_at) if key.revoked_at else None,
+        "expires_at": _optional_time(key.expires_at),
+        "last_used_at": _optional_time(key.last_used_at),
+        "revoked_at": _optional_time(key.revoked_at),
         "users": None,
     }
 
@@ -142,7 +147,7 @@ def create_key(app: EmulatorApp, request: Request, caller: Caller, params: dict[
         "key_prefix": key.key_prefix,
         "scopes": list(key.scopes),
         "created_at": format_time(key.created_at),
-        "expires_at": format_time(key.expires_at) if key.expires_at else None,
+        "expires_at": _optional_time(key.expires_at),
         "role_id": role.id,
         "role_key": role.key,
         "warning": "Store this API key now: it is shown only once and cannot be retrieved again.",
@@ -206,6 +211,18 @@ class EmulatorApp:
         self._credentials_path = credentials_path
         self._bootstrap = bootstrap
         self._compiled = [(route, route.pattern) for route in ROUTES]
+        self._control_endpoints: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "/_emulator/health": {"GET": self._health},
+            "/_emulator/reset": {"POST": self._reset},
+            "/_emulator/clock": {"POST": self._advance_clock, "GET": self._read_clock},
+            "/_emulator/stats": {"GET": self._read_stats},
+            "/_emulator/stats/reset": {"POST": self._reset_stats},
+            "/_emulator/faults": {
+                "POST": self._add_fault,
+                "DELETE": self._clear_faults,
+                "GET": self._list_faults,
+            },
+        }
 
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises for anything a client can send."""
@@ -261,19 +278,7 @@ class EmulatorApp:
     def _handle_control(self, request: Request, path: str) -> Response:
         if request.client_host is not None and not _is_loopback(request.client_host):
             return error_response(403, "The emulator's control plane answers loopback clients only.")
-        endpoints: dict[str, dict[str, Callable[[Request], Response]]] = {
-            "/_emulator/health": {"GET": self._health},
-            "/_emulator/reset": {"POST": self._reset},
-            "/_emulator/clock": {"POST": self._advance_clock, "GET": self._read_clock},
-            "/_emulator/stats": {"GET": self._read_stats},
-            "/_emulator/stats/reset": {"POST": self._reset_stats},
-            "/_emulator/faults": {
-                "POST": self._add_fault,
-                "DELETE": self._clear_faults,
-                "GET": self._list_faults,
-            },
-        }
-        methods = endpoints.get(path.rstrip("/"))
+        methods = self._control_endpoints.get(path.rstrip("/"))
         if methods is None:
             return error_response(404, "Not Found")
         endpoint = methods.get(request.method)

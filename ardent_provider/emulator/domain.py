@@ -373,7 +373,3 @@ class ArdentService:
     def reset(self) -> None:
         """Forget every org, role and key."""
         self._store.clear()
-
-    def now(self) -> datetime:
-        """The emulator's clock, which the control plane can move forward."""
-        return self._clock.now()

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,8 +83,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header follows the emulator's clock, not the machine's."""
-        from email.utils import format_datetime
-
         return format_datetime(self.server.app.clock.now(), usegmt=True)
 
     def __getattr__(self, name: str) -> object:
