@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -13,12 +14,19 @@ from .models import SecretToken
 
 DEFAULT_API_URL = "https://api.tryardent.com"
 
+CONFIG_NAMESPACE = "ardent"
 TOKEN_CONFIG_KEY = "ardent:token"  # noqa: S105 - a config key name
 ORG_CONFIG_KEY = "ardent:orgId"
 API_URL_CONFIG_KEY = "ardent:apiUrl"
+ORGS_CONFIG_KEY = "ardent:orgs"
 TOKEN_VARIABLE = "ARDENT_TOKEN"  # noqa: S105 - a variable name
 ORG_VARIABLE = "ARDENT_ORG_ID"
 API_URL_VARIABLE = "ARDENT_API_URL"
+
+# The settings a user may set today, in the order error messages list them.
+SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY)
+# Accepted so that stacks written for per-org credentials are not refused, but not suggested yet.
+RESERVED_KEYS: tuple[str, ...] = (ORGS_CONFIG_KEY,)
 
 
 @dataclass(frozen=True)
@@ -30,19 +38,72 @@ class Settings:
     token: SecretToken = field(repr=True)
 
 
+def check_config_keys(keys: Iterable[str]) -> None:
+    """Refuse ``ardent:`` config keys that are not settings, naming the nearest known key.
+
+    Keys of other namespaces (the program's own, ``pulumi:``, other providers') are not ours and pass.
+    A misspelt key would otherwise be ignored silently and the token sent to the default production URL.
+    """
+    known = {*SETTING_KEYS, *RESERVED_KEYS}
+    unknown = sorted({key for key in keys if key.split(":", 1)[0] == CONFIG_NAMESPACE and key not in known})
+    if not unknown:
+        return
+    sentences = " ".join(f"`{key}` is not a setting{_suggestion(key)}" for key in unknown)
+    removed = unknown[0] if len(unknown) == 1 else "<key>"
+    raise ArdentConfigurationError(
+        f"{sentences} The Ardent settings are {', '.join(SETTING_KEYS[:-1])} and {SETTING_KEYS[-1]}: move the "
+        f"value with `pulumi config rm {removed}` and `pulumi config set <the right key> <value>`."
+    )
+
+
+def _suggestion(key: str) -> str:
+    name = key.split(":", 1)[1].lower()
+    # Compared without the namespace, which every key shares and which would make any name look close.
+    names = {known.split(":", 1)[1].lower(): known for known in SETTING_KEYS}
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean `{names[close[0]]}`?" if close else "."
+
+
 def check_api_url(url: str) -> str:
-    """A usable base URL without its trailing slash; plain ``http://`` only for loopback hosts."""
+    """A usable base URL without its trailing slash; plain ``http://`` only for loopback hosts.
+
+    The base URL is the scheme, host and optional port, such as ``https://api.tryardent.com``; the client adds
+    ``/v1/...`` itself, so a path, query or fragment would only turn every call into a 404.
+    """
     candidate = url.strip().rstrip("/")
     parts = urlsplit(candidate)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ArdentConfigurationError(
             f"The Ardent API URL '{url}' is not an http(s) URL; set ardent:apiUrl or ARDENT_API_URL to "
-            f"something like {DEFAULT_API_URL}."
+            f"the base URL, such as {DEFAULT_API_URL}."
         )
-    if parts.username or parts.password or parts.query or parts.fragment:
+    host = parts.netloc.rsplit("@", 1)[-1]
+    base = f"{parts.scheme}://{host}"
+    if parts.username is not None or parts.password is not None:
         raise ArdentConfigurationError(
-            f"The Ardent API URL '{parts.scheme}://{parts.hostname}…' must not carry credentials, a query or "
-            "a fragment; give only scheme, host, port and path."
+            f"The Ardent API URL '{base}' must not carry a user name or password; the token goes in "
+            "ardent:token or ARDENT_TOKEN, and ardent:apiUrl wants the base URL only, such as "
+            f"{DEFAULT_API_URL}."
+        )
+    try:
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        raise ArdentConfigurationError(
+            f"The Ardent API URL '{base}' has a port that is not a number from 0 to 65535; give the base URL, "
+            f"such as {DEFAULT_API_URL} or http://127.0.0.1:8787."
+        ) from None
+    # The values of a query or fragment are not echoed: they may hold something secret.
+    extras = [name for name, present in (("a query", "?" in candidate), ("a fragment", "#" in candidate)) if present]
+    if extras:
+        raise ArdentConfigurationError(
+            f"The Ardent API URL '{base}{parts.path.rstrip('/')}' must not carry {' or '.join(extras)}; set "
+            f"ardent:apiUrl or ARDENT_API_URL to the base URL only, such as {DEFAULT_API_URL}."
+        )
+    if parts.path:
+        advice = "drop /v1, which the provider adds itself," if parts.path.lower() == "/v1" else "drop the path"
+        raise ArdentConfigurationError(
+            f"The Ardent API URL '{candidate}' has the path '{parts.path}', but the base URL (such as "
+            f"{DEFAULT_API_URL}) is wanted: {advice} and set ardent:apiUrl or ARDENT_API_URL to '{base}'."
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ArdentConfigurationError(
@@ -67,11 +128,17 @@ def resolve_settings(
 ) -> Settings:
     """Read the token, org id and API URL from stack config, falling back to the environment.
 
-    ``config`` is the stack configuration, keys namespaced as in ``ardent:token``, or a lookup function.
-    Raises :class:`ArdentConfigurationError` with one sentence naming the missing setting.
+    ``config`` is the whole stack configuration, keys namespaced as in ``ardent:token`` (other namespaces are
+    ignored), or a lookup function. A mapping is also checked for unknown ``ardent:`` keys; a lookup function
+    cannot be enumerated, so that check is skipped. Raises :class:`ArdentConfigurationError` with one
+    sentence naming the missing or wrong setting.
     """
     environment = os.environ if environ is None else environ
-    lookup = config if callable(config) else config.get
+    if callable(config):
+        lookup = config
+    else:
+        check_config_keys(config.keys())
+        lookup = config.get
 
     def pick(config_key: str, variable: str) -> str | None:
         value = lookup(config_key)

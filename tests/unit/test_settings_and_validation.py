@@ -47,20 +47,88 @@ def test_a_missing_setting_is_one_sentence_naming_it(config: dict[str, str], env
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("key", "suggested"),
     [
-        "ftp://api.tryardent.com",
-        "api.tryardent.com",
-        "http://api.tryardent.com",
-        "http://10.0.0.8:8080",
-        "https://user:pw@api.tryardent.com",
-        "https://api.tryardent.com/?x=1",
-        "",
+        ("ardent:apiURL", "ardent:apiUrl"),
+        ("ardent:api_url", "ardent:apiUrl"),
+        ("ardent:orgid", "ardent:orgId"),
+        ("ardent:org", "ardent:orgId"),
+        ("ardent:tokn", "ardent:token"),
     ],
 )
-def test_unusable_urls_are_refused(url: str) -> None:
-    with pytest.raises(ArdentConfigurationError):
+def test_an_unknown_ardent_key_names_the_nearest_setting(key: str, suggested: str) -> None:
+    config = {key: "value", "ardent:token": TOKEN, "ardent:orgId": "org_1"}
+    with pytest.raises(ArdentConfigurationError) as raised:
+        resolve_settings(config, {})
+    message = str(raised.value)
+    assert message.startswith(f"`{key}` is not a setting; did you mean `{suggested}`?"), message
+    assert f"pulumi config rm {key}" in message and "\n" not in message and TOKEN not in message
+
+
+def test_every_unknown_key_is_named_and_one_unlike_any_setting_gets_no_guess() -> None:
+    config = {"ardent:region": "eu", "ardent:apiURL": "http://127.0.0.1:9", "ardent:token": TOKEN}
+    with pytest.raises(ArdentConfigurationError) as raised:
+        resolve_settings(config, {"ARDENT_ORG_ID": "org_1"})
+    message = str(raised.value)
+    assert "`ardent:apiURL` is not a setting; did you mean `ardent:apiUrl`?" in message
+    assert "`ardent:region` is not a setting." in message
+    assert "ardent:token, ardent:orgId and ardent:apiUrl" in message
+
+
+def test_other_namespaces_and_the_reserved_orgs_key_pass() -> None:
+    config = {
+        "ardent:token": TOKEN,
+        "ardent:orgId": "org_1",
+        "ardent:orgs": '{"org_2": {"token": "x"}}',
+        "aws:region": "eu-west-1",
+        "my-project:ardent": "anything",
+        "ardentx:token": "not ours",
+    }
+    assert resolve_settings(config, {}).org_id == "org_1"
+
+
+def test_a_lookup_function_cannot_be_enumerated_so_only_mappings_are_checked() -> None:
+    config = {"ardent:token": TOKEN, "ardent:orgId": "org_1", "ardent:apiURL": "https://x.example"}
+    assert resolve_settings(config.get, {}).api_url == DEFAULT_API_URL
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("ftp://api.tryardent.com", "not an http(s) URL"),
+        ("api.tryardent.com", "not an http(s) URL"),
+        ("", "not an http(s) URL"),
+        ("http://api.tryardent.com", "unencrypted"),
+        ("http://10.0.0.8:8080", "unencrypted"),
+        ("https://user:pw@api.tryardent.com", "user name or password"),
+        ("http://127.0.0.1:99999", "port"),
+        ("https://api.tryardent.com/?x=1", "must not carry a query"),
+        ("https://api.tryardent.com?", "must not carry a query"),
+        ("https://api.tryardent.com#top", "must not carry a fragment"),
+        ("https://api.tryardent.com/v1", "drop /v1"),
+        ("https://api.tryardent.com/v1/", "drop /v1"),
+        ("http://127.0.0.1:8787/v1", "drop /v1"),
+        ("https://gateway.example/ardent", "drop the path"),
+    ],
+)
+def test_unusable_urls_are_refused_saying_what_is_wrong(url: str, says: str) -> None:
+    with pytest.raises(ArdentConfigurationError) as raised:
         check_api_url(url)
+    assert says in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["https://api.tryardent.com/v1", "https://api.tryardent.com/v1?x=1#y"])
+def test_a_url_with_a_path_or_query_asks_for_the_base_url(url: str) -> None:
+    with pytest.raises(ArdentConfigurationError) as raised:
+        check_api_url(url)
+    assert "base URL" in str(raised.value) and DEFAULT_API_URL in str(raised.value)
+
+
+def test_secrets_in_a_url_are_not_echoed() -> None:
+    for url in ("https://user:hunter2@api.tryardent.com", "https://api.tryardent.com/?token=hunter2#hunter2"):
+        with pytest.raises(ArdentConfigurationError) as raised:
+            check_api_url(url)
+        assert "hunter2" not in str(raised.value)
 
 
 @pytest.mark.parametrize(
