@@ -1,13 +1,36 @@
-"""The drift comparison itself: what counts as missing, expired, expiring and unmanaged."""
+"""The drift and revoke decisions themselves, and how stacks of several projects are named. No processes."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from ardent_provider.cli import ManagedKey, find_drift, render_table
-from ardent_provider.models import ApiKey
+import pytest
+
+from ardent_provider.cli import (
+    CheckError,
+    ManagedKey,
+    Project,
+    build_parser,
+    credential_key_ids,
+    find_drift,
+    keys_in_deployment,
+    load_projects,
+    main,
+    plan_revocations,
+    project_name,
+    render_table,
+    resolve_targets,
+    service_timespec,
+    wire_time,
+)
+from ardent_provider.models import ApiKey, SecretToken
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+RUNNING = SecretToken("sk-ard_test_RUNNINGtokenRUNNINGtokenRUNNING")
+OTHER = SecretToken("sk-ard_test_OTHERSTACKtokenOTHERSTACKtoken")
 
 
 def key(key_id: str, expires_in_days: float | None = None, prefix: str = "sk-ard_test_xxxxxxxx") -> ApiKey:
@@ -15,33 +38,208 @@ def key(key_id: str, expires_in_days: float | None = None, prefix: str = "sk-ard
     return ApiKey(id=key_id, name=key_id, key_prefix=prefix, scopes=(), created_at=NOW, expires_at=expires)
 
 
-def test_findings_across_several_stacks() -> None:
+def test_findings_across_several_stacks_in_a_stable_order() -> None:
     managed = [
-        ManagedKey("prod", "api", "key_ok", "api", "current"),
-        ManagedKey("prod", "api", "key_prev", None, "previous"),
-        ManagedKey("staging", "ci", "key_gone", "ci", "current"),
-        ManagedKey("staging", "old", "key_expired", "old", "current"),
-        ManagedKey("staging", "soon", "key_soon", "soon", "current"),
+        ManagedKey("staging", "soon", "key_soon", "soon", "current", "web"),
+        ManagedKey("prod", "api", "key_ok", "api", "current", "web"),
+        ManagedKey("prod", "api", "key_prev", None, "previous", "web"),
+        ManagedKey("staging", "old", "key_expired", "old", "current", "web"),
+        ManagedKey("staging", "ci", "key_gone", "ci", "current", "web"),
+        ManagedKey("prod", "worker", "key_gone_too", "worker", "current", "batch"),
     ]
     listed = [
+        key("key_z_by_hand"),
         key("key_ok"),
         key("key_prev", 300),
         key("key_expired", -1),
         key("key_soon", 3),
-        key("key_by_hand"),
-        key("key_self", prefix="sk-ard_test_SELFSELF"),
+        key("key_a_by_hand"),
+        key("key_self", prefix="sk-ard_test_RUNNING"),
     ]
-    findings = find_drift(managed, listed, NOW, 7, own_prefix="sk-ard_test_SELFSELFandmore")
-    assert sorted((f.problem, f.key_id, f.stack) for f in findings) == [
-        ("expired", "key_expired", "staging"),
-        ("expiring", "key_soon", "staging"),
-        ("missing", "key_gone", "staging"),
-        ("unmanaged", "key_by_hand", None),
+    credentials = credential_key_ids(listed, [("web/prod", RUNNING)])
+    findings = find_drift(managed, listed, NOW, 7, credentials, org_id="org_1")
+    assert [(f.problem, f.key_id, f.project, f.stack, f.resource) for f in findings] == [
+        ("missing", "key_gone_too", "batch", "prod", "worker"),
+        ("missing", "key_gone", "web", "staging", "ci"),
+        ("expired", "key_expired", "web", "staging", "old"),
+        ("expiring", "key_soon", "web", "staging", "soon"),
+        ("unmanaged", "key_a_by_hand", None, None, None),
+        ("unmanaged", "key_z_by_hand", None, None, None),
     ]
-    table = render_table(findings, ["prod", "staging"])
-    assert "PROBLEM" in table and "4 finding(s)." in table
+    assert {f.org_id for f in findings} == {"org_1"}
+    table = render_table(findings, ["web/prod", "web/staging", "batch/prod"])
+    assert "PROBLEM" in table and "web/staging" in table and "6 finding(s)." in table
 
 
 def test_no_findings_reads_as_no_drift() -> None:
-    assert render_table([], ["prod"]).startswith("No drift")
-    assert find_drift([ManagedKey("prod", "api", "key_ok", "api", "current")], [key("key_ok")], NOW, None, "") == []
+    assert render_table([], ["web/prod"]).startswith("No drift")
+    assert find_drift([ManagedKey("prod", "api", "key_ok", "api", "current")], [key("key_ok")], NOW, None) == []
+
+
+def test_a_finding_has_the_documented_json_fields_in_order() -> None:
+    finding = find_drift([], [key("key_1", 10)], NOW, None, org_id="org_1")[0]
+    assert list(asdict(finding)) == [
+        "problem",
+        "org_id",
+        "project",
+        "stack",
+        "resource",
+        "kind",
+        "key_id",
+        "name",
+        "expires_at",
+        "detail",
+    ]
+    assert json.loads(json.dumps(asdict(finding)))["expires_at"] == "2026-12-08T12:00:00Z"
+
+
+def test_the_own_key_is_found_whatever_the_services_prefix_length() -> None:
+    token = SecretToken("sk-ard_live_abcdefgh12345678")
+    short = key("key_short", prefix="sk-ard_live_ab")
+    long = key("key_long", prefix="sk-ard_live_abcdefgh1234")
+    stranger = key("key_stranger", prefix="sk-ard_live_zz")
+    no_prefix = key("key_no_prefix", prefix="")
+    assert credential_key_ids([short, stranger, no_prefix], [("p/s", token)]) == {"key_short": ["p/s"]}
+    # When two keys match, the longer prefix is the better evidence.
+    assert credential_key_ids([short, long], [("p/s", token)]) == {"key_long": ["p/s"]}
+    twin = key("key_twin", prefix="sk-ard_live_ab")
+    assert set(credential_key_ids([short, twin], [("p/s", token)])) == {"key_short", "key_twin"}
+    shared = credential_key_ids([short], [("a/s", token), ("b/s", token)])
+    assert shared == {"key_short": ["a/s", "b/s"]}
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        ("2026-12-08T12:00:00Z", "2026-12-08T12:00:00Z"),
+        ("2026-12-08T12:00:00.250Z", "2026-12-08T12:00:00.250Z"),
+        ("2026-12-08T12:00:00.123456Z", "2026-12-08T12:00:00.123456Z"),
+    ],
+)
+def test_times_are_printed_at_the_services_resolution(wire: str, expected: str) -> None:
+    listed = [ApiKey.from_wire({"id": "key_1", "name": "n", "key_prefix": "p", "scopes": [], "created_at": wire})]
+    assert wire_time(listed[0].created_at, service_timespec(listed)) == expected
+    listed.append(ApiKey.from_wire({"id": "key_2", "name": "n", "key_prefix": "p", "scopes": [], "expires_at": wire}))
+    finding = find_drift([], listed, NOW, None)[1]
+    assert finding.expires_at == expected
+
+
+def test_revoke_refuses_the_running_key_other_stacks_keys_and_unknown_ids() -> None:
+    listed = [
+        key("key_orphan"),
+        key("key_self", prefix="sk-ard_test_RUNNING"),
+        key("key_other_token", prefix="sk-ard_test_OTHERSTACK"),
+        key("key_managed_elsewhere"),
+        key("key_previous"),
+    ]
+    managed = [
+        ManagedKey("prod", "api", "key_managed_elsewhere", "api", "current", "batch"),
+        ManagedKey("prod", "web", "key_previous", None, "previous", "web"),
+        ManagedKey("prod", "gone", "key_revoked_by_hand", "gone", "current", "web"),
+    ]
+    credentials = credential_key_ids(listed, [("web/prod", RUNNING), ("batch/prod", OTHER)])
+    requested = [
+        "key_orphan",
+        "key_self",
+        "key_other_token",
+        "key_managed_elsewhere",
+        "key_previous",
+        "key_nope",
+        "key_revoked_by_hand",
+        "key_orphan",
+    ]
+    decisions = plan_revocations(requested, listed, managed, credentials, running="web/prod", org_id="org_1")
+    by_id = {decision.key_id: decision for decision in decisions}
+    assert [decision.key_id for decision in decisions] == list(dict.fromkeys(requested))
+    assert [decision.key_id for decision in decisions if decision.revoke] == ["key_orphan"]
+    assert "this command runs with" in by_id["key_self"].reason and "401" in by_id["key_self"].reason
+    assert "stack batch/prod runs with" in by_id["key_other_token"].reason
+    assert "resource api in stack batch/prod" in by_id["key_managed_elsewhere"].reason
+    assert "kept previous key of resource web in stack web/prod" in by_id["key_previous"].reason
+    assert "not an active key of org org_1" in by_id["key_nope"].reason
+    assert "pulumi refresh" in by_id["key_revoked_by_hand"].reason
+
+
+def test_keys_in_a_deployment_include_kept_previous_keys_and_skip_pending_deletes() -> None:
+    deployment = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi-python:dynamic/ardent:ApiKey",
+                    "urn": "urn:pulumi:prod::web::pulumi-python:dynamic/ardent:ApiKey::api",
+                    "id": "key_1",
+                    "outputs": {"name": "api", "previous_key_id": "key_0"},
+                },
+                {
+                    "type": "pulumi-python:dynamic/ardent:ApiKey",
+                    "urn": "urn:pulumi:prod::web::pulumi-python:dynamic/ardent:ApiKey::old",
+                    "id": "key_9",
+                    "delete": True,
+                },
+                {"type": "pulumi:pulumi:Stack", "urn": "urn:pulumi:prod::web::pulumi:pulumi:Stack::web-prod"},
+            ]
+        }
+    }
+    assert keys_in_deployment(deployment, "prod", "web") == [
+        ManagedKey("prod", "api", "key_1", "api", "current", "web"),
+        ManagedKey("prod", "api", "key_0", None, "previous", "web"),
+    ]
+
+
+def write_project(root: Path, directory: str, text: str) -> Path:
+    path = root / directory
+    path.mkdir()
+    (path / "Pulumi.yaml").write_text(text)
+    return path
+
+
+def test_the_project_name_comes_from_pulumi_yaml(tmp_path: Path) -> None:
+    plain = write_project(tmp_path, "a", "name: web\nruntime: python\n")
+    quoted = write_project(tmp_path, "b", "runtime:\n  name: python\nname: 'batch'  # the jobs\n")
+    nameless = write_project(tmp_path, "c", "runtime: python\n")
+    assert project_name(plain) == "web" and project_name(quoted) == "batch"
+    with pytest.raises(CheckError, match="no top-level `name:`"):
+        project_name(nameless)
+    with pytest.raises(CheckError, match=r"holds no Pulumi\.yaml"):
+        project_name(tmp_path)
+
+
+def test_projects_are_read_once_and_two_directories_of_one_project_are_refused(tmp_path: Path) -> None:
+    web = write_project(tmp_path, "web", "name: web\n")
+    write_project(tmp_path, "copy", "name: web\n")
+    assert load_projects([str(web), str(web / "."), str(web)]) == [Project("web", web.resolve())]
+    with pytest.raises(CheckError, match="both project web"):
+        load_projects([str(web), str(tmp_path / "copy")])
+    with pytest.raises(CheckError, match="no such directory"):
+        load_projects([str(tmp_path / "missing")])
+
+
+def test_stack_arguments_pick_their_project() -> None:
+    web, batch = Project("web", Path("/p/web")), Project("batch", Path("/p/batch"))
+    stacks = {web: ["dev", "prod"], batch: ["organization/batch/prod"]}
+    every = resolve_targets([web, batch], [], True, stacks.__getitem__)
+    assert [ref.label for ref in every] == ["web/dev", "web/prod", "batch/prod"]
+    assert every[2].name == "organization/batch/prod"
+    picked = resolve_targets([web, batch], ["acme/batch/prod", "acme/web/dev"], False, stacks.__getitem__)
+    assert [(ref.project, ref.name) for ref in picked] == [(batch, "acme/batch/prod"), (web, "acme/web/dev")]
+    assert [ref.label for ref in resolve_targets([web], ["prod", "prod"], False, stacks.__getitem__)] == ["web/prod"]
+    with pytest.raises(CheckError, match="ambiguous"):
+        resolve_targets([web, batch], ["prod"], False, stacks.__getitem__)
+    with pytest.raises(CheckError, match="no --cwd directory holds project shop"):
+        resolve_targets([web, batch], ["acme/shop/prod"], False, stacks.__getitem__)
+    with pytest.raises(CheckError, match="not a stack name"):
+        resolve_targets([web], ["a/b/c/d"], False, stacks.__getitem__)
+    with pytest.raises(CheckError, match="has no stacks"):
+        resolve_targets([web], [], True, lambda project: [])
+
+
+def test_the_command_line_wants_stacks_and_a_sane_expiry_window(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["revoke", "--cwd", "a", "--cwd", "b", "--all-stacks", "key_1", "key_2"])
+    assert (args.cwd, args.all_stacks, args.key_id) == (["a", "b"], True, ["key_1", "key_2"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["drift", "--stack", "prod", "--all-stacks"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["drift"])
+    for window in ("-1", "nan"):
+        assert main(["drift", "--stack", "prod", "--expiring-within", window]) == 2
+        assert "--expiring-within must be a number of days" in capsys.readouterr().err
