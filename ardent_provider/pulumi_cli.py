@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,14 @@ class PulumiCLI:
         return self.state_dir / "backend"
 
     def env(self) -> dict[str, str]:
-        """The environment every command runs with: offline, private, and using this interpreter."""
+        """The environment every command runs with: offline and private.
+
+        The project's ``Pulumi.yaml`` (``runtime.options.virtualenv``) picks the interpreter, as for any user
+        project; an inherited ``PULUMI_PYTHON_CMD`` is dropped so it cannot decide instead. ``extra_env``
+        may still set it on purpose.
+        """
         env = dict(os.environ)
+        env.pop("PULUMI_PYTHON_CMD", None)
         if self.bin_dir is not None:
             env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env.update(
@@ -55,7 +60,6 @@ class PulumiCLI:
             PULUMI_CONFIG_PASSPHRASE=self.passphrase,
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_PYTHON_CMD=env.get("PULUMI_PYTHON_CMD", sys.executable),
             PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="true",
         )
         env.pop("PULUMI_ACCESS_TOKEN", None)

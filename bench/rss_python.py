@@ -1,6 +1,6 @@
 """Runs Python for the engine and records the peak RSS of dynamic-provider processes.
 
-The benchmark points PULUMI_PYTHON_CMD at a shell wrapper that runs this file. It starts the real
+The benchmark's projects name a virtualenv whose bin/python is a shell wrapper that runs this file. It starts the real
 interpreter with the same arguments and, while that process lives, writes its VmHWM (peak resident set,
 in kB) to $ARDENT_BENCH_RSS_FILE, so the figure survives the engine killing the provider at the end.
 """

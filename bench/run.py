@@ -13,6 +13,7 @@ N x round trip / 4 (the Python dynamic provider serves at most 4 calls at once).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import stat
 import statistics
@@ -33,11 +34,18 @@ OPERATIONS = ("up", "refresh", "destroy")
 PROVIDER_CONCURRENCY = 4
 
 
-def python_wrapper(folder: Path) -> Path:
-    wrapper = folder / "python"
+def measuring_virtualenv(folder: Path) -> Path:
+    """A virtualenv for the projects' runtime options whose ``bin/python`` runs rss_python.py.
+
+    Pulumi starts the program and the provider with ``<virtualenv>/bin/python``, so the provider's peak RSS is
+    recorded while the projects keep the runtime block any user project has.
+    """
+    venv = folder / "venv"
+    (venv / "bin").mkdir(parents=True)
+    wrapper = venv / "bin" / "python"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "bench" / "rss_python.py"}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    return wrapper
+    return venv
 
 
 def peak_rss_mb(path: Path) -> float:
@@ -54,7 +62,7 @@ class Bench:
     def __init__(self, server: EmulatorServer, folder: Path) -> None:
         self.server = server
         self.folder = folder
-        self.wrapper = python_wrapper(folder)
+        self.virtualenv = measuring_virtualenv(folder)
         self.rss_file = folder / "rss.txt"
         self.counter = 0
 
@@ -62,10 +70,12 @@ class Bench:
         self.counter += 1
         project = self.folder / f"project-{self.counter}"
         project.mkdir()
-        (project / "Pulumi.yaml").write_text("name: bench\nruntime: python\n")
+        (project / "Pulumi.yaml").write_text(
+            "name: bench\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+            f"    virtualenv: {json.dumps(str(self.virtualenv))}\n"
+        )
         (project / "__main__.py").write_text((PROGRAM / "__main__.py").read_text())
         env = {
-            "PULUMI_PYTHON_CMD": str(self.wrapper),
             "PYTHONPATH": str(ROOT),
             "ARDENT_BENCH_RSS_FILE": str(self.rss_file),
         }

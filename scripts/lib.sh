@@ -29,7 +29,6 @@ ensure_pulumi() {
     bin_dir=$("$ROOT/scripts/setup-pulumi" | tail -n 1)
     export ARDENT_PULUMI_BIN_DIR="$bin_dir"
     export PATH="$bin_dir:$VENV/bin:$PATH"
-    export PULUMI_PYTHON_CMD="$VENV/bin/python"
     export PULUMI_SKIP_UPDATE_CHECK=true
     export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 }

@@ -47,6 +47,21 @@ KEYS_PROGRAM = textwrap.dedent(
 )
 
 
+def project_yaml(project: str, virtualenv: str | Path, main: str | None = None) -> str:
+    """A ``Pulumi.yaml`` with the runtime block ``pulumi new python`` writes, naming ``virtualenv``."""
+    lines = [
+        f"name: {project}",
+        "runtime:",
+        "  name: python",
+        "  options:",
+        "    toolchain: pip",
+        f"    virtualenv: {json.dumps(str(virtualenv))}",
+    ]
+    if main is not None:
+        lines.append(f"main: {json.dumps(main)}")
+    return "\n".join(lines) + "\n"
+
+
 def require_cli() -> None:
     if not os.environ.get(BIN_DIR_VARIABLE) and shutil.which("pulumi") is None:
         pytest.fail(
@@ -129,7 +144,8 @@ def make_stack(tmp_path: Path, emulator: EmulatorServer, program: str, project: 
     require_cli()
     project_dir = tmp_path / "project"
     project_dir.mkdir(parents=True)
-    (project_dir / "Pulumi.yaml").write_text(f"name: {project}\nruntime: python\n")
+    # The interpreter running the tests (the repository's .venv under scripts/test) runs program and provider.
+    (project_dir / "Pulumi.yaml").write_text(project_yaml(project, Path(sys.prefix)))
     (project_dir / "__main__.py").write_text(program)
     cli = PulumiCLI(project_dir, tmp_path / "pulumi-state", PASSPHRASE)
     cli.select_stack(STACK)
