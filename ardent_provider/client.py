@@ -79,6 +79,8 @@ class ArdentClient:
         self.api_url = check_api_url(api_url)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._timeout = timeout
+        self._transport = transport
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._server_clock = _ServerClock()
         self._http = httpx.Client(
@@ -141,6 +143,17 @@ class ArdentClient:
         if not isinstance(payload, dict):
             raise _unexpected("GET", "/v1/orgs/{org_id}", "a JSON object")
         return Org.from_wire(payload, org_id)
+
+    def with_token(self, token: str | SecretToken) -> ArdentClient:
+        """A client for the same API with another token: same transport, timeouts and retry policy."""
+        return ArdentClient(
+            token,
+            api_url=self.api_url,
+            timeout=self._timeout,
+            transport=self._transport,
+            retry=self.retry,
+            sleep=self._sleep,
+        )
 
     def server_now(self) -> datetime:
         """The service's current time, from the ``Date`` header of its latest answer (local time before any)."""

@@ -10,23 +10,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from .provider import ArdentApiKeyProvider
-
-SECRET_OUTPUTS = ("token", "previous_token", "adopt_token")
-OUTPUT_NAMES = (
-    "key_id",
-    "name",
-    "role",
-    "scopes",
-    "key_prefix",
-    "created_at",
-    "expires_at",
-    "status",
-    "token",
-    "token_fingerprint",
-    "previous_key_id",
-    "previous_token",
-    "previous_revoke_after",
-)
+from .state import OUTPUT_NAMES, SECRET_OUTPUTS
 
 
 @dataclass
@@ -74,6 +58,8 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
     previous_key_id: pulumi.Output[str | None]
     previous_token: pulumi.Output[str | None]
     previous_revoke_after: pulumi.Output[str | None]
+    org_id: pulumi.Output[str]
+    pending_revoke_key_ids: pulumi.Output[list[str]]
 
     def __init__(
         self,
@@ -125,7 +111,9 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
                 "managed, but no token is published (token stays empty)."
             )
         props: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
-        props.update(keywords, resource_name=resource_name)
+        parent = opts.parent if opts is not None else None
+        # With the name, the parent's URN tells apart keys of one name under different parents.
+        props.update(keywords, resource_name=resource_name, parent_urn=parent.urn if parent is not None else None)
         secret_options = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
         super().__init__(
             ArdentApiKeyProvider(),

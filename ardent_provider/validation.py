@@ -1,4 +1,9 @@
-"""Preview-time validation of ``ArdentApiKey`` inputs: pure functions, one reason per property."""
+"""Validation of ``ArdentApiKey`` inputs: pure functions, one reason per property.
+
+At preview an input may be unknown (computed from a resource not created yet): it is passed through
+unchecked, and checked when the engine calls ``check`` again with the real value, before anything is
+created. Checks that involve two inputs run only when both are known.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .models import ROLES, canonical_role
+from .state import INPUT_NAMES, Unknown, is_unknown
 
-REPLACING_INPUTS = ("name", "role", "scopes", "expires_in_days", "rotation_triggers")
-"""Inputs whose change needs a new key: Ardent cannot update a key."""
-SETTING_INPUTS = ("rotate_before_days", "keep_previous_for_days", "adopt_key_id", "adopt_token", "on_missing_token")
-"""Inputs that only steer the provider; changing them never needs a new key."""
-INPUT_NAMES = REPLACING_INPUTS + SETTING_INPUTS
 ON_MISSING_TOKEN_CHOICES = ("error", "rotate", "keep")
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~-]{1,200}$")
 NAME_MAX_LENGTH = 100
@@ -37,7 +38,11 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         "rotation_triggers": _check_triggers,
     }
     for prop, check in checks.items():
-        inputs[prop], reason = check(news.get(prop))
+        value = news.get(prop)
+        if isinstance(value, Unknown):
+            inputs[prop] = value
+            continue
+        inputs[prop], reason = check(value)
         if reason:
             problems.append((prop, reason))
     reason = _check_rotation_window(inputs["rotate_before_days"], inputs["expires_in_days"])
@@ -48,7 +53,7 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
 
 
 def _check_rotation_window(rotate: Any, days: Any) -> str | None:
-    if not isinstance(rotate, int):
+    if not isinstance(rotate, int) or isinstance(days, Unknown):
         return None
     if days is None:
         return "rotate_before_days needs expires_in_days: a key that never expires is never rotated for age"
@@ -62,7 +67,7 @@ def _check_triggers(value: Any) -> tuple[Any, str | None]:
         return None, None
     if not isinstance(value, Mapping):
         return value, f"rotation_triggers must be a map of names to values, not {_kind(value)}"
-    bad = [key for key, item in value.items() if not isinstance(item, str | int | float | bool)]
+    bad = [str(key) for key, item in value.items() if not isinstance(item, str | int | float | bool | Unknown)]
     if bad:
         return value, f"rotation_triggers values must be strings, numbers or booleans; not so for: {', '.join(bad)}"
     return {str(key): value[key] for key in sorted(value)}, None
@@ -75,11 +80,11 @@ def _check_adoption(news: Mapping[str, Any], inputs: dict[str, Any]) -> list[tup
     choice = news.get("on_missing_token")
     inputs["adopt_key_id"], inputs["adopt_token"] = key_id, token
     inputs["on_missing_token"] = choice if choice is not None else ("error" if key_id is not None else None)
-    if key_id is not None and (not isinstance(key_id, str) or not KEY_ID_PATTERN.match(key_id)):
+    if _given(key_id) and (not isinstance(key_id, str) or not KEY_ID_PATTERN.match(key_id)):
         problems.append(("adopt_key_id", "adopt_key_id must be an Ardent key id such as 'key_…'"))
-    if token is not None and (not isinstance(token, str) or not token.startswith("sk-ard_")):
+    if _given(token) and (not isinstance(token, str) or not token.startswith("sk-ard_")):
         problems.append(("adopt_token", "adopt_token must be an Ardent token (it starts with 'sk-ard_')"))
-    if choice is not None and choice not in ON_MISSING_TOKEN_CHOICES:
+    if _given(choice) and choice not in ON_MISSING_TOKEN_CHOICES:
         problems.append(
             (
                 "on_missing_token",
@@ -90,7 +95,7 @@ def _check_adoption(news: Mapping[str, Any], inputs: dict[str, Any]) -> list[tup
         for name in ("adopt_token", "on_missing_token"):
             if news.get(name) is not None:
                 problems.append((name, f"{name} applies only when adopting a key: set adopt_key_id as well"))
-    elif token is not None and choice not in (None, "error"):
+    elif _given(token) and _known(choice) and choice not in (None, "error"):
         problems.append(("on_missing_token", "on_missing_token applies only when adopt_token is not given"))
     return problems
 
@@ -125,11 +130,14 @@ def _check_scopes(value: Any) -> tuple[Any, str | None]:
         return [], None
     if not isinstance(value, list | tuple):
         return value, f"scopes must be a list of permission strings, not {_kind(value)}"
-    malformed = [item for item in value if not isinstance(item, str) or not SCOPE_PATTERN.match(item)]
+    known = [item for item in value if not isinstance(item, Unknown)]
+    malformed = [item for item in known if not isinstance(item, str) or not SCOPE_PATTERN.match(item)]
     if malformed:
         shown = ", ".join(repr(item) for item in malformed[:3])
         return value, (f"scopes must be dot-style permission keys such as 'connectors.read'; malformed: {shown}")
-    return sorted(set(value)), None
+    if is_unknown(value):
+        return list(value), None
+    return sorted(set(known)), None
 
 
 def _check_days(prop: str, value: Any, minimum: int = 1) -> tuple[Any, str | None]:
@@ -145,6 +153,14 @@ def _check_days(prop: str, value: Any, minimum: int = 1) -> tuple[Any, str | Non
     if days > EXPIRES_IN_DAYS_MAX:
         return value, f"{prop} must be at most {EXPIRES_IN_DAYS_MAX} (got {days})"
     return days, None
+
+
+def _known(value: Any) -> bool:
+    return not is_unknown(value)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not is_unknown(value)
 
 
 def _kind(value: Any) -> str:

@@ -1,0 +1,535 @@
+"""The key lifecycle as one Pulumi-free object: create, adopt, replace, refresh, update and revoke.
+
+:class:`KeyLifecycle` serves every key of one org in one provider process (one run). Its client and clock
+are injected, so every branch runs in-process against the emulator. It owns what a run must remember
+between steps: the replacement ledger (what ``diff`` learnt, for ``create``), the keys this process
+created, and the replaced keys it keeps for a grace period.
+
+Two rules hold throughout:
+
+* A key is never revoked unless it is provably this stack's: its id is recorded in state, or this process
+  created it. After an ambiguous create failure, keys of the same name that appeared meanwhile may belong to
+  another pipeline; they are left active and named in a warning, and ``ardent-keys drift`` reports them.
+* A create that has minted a key returns it with its token. Revoking some older key inside create never
+  fails the create: a failed revocation is recorded in ``pending_revoke_key_ids`` and retried on the next
+  ``pulumi up``, with a warning naming the key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from .client import ArdentClient
+from .errors import (
+    ArdentAPIError,
+    ArdentConfigurationError,
+    ArdentError,
+    ArdentTransportError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+)
+from .inventory import KeyInventory
+from .models import ApiKey, CreatedKey, format_time, parse_time
+from .state import (
+    ACTIVE,
+    EXPIRED,
+    INVALID_TOKEN,
+    REPLACING_INPUTS,
+    SETTING_INPUTS,
+    KeySpec,
+    KeyState,
+)
+
+CREATE_ATTEMPTS = 4
+# The Date header has one-second resolution; a key created during an attempt may look up to that much older.
+CLOCK_SLACK = timedelta(seconds=2)
+
+Warn = Callable[[str], None]
+
+
+class KeyAdoptionError(ArdentError):
+    """A key named by ``adopt_key_id`` cannot be brought under management; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``diff`` decided: whether anything changes, and which properties force a new key."""
+
+    changes: bool
+    replaces: tuple[str, ...]
+
+
+def is_ambiguous(error: ArdentError) -> bool:
+    """Whether a failed create may nonetheless have created the key on the server."""
+    if isinstance(error, ArdentTransportError):
+        return error.sent
+    return isinstance(error, ServerError)
+
+
+def key_status(expires_at: datetime | None, now: datetime) -> str:
+    """``expired`` once the key's expiry has passed by the service's clock, else ``active``."""
+    return EXPIRED if expires_at is not None and expires_at <= now else ACTIVE
+
+
+class ReplacementLedger:
+    """The keys being replaced in this run, by the replacing resource's identity.
+
+    ``create`` of a replacement receives only the new inputs; ``diff`` saw the old outputs and records them
+    here, so that ``create`` can keep the old key for its grace period.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str | None, str], KeyState] = {}
+
+    def record(self, identity: tuple[str | None, str], replaced: KeyState) -> None:
+        """Remember the state of the key that the resource at ``identity`` is replacing."""
+        with self._lock:
+            self._entries[identity] = replaced
+
+    def take(self, identity: tuple[str | None, str]) -> KeyState | None:
+        """The replaced key's state, once; None when the resource replaces nothing."""
+        with self._lock:
+            return self._entries.pop(identity, None)
+
+
+class KeyLifecycle:
+    """Every key operation of one org, with the memory one run needs. Thread-safe."""
+
+    def __init__(
+        self,
+        client: ArdentClient,
+        org_id: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        warn: Warn | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        inventory_max_age: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.org_id = org_id
+        self.ledger = ReplacementLedger()
+        self._clock = clock or client.server_now
+        self._warn: Warn = warn or (lambda _message: None)
+        self._sleep = sleep
+        self._inventory_max_age = inventory_max_age
+        self._lock = threading.Lock()
+        self._inventories: dict[str, KeyInventory] = {}
+        self._name_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._created_ids: set[str] = set()
+        self._kept_ids: set[str] = set()
+        self._clock_synced = False
+        self._role_permissions: dict[str, frozenset[str]] | None = None
+
+    # -- the org's keys and the service clock ---------------------------------------------------
+
+    def inventory(self, org_id: str | None = None) -> KeyInventory:
+        """The shared, short-lived view of an org's keys (this lifecycle's org by default)."""
+        org = org_id or self.org_id
+        with self._lock:
+            inventory = self._inventories.get(org)
+            if inventory is None:
+                inventory = KeyInventory(lambda: self.client.list_keys(org), max_age=self._inventory_max_age)
+                self._inventories[org] = inventory
+            return inventory
+
+    def sync_service_clock(self) -> None:
+        """Make sure the service's clock has been read (one list call per run, shared with reads)."""
+        with self._lock:
+            if self._clock_synced:
+                return
+        self.inventory().snapshot()
+        with self._lock:
+            self._clock_synced = True
+
+    def service_now(self) -> datetime:
+        """The service's time as last synchronised (see :meth:`sync_service_clock`)."""
+        return self._clock()
+
+    # -- preview --------------------------------------------------------------------------------
+
+    def verify_settings(self) -> dict[str, frozenset[str]]:
+        """Prove the settings work (the token may list the org's keys) and learn each role's permissions.
+
+        Done once per run; raises the client's errors (401, 403, unreachable, ...) when the settings do not
+        work. A token scoped to ``api_keys.*`` may not read roles: then no role is known and the server
+        checks scopes at create.
+        """
+        with self._lock:
+            if self._role_permissions is not None:
+                return self._role_permissions
+        self.sync_service_clock()
+        try:
+            roles = self.client.list_roles(self.org_id)
+        except PermissionDeniedError:
+            roles = []
+        permissions = {role.key: frozenset(role.permissions) for role in roles}
+        with self._lock:
+            self._role_permissions = permissions
+        return permissions
+
+    def plan(self, old: KeyState, news: Mapping[str, Any]) -> Plan:
+        """Decide what an ``up`` does to a recorded key given the new (checked, maybe unknown) inputs.
+
+        A changed key input replaces the key; so do another org, an expired key, a stored token that is
+        not the key's, and the rotation window. A due grace period or a pending revocation is an update.
+        When the key is replaced, the ledger remembers the old state for :meth:`create`.
+        """
+        recorded = old.spec.to_inputs()
+        replaces = [name for name in REPLACING_INPUTS if recorded.get(name) != news.get(name)]
+        updates = [name for name in SETTING_INPUTS if recorded.get(name) != news.get(name)]
+        if old.org_id is not None and old.org_id != self.org_id:
+            replaces.append("org_id")
+        previous_due = False
+        if old.expires_at or old.previous_key_id or old.status != ACTIVE:
+            self.sync_service_clock()
+            now = self.service_now()
+            if not replaces:
+                replaces.extend(self._age_reasons(old, news.get("rotate_before_days"), now))
+            previous_due = old.previous_key_id is not None and _is_due(old.previous_revoke_after, now)
+        if replaces:
+            self.ledger.record(KeySpec.from_inputs(news).identity, old)
+        changes = bool(replaces or updates or previous_due or old.pending_revoke_key_ids)
+        return Plan(changes=changes, replaces=tuple(replaces))
+
+    @staticmethod
+    def _age_reasons(old: KeyState, rotate_before: Any, now: datetime) -> list[str]:
+        if old.status == INVALID_TOKEN:
+            return ["token"]
+        expires_at = parse_time(old.expires_at)
+        if old.status == EXPIRED or (expires_at is not None and expires_at <= now):
+            return ["expires_at"]
+        window = rotate_before if isinstance(rotate_before, int | float) and not isinstance(rotate_before, bool) else 0
+        if expires_at is not None and window and expires_at - now <= timedelta(days=window):
+            return ["expires_at"]
+        return []
+
+    # -- create ---------------------------------------------------------------------------------
+
+    def create(self, spec: KeySpec) -> KeyState:
+        """Create (or, the first time, adopt) the key; the state returned holds its token.
+
+        A replacement always creates a new key, even when ``adopt_key_id`` is still declared: the adopted
+        key is the one being replaced.
+        """
+        replaced = self.ledger.take(spec.identity)
+        if spec.adopt_key_id and replaced is None:
+            return self._adopt(spec)
+        state = self._created_state(spec, self.mint(spec))
+        if replaced is None:
+            return state
+        return self._keep_replaced(state, replaced)
+
+    def mint(self, spec: KeySpec) -> CreatedKey:
+        """Create a key in Ardent, retrying after ambiguous failures without ever revoking a key.
+
+        Ardent has no idempotency key, so a failed attempt (dropped connection, timeout, 5xx) may still have
+        created a key whose token never arrived. Keys of the same name that appeared since such an attempt
+        may as well be another pipeline's, so they are left active and named in a warning.
+        """
+        with self._name_lock(spec.name):
+            last_error: ArdentError | None = None
+            suspects: dict[str, ApiKey] = {}
+            for attempt in range(CREATE_ATTEMPTS):
+                began = self.service_now() - CLOCK_SLACK
+                try:
+                    created = self.client.create_key(
+                        self.org_id,
+                        name=spec.name,
+                        role=spec.role,
+                        scopes=spec.scopes,
+                        expires_days=spec.expires_in_days,
+                    )
+                except (ArdentTransportError, ArdentAPIError) as error:
+                    if not is_ambiguous(error):
+                        raise
+                    last_error = error
+                    suspects.update(self._appeared_since(spec.name, began))
+                    self._sleep(min(2.0, 0.25 * 2**attempt))
+                    continue
+                with self._lock:
+                    self._created_ids.add(created.id)
+                self.inventory().invalidate()
+                if suspects:
+                    self._warn_left_behind(spec.name, suspects.values())
+                return created
+        assert last_error is not None
+        if suspects:
+            self._warn_left_behind(spec.name, suspects.values())
+        last_error.add_note(
+            f"Tried {CREATE_ATTEMPTS} times. Keys named {spec.name!r} that appeared meanwhile were left active: "
+            f"{', '.join(sorted(suspects)) or 'none'}."
+        )
+        raise last_error
+
+    def _appeared_since(self, name: str, since: datetime) -> dict[str, ApiKey]:
+        try:
+            listed = self.client.list_keys(self.org_id)
+        except ArdentError as error:
+            self._warn(f"Could not list org {self.org_id} to look for a key left by a failed create: {error}")
+            return {}
+        with self._lock:
+            own = set(self._created_ids)
+        return {
+            key.id: key
+            for key in listed
+            if key.name == name and key.created_at is not None and key.created_at >= since and key.id not in own
+        }
+
+    def _warn_left_behind(self, name: str, keys: Iterable[ApiKey]) -> None:
+        ids = ", ".join(sorted(key.id for key in keys))
+        self._warn(
+            f"A create of Ardent key {name!r} failed without an answer and may have created a key whose token "
+            f"never arrived. Key(s) {ids} named {name!r} appeared in org {self.org_id} meanwhile; they may be "
+            "that attempt's or another pipeline's, so they were left active. `ardent-keys drift` lists them as "
+            "unmanaged; revoke them with `ardent-keys revoke` once no other stack claims them."
+        )
+
+    def _created_state(self, spec: KeySpec, created: CreatedKey) -> KeyState:
+        token = created.token.reveal()
+        return KeyState(
+            spec=replace(spec, name=created.name or spec.name, role=created.role_key or spec.role),
+            key_id=created.id,
+            org_id=self.org_id,
+            key_prefix=created.key_prefix,
+            created_at=format_time(created.created_at),
+            expires_at=format_time(created.expires_at),
+            status=key_status(created.expires_at, self.service_now()),
+            token=token,
+        )
+
+    def _keep_replaced(self, state: KeyState, replaced: KeyState) -> KeyState:
+        """Keep the replaced key valid for its grace period, or leave it to ``delete``."""
+        days = state.spec.keep_previous_for_days
+        keepable = (
+            days
+            and replaced.status == ACTIVE
+            and replaced.org_id in (None, self.org_id)
+            and not _is_due(replaced.expires_at, self.service_now())
+        )
+        if not keepable:
+            return state
+        assert days is not None
+        with self._lock:
+            self._kept_ids.add(replaced.key_id)
+        # The kept key's own predecessor and leftovers are now this resource's to revoke.
+        handed_over = [*filter(None, [replaced.previous_key_id]), *replaced.pending_revoke_key_ids]
+        return replace(
+            state,
+            previous_key_id=replaced.key_id,
+            previous_token=replaced.token,
+            previous_revoke_after=format_time(self.service_now() + timedelta(days=days)),
+            pending_revoke_key_ids=self.revoke_or_defer(handed_over, reason="an older key of a rotated resource"),
+        )
+
+    def _adopt(self, spec: KeySpec) -> KeyState:
+        assert spec.adopt_key_id is not None
+        key = self.adoptable_key(spec.adopt_key_id)
+        if key.name != spec.name:
+            raise KeyAdoptionError(
+                f"Key '{key.id}' is named {key.name!r} but the resource declares name={spec.name!r}; "
+                f"set name={key.name!r} to adopt it. Nothing was changed."
+            )
+        if sorted(key.scopes) != sorted(spec.scopes):
+            raise KeyAdoptionError(
+                f"Key '{key.id}' has scopes {sorted(key.scopes)} but the resource declares {sorted(spec.scopes)}; "
+                "declare the key's own scopes to adopt it. Nothing was changed."
+            )
+        token = spec.adopt_token
+        if token:
+            if not self.token_matches_key(key, token):
+                raise KeyAdoptionError(
+                    f"adopt_token is not the token of key '{key.id}' (or no longer authenticates). Nothing was changed."
+                )
+        elif (spec.on_missing_token or "error") == "error":
+            raise KeyAdoptionError(
+                f"Key '{key.id}' is adopted without its token, and its token cannot be read back from Ardent: pass "
+                "adopt_token=pulumi.Output.secret(...) or set on_missing_token to 'rotate' (replace it with a new "
+                "key) or 'keep' (manage it without publishing a token). Nothing was changed."
+            )
+        elif spec.on_missing_token == "rotate":  # noqa: S105 - an option value
+            state = self._created_state(spec, self.mint(spec))
+            return replace(state, pending_revoke_key_ids=self.revoke_or_defer([key.id], reason="the adopted key"))
+        return self._listed_state(spec, key, token)
+
+    def adoptable_key(self, key_id: str) -> ApiKey:
+        """The existing key to adopt, or a clear error when it does not exist, is revoked or is elsewhere."""
+        inventory = self.inventory()
+        inventory.invalidate()
+        key = inventory.find(key_id)
+        if key is None:
+            raise KeyAdoptionError(
+                f"Cannot adopt key '{key_id}': org '{self.org_id}' has no active key with that id (it does not "
+                "exist, is revoked, or belongs to another org). Nothing was changed; check adopt_key_id."
+            )
+        return key
+
+    def token_matches_key(self, key: ApiKey, token: str) -> bool:
+        """Whether ``token`` is the secret of ``key`` and still authenticates."""
+        if not key.key_prefix or not token.startswith(key.key_prefix):
+            return False
+        with self.client.with_token(token) as probe:
+            try:
+                probe.get_org(self.org_id)
+            except AuthenticationError:
+                return False
+            except ArdentAPIError as error:
+                return error.status == 403
+        return True
+
+    def _listed_state(self, spec: KeySpec, key: ApiKey, token: str | None) -> KeyState:
+        status = key_status(key.expires_at, self.service_now())
+        if token and not token.startswith(key.key_prefix):
+            status = INVALID_TOKEN
+        return KeyState(
+            spec=replace(spec, name=key.name),
+            key_id=key.id,
+            org_id=self.org_id,
+            key_prefix=key.key_prefix,
+            created_at=format_time(key.created_at),
+            expires_at=format_time(key.expires_at),
+            status=status,
+            token=token or None,
+        )
+
+    # -- refresh, update, delete ----------------------------------------------------------------
+
+    def refresh(self, state: KeyState) -> KeyState | None:
+        """The key as the org shows it now, its token carried forward; None when it is gone.
+
+        A refresh changes nothing in the org: a gone key leaves state (the next ``up`` creates a new one), an
+        expired key or a stored token that is not the key's is marked for replacement by the next ``up``.
+        """
+        org = state.org_id or self.org_id
+        try:
+            listed = self.inventory(org).snapshot()
+        except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
+            if org == self.org_id:
+                raise
+            raise ArdentConfigurationError(
+                f"Ardent key {state.key_id} ({state.spec.name!r}) is recorded in org {org}, which the configured "
+                f"credentials (org {self.org_id}) cannot read (HTTP {error.status}). Run `pulumi up` to move the "
+                f"key to org {self.org_id}, or configure credentials for org {org}."
+            ) from None
+        self.sync_service_clock()
+        key = listed.get(state.key_id)
+        if key is None:
+            self._warn(
+                f"Ardent key {state.key_id} ({state.spec.name!r}) is no longer active in org {org}: it was revoked "
+                "or deleted outside Pulumi. It is dropped from the state; the next `pulumi up` creates a new key."
+            )
+            return None
+        fresh = replace(self._listed_state(state.spec, key, state.token), org_id=org)
+        if fresh.status == EXPIRED:
+            self._warn(
+                f"Ardent key {state.key_id} ({key.name!r}) expired at {fresh.expires_at}; "
+                "the next `pulumi up` replaces it."
+            )
+        elif fresh.status == INVALID_TOKEN:
+            self._warn(
+                f"The token stored for Ardent key {state.key_id} ({key.name!r}) is not that key's token any more; "
+                "the next `pulumi up` replaces the key so that a working token is published."
+            )
+        refreshed = replace(
+            fresh,
+            previous_key_id=state.previous_key_id,
+            previous_token=state.previous_token,
+            previous_revoke_after=state.previous_revoke_after,
+            pending_revoke_key_ids=tuple(key_id for key_id in state.pending_revoke_key_ids if key_id in listed),
+        )
+        if state.previous_key_id and state.previous_key_id not in listed:
+            return refreshed.without_previous()
+        return refreshed
+
+    def update(self, old: KeyState, spec: KeySpec) -> KeyState:
+        """Record changed settings; revoke the previous key once its grace period is over, and leftovers."""
+        state = replace(old, spec=replace(spec, name=old.spec.name, role=old.spec.role))
+        previous_due = old.previous_key_id and _is_due(old.previous_revoke_after, self.service_now())
+        if previous_due and not self.revoke_or_defer([str(old.previous_key_id)], reason="the expired grace period"):
+            state = state.without_previous()
+        if state.pending_revoke_key_ids:
+            state = replace(
+                state,
+                pending_revoke_key_ids=self.revoke_or_defer(state.pending_revoke_key_ids, reason="a replaced key"),
+            )
+        return state
+
+    def delete(self, state: KeyState) -> None:
+        """Revoke the key, its kept previous key and any leftovers; a key already gone counts as revoked.
+
+        A key replaced in this run and kept for its grace period is not revoked: the replacement's state
+        holds it (and took over its predecessor) and revokes it when the grace period is over.
+        """
+        with self._lock:
+            if state.key_id in self._kept_ids:
+                return
+        org = state.org_id or self.org_id
+        for key_id in (state.key_id, state.previous_key_id, *state.pending_revoke_key_ids):
+            if key_id:
+                self.revoke(key_id, org)
+
+    def revoke(self, key_id: str, org_id: str | None = None) -> None:
+        """Revoke one key; one that is already revoked or gone counts as done.
+
+        A key recorded in another org than the configured one is revoked there when the credentials allow
+        it; otherwise it is left active with a warning naming it.
+        """
+        org = org_id or self.org_id
+        try:
+            self.client.revoke_key(org, key_id)
+        except NotFoundError:
+            if org != self.org_id:
+                self._warn_foreign(key_id, org, 404)
+        except (AuthenticationError, PermissionDeniedError) as error:
+            if org == self.org_id:
+                raise
+            self._warn_foreign(key_id, org, error.status)
+        finally:
+            self.inventory(org).invalidate()
+
+    def _warn_foreign(self, key_id: str, org: str, status: int) -> None:
+        self._warn(
+            f"Ardent key {key_id} lives in org {org}, which the configured credentials (org {self.org_id}) cannot "
+            f"manage (HTTP {status}); it was left active there. Revoke it with credentials for org {org}."
+        )
+
+    def revoke_or_defer(self, key_ids: Iterable[str], *, reason: str) -> tuple[str, ...]:
+        """Revoke each key; those that fail are warned about by id and returned, to retry on the next ``up``."""
+        deferred: list[str] = []
+        for key_id in dict.fromkeys(key_ids):
+            try:
+                self.revoke(key_id)
+            except ArdentError as error:
+                deferred.append(key_id)
+                self._warn(
+                    f"Could not revoke Ardent key {key_id} ({reason}) in org {self.org_id}: {error}. It stays "
+                    "active for now and is revoked on the next `pulumi up` (listed in pending_revoke_key_ids)."
+                )
+        return tuple(deferred)
+
+    def scope_problem(self, role: str, scopes: Iterable[str], permissions: Mapping[str, frozenset[str]]) -> str | None:
+        """Why ``scopes`` do not fit ``role``, when the role's permissions are known; None when they fit."""
+        allowed = permissions.get(role)
+        if allowed is None:
+            return None
+        outside = [scope for scope in scopes if scope not in allowed]
+        if not outside:
+            return None
+        return f"scopes {', '.join(outside)} are not permissions of {role}; it has: {', '.join(sorted(allowed))}"
+
+    def _name_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._name_locks[name]
+
+
+def _is_due(moment: Any, now: datetime) -> bool:
+    due = parse_time(moment)
+    return due is not None and due <= now

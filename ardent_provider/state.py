@@ -1,0 +1,214 @@
+"""A key as the provider records it: typed inputs (:class:`KeySpec`) and the state built on them (:class:`KeyState`).
+
+This is the one place that knows the names of the resource's inputs and outputs and turns them into Pulumi's
+property dicts and back. Older releases wrote fewer outputs (no ``org_id``, no ``parent_urn``, no
+``pending_revoke_key_ids``); such state is read with those fields empty, never rejected. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from .models import SecretToken
+
+REPLACING_INPUTS: Final = ("name", "role", "scopes", "expires_in_days", "rotation_triggers")
+"""Inputs whose change needs a new key: Ardent cannot update a key."""
+SETTING_INPUTS: Final = (
+    "rotate_before_days",
+    "keep_previous_for_days",
+    "adopt_key_id",
+    "adopt_token",
+    "on_missing_token",
+)
+"""Inputs that only steer the provider; changing them never needs a new key."""
+IDENTITY_INPUTS: Final = ("resource_name", "parent_urn")
+"""Where the resource sits in the program; lets a replacement find the key it replaces."""
+INPUT_NAMES: Final = REPLACING_INPUTS + SETTING_INPUTS
+RECORDED_INPUTS: Final = INPUT_NAMES + IDENTITY_INPUTS
+COMPUTED_OUTPUTS: Final = (
+    "key_id",
+    "org_id",
+    "key_prefix",
+    "created_at",
+    "expires_at",
+    "status",
+    "token",
+    "token_fingerprint",
+    "previous_key_id",
+    "previous_token",
+    "previous_revoke_after",
+    "pending_revoke_key_ids",
+)
+"""What the provider adds to the recorded inputs."""
+OUTPUT_NAMES: Final = ("name", "role", "scopes", *COMPUTED_OUTPUTS)
+"""The attributes an ``ArdentApiKey`` exposes to the program."""
+SECRET_OUTPUTS: Final = ("token", "previous_token", "adopt_token")
+"""Always secret in state, whatever options the program passes."""
+
+ACTIVE: Final = "active"
+EXPIRED: Final = "expired"
+INVALID_TOKEN: Final = "invalid_token"  # noqa: S105 - a status name, not a password
+
+
+class Unknown:
+    """A value the engine does not know yet (an input computed from a resource not created at preview)."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        """The one instance."""
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN: Final = Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether ``value`` is, or (for lists and maps) holds, a value unknown at preview."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, list | tuple):
+        return any(is_unknown(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(is_unknown(item) for item in value.values())
+    return False
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _whole(value: Any) -> int | None:
+    # Pulumi carries every number as a float across the wire.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """The checked inputs of one key: what the program declares."""
+
+    name: str
+    role: str
+    scopes: tuple[str, ...] = ()
+    expires_in_days: int | None = None
+    rotation_triggers: Mapping[str, Any] | None = None
+    rotate_before_days: int | None = None
+    keep_previous_for_days: int | None = None
+    adopt_key_id: str | None = None
+    adopt_token: str | None = field(default=None, repr=False)
+    on_missing_token: str | None = None
+    resource_name: str | None = None
+    parent_urn: str | None = None
+
+    @classmethod
+    def from_inputs(cls, props: Mapping[str, Any]) -> KeySpec:
+        """Read checked inputs (or the inputs recorded in an older state)."""
+        scopes = props.get("scopes")
+        triggers = props.get("rotation_triggers")
+        return cls(
+            name=str(props.get("name") or ""),
+            role=str(props.get("role") or ""),
+            scopes=tuple(sorted(str(scope) for scope in scopes)) if isinstance(scopes, list | tuple) else (),
+            expires_in_days=_whole(props.get("expires_in_days")),
+            rotation_triggers=dict(triggers) if isinstance(triggers, Mapping) else None,
+            rotate_before_days=_whole(props.get("rotate_before_days")),
+            keep_previous_for_days=_whole(props.get("keep_previous_for_days")),
+            adopt_key_id=_text(props.get("adopt_key_id")),
+            adopt_token=_text(props.get("adopt_token")),
+            on_missing_token=_text(props.get("on_missing_token")),
+            resource_name=_text(props.get("resource_name")),
+            parent_urn=_text(props.get("parent_urn")),
+        )
+
+    def to_inputs(self) -> dict[str, Any]:
+        """The recorded inputs, as Pulumi properties."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "scopes": list(self.scopes),
+            "expires_in_days": self.expires_in_days,
+            "rotation_triggers": dict(self.rotation_triggers) if self.rotation_triggers is not None else None,
+            "rotate_before_days": self.rotate_before_days,
+            "keep_previous_for_days": self.keep_previous_for_days,
+            "adopt_key_id": self.adopt_key_id,
+            "adopt_token": self.adopt_token,
+            "on_missing_token": self.on_missing_token,
+            "resource_name": self.resource_name,
+            "parent_urn": self.parent_urn,
+        }
+
+    @property
+    def identity(self) -> tuple[str | None, str]:
+        """Where the resource sits: its parent's URN and its name, unique within a stack."""
+        return (self.parent_urn, self.resource_name or self.name)
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """One managed key as the stack's state records it. Tokens never show in ``repr``."""
+
+    spec: KeySpec
+    key_id: str
+    org_id: str | None = None
+    key_prefix: str = ""
+    created_at: str | None = None
+    expires_at: str | None = None
+    status: str = ACTIVE
+    token: str | None = field(default=None, repr=False)
+    previous_key_id: str | None = None
+    previous_token: str | None = field(default=None, repr=False)
+    previous_revoke_after: str | None = None
+    pending_revoke_key_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_outputs(cls, key_id: str, props: Mapping[str, Any]) -> KeyState:
+        """Read a resource's recorded outputs, tolerating any earlier release's shape."""
+        pending = props.get("pending_revoke_key_ids")
+        return cls(
+            spec=KeySpec.from_inputs(props),
+            key_id=_text(props.get("key_id")) or key_id,
+            org_id=_text(props.get("org_id")),
+            key_prefix=str(props.get("key_prefix") or ""),
+            created_at=_text(props.get("created_at")),
+            expires_at=_text(props.get("expires_at")),
+            status=_text(props.get("status")) or ACTIVE,
+            token=_text(props.get("token")),
+            previous_key_id=_text(props.get("previous_key_id")),
+            previous_token=_text(props.get("previous_token")),
+            previous_revoke_after=_text(props.get("previous_revoke_after")),
+            pending_revoke_key_ids=tuple(str(item) for item in pending if isinstance(item, str) and item)
+            if isinstance(pending, list | tuple)
+            else (),
+        )
+
+    def to_outputs(self) -> dict[str, Any]:
+        """Every output, in one place: the recorded inputs plus what the provider learnt."""
+        outputs = self.spec.to_inputs()
+        outputs.update(
+            key_id=self.key_id,
+            org_id=self.org_id,
+            key_prefix=self.key_prefix,
+            created_at=self.created_at,
+            expires_at=self.expires_at,
+            status=self.status,
+            token=self.token,
+            token_fingerprint=SecretToken(self.token).fingerprint if self.token else None,
+            previous_key_id=self.previous_key_id,
+            previous_token=self.previous_token,
+            previous_revoke_after=self.previous_revoke_after,
+            pending_revoke_key_ids=list(self.pending_revoke_key_ids),
+        )
+        return outputs
+
+    def without_previous(self) -> KeyState:
+        """The same key with no kept previous key."""
+        return replace(self, previous_key_id=None, previous_token=None, previous_revoke_after=None)

@@ -1,0 +1,533 @@
+"""Every branch of the key lifecycle, in-process against a real emulator on a socket; no Pulumi CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from ardent_provider import (
+    ArdentClient,
+    AuthenticationError,
+    BadRequestError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from ardent_provider.emulator import EmulatorServer
+from ardent_provider.errors import ArdentConfigurationError, ArdentConnectionError, ServerError
+from ardent_provider.lifecycle import CREATE_ATTEMPTS, KeyAdoptionError, KeyLifecycle, ReplacementLedger
+from ardent_provider.models import SecretToken
+from ardent_provider.state import EXPIRED, INVALID_TOKEN, UNKNOWN, KeySpec, KeyState
+
+from ..conftest import FAST_RETRY
+
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
+LIST = "GET /v1/orgs/{org_id}/api-keys"
+DAY = 86400
+
+
+@dataclass
+class World:
+    """The emulator, an owner client onto it, and a lifecycle whose warnings are collected."""
+
+    emulator: EmulatorServer
+    owner: ArdentClient
+    lifecycle: KeyLifecycle
+    warnings: list[str] = field(default_factory=list)
+
+    def new_lifecycle(self, *, timeout: float | None = None) -> KeyLifecycle:
+        client = ArdentClient(self.emulator.token, api_url=self.emulator.url, retry=FAST_RETRY, timeout=timeout or 15.0)
+        return KeyLifecycle(client, self.emulator.org_id, warn=self.warnings.append, sleep=lambda _s: None)
+
+    def fault(self, route: str, mode: str, **options: Any) -> None:
+        answer = httpx.post(f"{self.emulator.url}/_emulator/faults", json={"route": route, "mode": mode, **options})
+        assert answer.is_success, answer.text
+
+    def clear_faults(self) -> None:
+        httpx.delete(f"{self.emulator.url}/_emulator/faults")
+
+    def advance(self, seconds: float) -> None:
+        httpx.post(f"{self.emulator.url}/_emulator/clock", json={"advance_seconds": seconds}).raise_for_status()
+
+    def requests(self) -> dict[str, int]:
+        counts: dict[str, int] = httpx.get(f"{self.emulator.url}/_emulator/stats").json()["requests"]
+        return counts
+
+    def active(self) -> dict[str, Any]:
+        return {
+            key.id: key for key in self.owner.list_keys(self.emulator.org_id) if key.name != "emulator-bootstrap-owner"
+        }
+
+    def works(self, token: str | None) -> bool:
+        if not token:
+            return False
+        with self.owner.with_token(token) as probe:
+            try:
+                probe.get_org(self.emulator.org_id)
+            except AuthenticationError:
+                return False
+            except PermissionDeniedError:
+                return True  # authenticated, just not allowed to read the org
+        return True
+
+    def make_key(self, name: str, role: str = "role_org_member", **options: Any) -> tuple[str, str]:
+        created = self.owner.create_key(self.emulator.org_id, name=name, role=role, **options)
+        return created.id, created.token.reveal()
+
+
+@pytest.fixture
+def world(emulator: EmulatorServer) -> Iterator[World]:
+    owner = ArdentClient(emulator.token, api_url=emulator.url, retry=FAST_RETRY)
+    warnings: list[str] = []
+    client = ArdentClient(emulator.token, api_url=emulator.url, retry=FAST_RETRY)
+    lifecycle = KeyLifecycle(client, emulator.org_id, warn=warnings.append, sleep=lambda _s: None)
+    yield World(emulator, owner, lifecycle, warnings)
+    owner.close()
+    client.close()
+
+
+def spec(name: str = "svc", role: str = "role_org_member", **options: Any) -> KeySpec:
+    return KeySpec(name=name, role=role, resource_name=options.pop("resource_name", name), **options)
+
+
+def news_of(key_spec: KeySpec, **changes: Any) -> dict[str, Any]:
+    return {**key_spec.to_inputs(), **changes}
+
+
+# -- create ----------------------------------------------------------------------------------------
+
+
+def test_create_returns_the_key_with_its_token_org_and_fingerprint(world: World) -> None:
+    state = world.lifecycle.create(spec(scopes=("projects.read",), expires_in_days=30))
+    assert state.key_id in world.active()
+    assert world.works(state.token)
+    assert state.org_id == world.emulator.org_id
+    assert state.status == "active" and state.expires_at is not None
+    assert state.token is not None and state.token.startswith(state.key_prefix)
+    outputs = state.to_outputs()
+    assert outputs["token_fingerprint"] == SecretToken(state.token).fingerprint
+    assert outputs["scopes"] == ["projects.read"] and outputs["role"] == "role_org_member"
+    assert state.token not in repr(state)
+
+
+@pytest.mark.parametrize(
+    ("mode", "options", "leaves_a_key"),
+    [
+        ("drop", {}, False),
+        ("drop_after_commit", {}, True),
+        ("status", {"status": 503}, False),
+        ("status", {"status": 500}, False),
+    ],
+)
+def test_create_after_one_ambiguous_failure_succeeds_and_never_revokes_what_it_cannot_prove_is_its_own(
+    world: World, mode: str, options: dict[str, Any], leaves_a_key: bool
+) -> None:
+    world.fault(CREATE, mode, count=1, **options)
+    state = world.lifecycle.create(spec("ambiguous"))
+    assert world.works(state.token)
+    active = world.active()
+    others = [key_id for key_id in active if key_id != state.key_id]
+    assert len(others) == (1 if leaves_a_key else 0)
+    assert world.requests().get(REVOKE, 0) == 0
+    if leaves_a_key:
+        assert len(world.warnings) == 1 and others[0] in world.warnings[0] and "ambiguous" in world.warnings[0]
+        assert "ardent-keys drift" in world.warnings[0]
+    else:
+        assert world.warnings == []
+
+
+def test_a_create_timeout_is_ambiguous_and_the_late_key_is_left_active(world: World) -> None:
+    lifecycle = world.new_lifecycle(timeout=0.3)
+    world.fault(CREATE, "delay", delay_ms=800, count=1)
+    state = lifecycle.create(spec("slow"))
+    assert world.works(state.token)
+    time.sleep(1.0)  # the delayed attempt commits after the client gave up on it
+    late = [key_id for key_id in world.active() if key_id != state.key_id]
+    assert len(late) == 1 and world.requests()[CREATE] == 2
+    assert world.requests().get(REVOKE, 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, BadRequestError), (422, ValidationError), (401, AuthenticationError)]
+)
+def test_a_definite_create_failure_raises_at_once_and_creates_nothing(
+    world: World, status: int, error: type[Exception]
+) -> None:
+    world.fault(CREATE, "status", status=status)
+    with pytest.raises(error):
+        world.lifecycle.create(spec("refused"))
+    assert world.requests()[CREATE] == 1
+    assert world.active() == {}
+
+
+def test_create_gives_up_after_the_attempt_limit_naming_the_keys_it_left(world: World) -> None:
+    world.fault(CREATE, "drop_after_commit")
+    with pytest.raises(ArdentConnectionError) as raised:
+        world.lifecycle.create(spec("doomed"))
+    left = world.active()
+    assert len(left) == CREATE_ATTEMPTS and world.requests()[CREATE] == CREATE_ATTEMPTS
+    note = "\n".join(raised.value.__notes__)
+    assert all(key_id in note for key_id in left)
+    assert all(key_id in world.warnings[-1] for key_id in left)
+    assert world.requests().get(REVOKE, 0) == 0
+
+
+def test_two_pipelines_creating_the_same_names_under_commit_then_drop_never_revoke_each_others_keys(
+    world: World,
+) -> None:
+    world.fault(CREATE, "drop_after_commit", rate=0.3)
+    first, second = world.new_lifecycle(), world.new_lifecycle()
+    results: dict[str, list[KeyState]] = {"first": [], "second": []}
+
+    def run(label: str, lifecycle: KeyLifecycle) -> None:
+        for index in range(6):
+            results[label].append(lifecycle.create(spec(f"shared-{index % 3}", resource_name=f"k{index}")))
+
+    threads = [threading.Thread(target=run, args=item) for item in (("first", first), ("second", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    world.clear_faults()
+    states = results["first"] + results["second"]
+    assert len(states) == 12
+    assert all(world.works(state.token) for state in states)
+    assert world.requests().get(REVOKE, 0) == 0
+    leftovers = set(world.active()) - {state.key_id for state in states}
+    warned = " ".join(world.warnings)
+    assert all(key_id in warned for key_id in leftovers)
+
+
+# -- adoption --------------------------------------------------------------------------------------
+
+
+def test_adopting_with_the_right_token_manages_the_key_as_is(world: World) -> None:
+    key_id, token = world.make_key("handmade", scopes=["projects.read"])
+    state = world.lifecycle.create(spec("handmade", adopt_key_id=key_id, adopt_token=token, scopes=("projects.read",)))
+    assert state.key_id == key_id and state.token == token and state.status == "active"
+    assert list(world.active()) == [key_id]
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"name": "other-name"}, "is named 'handmade'"),
+        ({"scopes": ("projects.write",)}, "has scopes"),
+        ({"adopt_token": "sk-ard_test_not-the-token-at-all-000000000"}, "is not the token"),
+        ({"adopt_key_id": "key_missing"}, "has no active key"),
+        ({"on_missing_token": "error"}, "without its token"),
+        ({}, "without its token"),
+    ],
+)
+def test_adoption_refusals_change_nothing(world: World, declared: dict[str, Any], message: str) -> None:
+    key_id, _token = world.make_key("handmade")
+    options: dict[str, Any] = {"adopt_key_id": key_id, **declared}
+    with pytest.raises(KeyAdoptionError, match=message):
+        world.lifecycle.create(spec(options.pop("name", "handmade"), **options))
+    assert list(world.active()) == [key_id]
+    assert world.requests().get(CREATE, 0) == 1
+
+
+def test_adopting_a_revoked_key_with_its_old_token_is_refused(world: World) -> None:
+    key_id, token = world.make_key("handmade")
+    other_id, _ = world.make_key("handmade")
+    world.owner.revoke_key(world.emulator.org_id, key_id)
+    with pytest.raises(KeyAdoptionError):
+        world.lifecycle.create(spec("handmade", adopt_key_id=key_id, adopt_token=token))
+    assert list(world.active()) == [other_id]
+
+
+def test_adopting_without_token_and_keep_publishes_no_token(world: World) -> None:
+    key_id, _token = world.make_key("handmade")
+    state = world.lifecycle.create(spec("handmade", adopt_key_id=key_id, on_missing_token="keep"))
+    assert state.key_id == key_id and state.token is None and state.to_outputs()["token_fingerprint"] is None
+
+
+def test_adopting_without_token_and_rotate_creates_a_new_key_then_revokes_the_adopted_one(world: World) -> None:
+    key_id, token = world.make_key("handmade")
+    state = world.lifecycle.create(spec("handmade", adopt_key_id=key_id, on_missing_token="rotate"))
+    assert state.key_id != key_id and world.works(state.token)
+    assert not world.works(token) and list(world.active()) == [state.key_id]
+    assert state.pending_revoke_key_ids == ()
+
+
+def test_rotate_on_adoption_keeps_the_new_key_when_revoking_the_adopted_one_fails(world: World) -> None:
+    key_id, token = world.make_key("handmade")
+    world.fault(REVOKE, "status", status=500)
+    state = world.lifecycle.create(spec("handmade", adopt_key_id=key_id, on_missing_token="rotate"))
+    assert world.works(state.token) and world.works(token)
+    assert state.pending_revoke_key_ids == (key_id,)
+    assert key_id in world.warnings[-1] and "next `pulumi up`" in world.warnings[-1]
+    world.clear_faults()
+    updated = world.lifecycle.update(state, state.spec)
+    assert updated.pending_revoke_key_ids == () and not world.works(token)
+
+
+# -- plan (diff) -----------------------------------------------------------------------------------
+
+
+def test_plan_of_unchanged_inputs_changes_nothing(world: World) -> None:
+    state = world.lifecycle.create(spec("steady"))
+    plan = world.lifecycle.plan(state, news_of(state.spec))
+    assert not plan.changes and plan.replaces == ()
+
+
+@pytest.mark.parametrize(
+    ("changes", "replaces"),
+    [
+        ({"role": "role_org_admin"}, ("role",)),
+        ({"name": UNKNOWN}, ("name",)),
+        ({"scopes": ["projects.read", UNKNOWN]}, ("scopes",)),
+        ({"rotation_triggers": {"v": "2"}}, ("rotation_triggers",)),
+        ({"expires_in_days": 30}, ("expires_in_days",)),
+    ],
+)
+def test_plan_replaces_for_a_changed_or_unknown_key_input(
+    world: World, changes: dict[str, Any], replaces: tuple[str, ...]
+) -> None:
+    state = world.lifecycle.create(spec("changing"))
+    plan = world.lifecycle.plan(state, news_of(state.spec, **changes))
+    assert plan.changes and plan.replaces == replaces
+
+
+def test_plan_updates_in_place_for_a_setting(world: World) -> None:
+    state = world.lifecycle.create(spec("setting", expires_in_days=90))
+    plan = world.lifecycle.plan(state, news_of(state.spec, keep_previous_for_days=2))
+    assert plan.changes and plan.replaces == ()
+
+
+def test_plan_replaces_a_key_recorded_in_another_org(world: World) -> None:
+    state = replace(world.lifecycle.create(spec("moved")), org_id="org_elsewhere")
+    assert world.lifecycle.plan(state, news_of(state.spec)).replaces == ("org_id",)
+
+
+def test_plan_replaces_an_expired_key_an_invalid_token_and_a_key_in_its_rotation_window(world: World) -> None:
+    state = world.lifecycle.create(spec("ageing", expires_in_days=30))
+    news = news_of(state.spec, rotate_before_days=7)
+    assert world.lifecycle.plan(state, news).replaces == ()
+    assert world.lifecycle.plan(replace(state, status=INVALID_TOKEN), news).replaces == ("token",)
+    assert world.lifecycle.plan(replace(state, status=EXPIRED), news).replaces == ("expires_at",)
+    world.advance(24 * DAY)
+    fresh = world.new_lifecycle()
+    assert fresh.plan(state, news).replaces == ("expires_at",)
+    assert fresh.plan(state, news_of(state.spec)).replaces == ()
+
+
+def test_the_service_clock_is_synchronised_once_by_a_named_call(world: World) -> None:
+    lifecycle = world.new_lifecycle()
+    world.advance(10 * DAY)
+    before = world.requests().get(LIST, 0)
+    lifecycle.sync_service_clock()
+    lifecycle.sync_service_clock()
+    assert world.requests()[LIST] == before + 1
+    local = datetime.now(UTC)
+    assert abs((lifecycle.service_now() - local - timedelta(days=10)).total_seconds()) < 5
+
+
+def test_two_resources_of_one_name_under_different_parents_keep_their_own_predecessor(world: World) -> None:
+    one = world.lifecycle.create(spec("dup", parent_urn="urn:a", keep_previous_for_days=2, expires_in_days=90))
+    two = world.lifecycle.create(spec("dup", parent_urn="urn:b", keep_previous_for_days=2, expires_in_days=90))
+    for state in (one, two):
+        assert world.lifecycle.plan(state, news_of(state.spec, role="role_org_viewer")).replaces == ("role",)
+    new_two = world.lifecycle.create(replace(two.spec, role="role_org_viewer"))
+    new_one = world.lifecycle.create(replace(one.spec, role="role_org_viewer"))
+    assert new_one.previous_key_id == one.key_id and new_one.previous_token == one.token
+    assert new_two.previous_key_id == two.key_id and new_two.previous_token == two.token
+
+
+def test_the_ledger_hands_each_replaced_state_out_once() -> None:
+    ledger = ReplacementLedger()
+    old = KeyState(spec=spec("x"), key_id="key_1")
+    ledger.record(("urn:p", "x"), old)
+    assert ledger.take(("urn:q", "x")) is None
+    assert ledger.take(("urn:p", "x")) is old
+    assert ledger.take(("urn:p", "x")) is None
+
+
+# -- replacement, grace period, update, delete -----------------------------------------------------
+
+
+def replace_key(lifecycle: KeyLifecycle, old: KeyState, **changes: Any) -> KeyState:
+    news = news_of(old.spec, **changes)
+    assert lifecycle.plan(old, news).replaces
+    new = lifecycle.create(KeySpec.from_inputs(news))
+    lifecycle.delete(old)
+    return new
+
+
+def test_replacement_without_grace_revokes_the_old_key_after_creating_the_new_one(world: World) -> None:
+    old = world.lifecycle.create(spec("swap"))
+    new = replace_key(world.lifecycle, old, role="role_org_admin")
+    assert new.previous_key_id is None
+    assert not world.works(old.token) and world.works(new.token)
+
+
+def test_grace_period_keeps_the_old_key_then_update_revokes_it_when_due(world: World) -> None:
+    first = world.lifecycle.create(spec("graceful", keep_previous_for_days=2, expires_in_days=90))
+    second = replace_key(world.lifecycle, first, rotation_triggers={"r": "2"})
+    assert second.previous_key_id == first.key_id and second.previous_token == first.token
+    assert world.works(first.token) and world.works(second.token)
+    assert second.previous_revoke_after is not None
+
+    third = replace_key(world.lifecycle, second, rotation_triggers={"r": "3"})
+    assert third.previous_key_id == second.key_id
+    assert not world.works(first.token), "the key kept before is revoked once a newer one is kept"
+
+    lifecycle = world.new_lifecycle()
+    assert lifecycle.plan(third, news_of(third.spec)).changes is False
+    world.advance(3 * DAY)
+    lifecycle = world.new_lifecycle()
+    lifecycle.sync_service_clock()
+    assert lifecycle.plan(third, news_of(third.spec)).changes is True
+    done = lifecycle.update(third, third.spec)
+    assert done.previous_key_id is None and done.previous_token is None
+    assert not world.works(second.token) and world.works(third.token)
+
+
+def test_an_older_kept_key_that_cannot_be_revoked_is_retried_on_the_next_up(world: World) -> None:
+    first = world.lifecycle.create(spec("graceful", keep_previous_for_days=2, expires_in_days=90))
+    second = replace_key(world.lifecycle, first, rotation_triggers={"r": "2"})
+    world.fault(REVOKE, "status", status=503)
+    third = replace_key(world.lifecycle, second, rotation_triggers={"r": "3"})
+    assert world.works(third.token), "a failed revoke never fails the create of the new key"
+    assert third.pending_revoke_key_ids == (first.key_id,)
+    assert first.key_id in world.warnings[-1]
+    world.clear_faults()
+    lifecycle = world.new_lifecycle()
+    assert lifecycle.plan(third, news_of(third.spec)).changes is True
+    cleaned = lifecycle.update(third, third.spec)
+    assert cleaned.pending_revoke_key_ids == () and not world.works(first.token)
+    assert cleaned.previous_key_id == second.key_id
+
+
+def test_an_expired_key_is_not_kept_as_previous(world: World) -> None:
+    old = world.lifecycle.create(spec("stale", keep_previous_for_days=2, expires_in_days=1))
+    world.advance(2 * DAY)
+    lifecycle = world.new_lifecycle()
+    refreshed = lifecycle.refresh(old)
+    assert refreshed is not None and refreshed.status == EXPIRED
+    new = replace_key(lifecycle, refreshed)
+    assert new.previous_key_id is None and new.previous_token is None
+    assert old.key_id not in world.active()
+
+
+def test_update_keeps_the_previous_key_when_its_revoke_fails(world: World) -> None:
+    first = world.lifecycle.create(spec("graceful", keep_previous_for_days=1, expires_in_days=90))
+    second = replace_key(world.lifecycle, first, rotation_triggers={"r": "2"})
+    world.advance(2 * DAY)
+    world.fault(REVOKE, "status", status=503)
+    lifecycle = world.new_lifecycle()
+    lifecycle.sync_service_clock()
+    kept = lifecycle.update(second, second.spec)
+    assert kept.previous_key_id == first.key_id and first.key_id in world.warnings[-1]
+
+
+def test_delete_revokes_key_previous_and_pending_and_treats_gone_as_done(world: World) -> None:
+    first = world.lifecycle.create(spec("doomed", keep_previous_for_days=2, expires_in_days=90))
+    second = replace_key(world.lifecycle, first, rotation_triggers={"r": "2"})
+    extra_id, extra_token = world.make_key("leftover")
+    state = replace(second, pending_revoke_key_ids=(extra_id, "key_gone_already"))
+    lifecycle = world.new_lifecycle()
+    lifecycle.delete(state)
+    assert world.active() == {}
+    assert not any(world.works(token) for token in (first.token, second.token, extra_token))
+    lifecycle.delete(state)  # everything already revoked: still fine
+
+
+def test_delete_that_cannot_revoke_raises_so_the_state_keeps_the_key(world: World) -> None:
+    state = world.lifecycle.create(spec("stuck"))
+    world.fault(REVOKE, "status", status=503)
+    with pytest.raises(ServerError):
+        world.new_lifecycle().delete(state)
+    assert world.works(state.token)
+
+
+def test_a_key_in_another_org_is_left_with_a_warning_when_it_cannot_be_revoked(world: World) -> None:
+    state = replace(world.lifecycle.create(spec("elsewhere")), org_id="org_other")
+    world.lifecycle.delete(state)
+    assert "org_other" in world.warnings[-1] and state.key_id in world.warnings[-1]
+
+
+# -- refresh ---------------------------------------------------------------------------------------
+
+
+def test_refresh_carries_the_token_and_drops_a_key_revoked_outside(world: World) -> None:
+    state = world.lifecycle.create(spec("watched"))
+    lifecycle = world.new_lifecycle()
+    refreshed = lifecycle.refresh(state)
+    assert refreshed is not None and refreshed.token == state.token and refreshed.status == "active"
+    world.owner.revoke_key(world.emulator.org_id, state.key_id)
+    lifecycle.inventory().invalidate()
+    assert lifecycle.refresh(state) is None
+    assert state.key_id in world.warnings[-1] and "revoked" in world.warnings[-1]
+
+
+def test_refresh_marks_an_invalid_token_and_forgets_a_vanished_previous_key_and_pending_ones(world: World) -> None:
+    state = world.lifecycle.create(spec("watched"))
+    other_id, other_token = world.make_key("other")
+    tampered = replace(
+        state,
+        token=other_token,
+        previous_key_id="key_vanished",
+        previous_token="sk-ard_test_vanished",
+        pending_revoke_key_ids=(other_id, "key_vanished"),
+    )
+    refreshed = world.new_lifecycle().refresh(tampered)
+    assert refreshed is not None and refreshed.status == INVALID_TOKEN
+    assert refreshed.previous_key_id is None and refreshed.previous_token is None
+    assert refreshed.pending_revoke_key_ids == (other_id,)
+    assert "not that key's token" in world.warnings[-1]
+
+
+def test_refresh_of_a_key_in_an_org_the_credentials_cannot_read_names_the_org(world: World) -> None:
+    state = replace(world.lifecycle.create(spec("elsewhere")), org_id="org_other")
+    with pytest.raises(ArdentConfigurationError, match="org_other"):
+        world.lifecycle.refresh(state)
+
+
+def test_state_of_an_earlier_release_is_read(world: World) -> None:
+    state = world.lifecycle.create(spec("legacy"))
+    outputs = state.to_outputs()
+    for added in ("org_id", "parent_urn", "pending_revoke_key_ids"):
+        outputs.pop(added)
+    old = KeyState.from_outputs(state.key_id, outputs)
+    assert old.org_id is None and old.pending_revoke_key_ids == ()
+    assert world.lifecycle.plan(old, news_of(state.spec)).changes is False
+    refreshed = world.lifecycle.refresh(old)
+    assert refreshed is not None and refreshed.token == state.token and refreshed.org_id == world.emulator.org_id
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def test_verify_settings_learns_role_permissions_once(world: World) -> None:
+    lifecycle = world.new_lifecycle()
+    first = lifecycle.verify_settings()
+    second = lifecycle.verify_settings()
+    assert first is second and "projects.read" in first["role_org_member"]
+    assert world.requests()["GET /v1/orgs/{org_id}/roles"] == 1
+    assert lifecycle.scope_problem("role_org_member", ["projects.read"], first) is None
+    problem = lifecycle.scope_problem("role_org_member", ["api_keys.write"], first)
+    assert problem is not None and "api_keys.write" in problem
+    assert lifecycle.scope_problem("role_unknown", ["x.y"], first) is None
+
+
+def test_verify_settings_with_a_token_that_may_not_read_roles_skips_the_scope_check(world: World) -> None:
+    _, token = world.make_key("pipeline", role="role_org_admin", scopes=["api_keys.read", "api_keys.write"])
+    client = ArdentClient(token, api_url=world.emulator.url, retry=FAST_RETRY)
+    assert KeyLifecycle(client, world.emulator.org_id).verify_settings() == {}
+
+
+def test_verify_settings_with_a_revoked_token_raises_401(world: World) -> None:
+    key_id, token = world.make_key("gone", role="role_org_admin")
+    world.owner.revoke_key(world.emulator.org_id, key_id)
+    client = ArdentClient(token, api_url=world.emulator.url, retry=FAST_RETRY)
+    with pytest.raises(AuthenticationError):
+        KeyLifecycle(client, world.emulator.org_id).verify_settings()

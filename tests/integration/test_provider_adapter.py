@@ -1,0 +1,241 @@
+"""The provider as the engine calls it, in-process: Pulumi dicts in, Pulumi results out, the emulator behind it."""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+from pulumi.output import Unknown
+
+from ardent_provider.emulator import EmulatorServer
+from ardent_provider.provider import ArdentApiKeyProvider
+
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+
+
+def configured(config: dict[str, Any]) -> ArdentApiKeyProvider:
+    provider = ArdentApiKeyProvider()
+    provider.configure(ConfigureRequest(Config(raw_config=config, project_name="proj")))
+    return provider
+
+
+@pytest.fixture
+def provider(emulator: EmulatorServer) -> Iterator[ArdentApiKeyProvider]:
+    yield configured({"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token})
+
+
+def inputs(**values: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": "svc", "role": "Member", "resource_name": "svc", "__provider": "blob"}
+    base.update(values)
+    return base
+
+
+def creates(emulator: EmulatorServer) -> int:
+    counts: dict[str, int] = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    return counts.get(CREATE, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        {"name": Unknown()},
+        {"role": Unknown()},
+        {"scopes": Unknown()},
+        {"scopes": ["projects.read", Unknown()]},
+        {"expires_in_days": Unknown()},
+        {"expires_in_days": 30, "rotate_before_days": Unknown()},
+        {"expires_in_days": Unknown(), "rotate_before_days": 5},
+        {"keep_previous_for_days": Unknown()},
+        {"rotation_triggers": Unknown()},
+        {"rotation_triggers": {"release": Unknown()}},
+        {"adopt_key_id": Unknown()},
+        {"adopt_key_id": "key_x", "adopt_token": Unknown()},
+        {"adopt_key_id": "key_x", "on_missing_token": Unknown()},
+        {"adopt_key_id": Unknown(), "adopt_token": Unknown(), "on_missing_token": Unknown()},
+    ],
+)
+def test_check_passes_inputs_unknown_at_preview_and_keeps_them_unknown(
+    provider: ArdentApiKeyProvider, unknown: dict[str, Any]
+) -> None:
+    result = provider.check({}, inputs(**unknown))
+    assert result.failures == []
+    for name, value in unknown.items():
+        if isinstance(value, Unknown):
+            assert isinstance(result.inputs[name], Unknown), name
+        elif isinstance(value, list):
+            assert any(isinstance(item, Unknown) for item in result.inputs[name])
+        elif isinstance(value, dict):
+            assert any(isinstance(item, Unknown) for item in result.inputs[name].values())
+
+
+def test_a_known_bad_value_still_fails_at_preview_beside_unknown_ones(provider: ArdentApiKeyProvider) -> None:
+    result = provider.check({}, inputs(name=Unknown(), role="superuser", expires_in_days=Unknown()))
+    assert [failure.property for failure in result.failures] == ["role"]
+    result = provider.check({}, inputs(scopes=[Unknown(), "Not A Scope"]))
+    assert [failure.property for failure in result.failures] == ["scopes"]
+
+
+def test_cross_checks_wait_until_both_sides_are_known(provider: ArdentApiKeyProvider) -> None:
+    assert provider.check({}, inputs(role=Unknown(), scopes=["api_keys.write"])).failures == []
+    assert provider.check({}, inputs(scopes=["api_keys.write"])).failures[0].property == "scopes"
+    assert provider.check({}, inputs(expires_in_days=Unknown(), rotate_before_days=400)).failures == []
+    failures = provider.check({}, inputs(expires_in_days=30, rotate_before_days=30)).failures
+    assert [failure.property for failure in failures] == ["rotate_before_days"]
+
+
+BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
+    ({"name": ""}, "name"),
+    ({"name": "   "}, "name"),
+    ({"name": "x" * 101}, "name"),
+    ({"name": "line\nbreak"}, "name"),
+    ({"name": "tab\there"}, "name"),
+    ({"name": "nul\u0000"}, "name"),
+    ({"name": "lone \udc80 surrogate"}, "name"),
+    ({"name": 42}, "name"),
+    ({"name": None}, "name"),
+    ({"name": {"a": 1}}, "name"),
+    ({"name": ["a"]}, "name"),
+    ({"role": "superuser"}, "role"),
+    ({"role": ""}, "role"),
+    ({"role": "role_project_admin"}, "role"),
+    ({"role": 3}, "role"),
+    ({"role": None}, "role"),
+    ({"scopes": "all"}, "scopes"),
+    ({"scopes": ["Connectors Read"]}, "scopes"),
+    ({"scopes": [1]}, "scopes"),
+    ({"scopes": ["connectors"]}, "scopes"),
+    ({"scopes": {"projects.read": True}}, "scopes"),
+    ({"role": "Member", "scopes": ["api_keys.write"]}, "scopes"),
+    ({"role": "Admin", "scopes": ["org.delete"]}, "scopes"),
+    ({"expires_in_days": 0}, "expires_in_days"),
+    ({"expires_in_days": -1}, "expires_in_days"),
+    ({"expires_in_days": 1.5}, "expires_in_days"),
+    ({"expires_in_days": "30"}, "expires_in_days"),
+    ({"expires_in_days": 3651}, "expires_in_days"),
+    ({"expires_in_days": True}, "expires_in_days"),
+    ({"expires_in_days": math.nan}, "expires_in_days"),
+    ({"expires_in_days": math.inf}, "expires_in_days"),
+    ({"expires_in_days": 30, "rotate_before_days": 30}, "rotate_before_days"),
+    ({"rotate_before_days": 5}, "rotate_before_days"),
+    ({"expires_in_days": 10, "rotate_before_days": 0}, "rotate_before_days"),
+    ({"keep_previous_for_days": 0}, "keep_previous_for_days"),
+    ({"keep_previous_for_days": "2"}, "keep_previous_for_days"),
+    ({"rotation_triggers": ["a"]}, "rotation_triggers"),
+    ({"rotation_triggers": {"a": [1]}}, "rotation_triggers"),
+    ({"adopt_token": "sk-ard_test_abc"}, "adopt_token"),
+    ({"on_missing_token": "rotate"}, "on_missing_token"),
+    ({"adopt_key_id": "key_1", "on_missing_token": "maybe"}, "on_missing_token"),
+    ({"adopt_key_id": "key with spaces"}, "adopt_key_id"),
+    ({"adopt_key_id": "key_1", "adopt_token": "not-a-token"}, "adopt_token"),
+    ({"adopt_key_id": "key_1", "adopt_token": "sk-ard_test_abc", "on_missing_token": "rotate"}, "on_missing_token"),
+]
+GOOD_EDGES: list[dict[str, Any]] = [
+    {"name": "x" * 100},
+    {"name": "Déploiement 🚀 ключ"},
+    {"expires_in_days": 3650},
+    {"expires_in_days": 1},
+    {"expires_in_days": 30.0},
+]
+
+
+@pytest.mark.parametrize(("bad", "prop"), BAD_INPUTS)
+def test_each_bad_input_is_reported_against_its_property_and_nothing_is_created(
+    provider: ArdentApiKeyProvider, emulator: EmulatorServer, bad: dict[str, Any], prop: str
+) -> None:
+    result = provider.check({}, inputs(**bad))
+    assert [failure.property for failure in result.failures] == [prop]
+    reason = result.failures[0].reason
+    assert reason and "\n" not in reason and "Traceback" not in reason
+    assert creates(emulator) == 0
+
+
+@pytest.mark.parametrize("good", GOOD_EDGES)
+def test_edge_values_just_inside_the_limits_are_accepted(provider: ArdentApiKeyProvider, good: dict[str, Any]) -> None:
+    assert provider.check({}, inputs(**good)).failures == []
+
+
+def test_a_full_lifecycle_through_the_adapter_returns_every_output(
+    provider: ArdentApiKeyProvider, emulator: EmulatorServer
+) -> None:
+    checked = provider.check({}, inputs(scopes=["projects.read"], expires_in_days=30.0)).inputs
+    created = provider.create(checked)
+    outs = created.outs or {}
+    assert created.id == outs["key_id"] and outs["token"].startswith(outs["key_prefix"])
+    assert outs["org_id"] == emulator.org_id and outs["role"] == "role_org_member"
+    assert outs["expires_in_days"] == 30 and outs["pending_revoke_key_ids"] == []
+    diff = provider.diff(created.id, {**outs, "__provider": "blob"}, checked)
+    assert diff.changes is False and diff.replaces == []
+    diff = provider.diff(created.id, outs, {**checked, "role": "role_org_admin"})
+    assert diff.changes is True and diff.replaces == ["role"] and diff.delete_before_replace is False
+    read = provider.read(created.id, outs)
+    assert read.id == created.id and read.outs["token"] == outs["token"]
+    updated = provider.update(created.id, outs, {**checked, "keep_previous_for_days": 2})
+    assert updated.outs is not None and updated.outs["keep_previous_for_days"] == 2
+    provider.delete(created.id, outs)
+    gone = provider.read(created.id, outs)
+    assert gone.id is None and gone.outs == {}
+
+
+def test_configuration_problems_fail_check_once_with_one_sentence(emulator: EmulatorServer) -> None:
+    cases = {
+        "no token": ({"ardent:orgId": emulator.org_id, "ardent:apiUrl": emulator.url}, "No Ardent token"),
+        "misspelt key": (
+            {
+                "ardent:orgId": emulator.org_id,
+                "ardent:apiURL": emulator.url,
+                "ardent:token": emulator.token,
+            },
+            "did you mean `ardent:apiUrl`",
+        ),
+        "api url with /v1": (
+            {"ardent:orgId": emulator.org_id, "ardent:apiUrl": f"{emulator.url}/v1", "ardent:token": emulator.token},
+            "drop /v1",
+        ),
+        "wrong org": (
+            {"ardent:orgId": "org_nope", "ardent:apiUrl": emulator.url, "ardent:token": emulator.token},
+            "ardent:orgId / ARDENT_ORG_ID is the token's own org",
+        ),
+        "nothing listening": (
+            {
+                "ardent:orgId": emulator.org_id,
+                "ardent:apiUrl": f"http://127.0.0.1:{free_port()}",
+                "ardent:token": emulator.token,
+            },
+            "cannot be reached",
+        ),
+        "https to a plain server": (
+            {
+                "ardent:orgId": emulator.org_id,
+                "ardent:apiUrl": emulator.url.replace("http://", "https://"),
+                "ardent:token": emulator.token,
+            },
+            "cannot be reached",
+        ),
+    }
+    for label, (config, expected) in cases.items():
+        result = configured(config).check({}, inputs())
+        assert len(result.failures) == 1, label
+        failure = result.failures[0]
+        assert failure.property == "" and expected in failure.reason, (label, failure.reason)
+        assert emulator.token not in failure.reason and "\n" not in failure.reason
+
+
+def test_a_passing_fault_at_preview_is_not_a_failure(provider: ArdentApiKeyProvider, emulator: EmulatorServer) -> None:
+    httpx.post(
+        f"{emulator.url}/_emulator/faults",
+        json={"route": "GET /v1/orgs/{org_id}/api-keys", "mode": "status", "status": 503},
+    )
+    assert provider.check({}, inputs()).failures == []
