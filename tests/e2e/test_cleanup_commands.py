@@ -1,0 +1,135 @@
+"""Day-2 cleanup with the real CLI: drift and revoke over several projects, and configuration mistakes.
+
+Every project shares one backend and one emulator org, as a platform team's projects do; every stack runs
+with the emulator's owner token, so that token's key is the running credential throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ardent_provider.emulator import EmulatorServer
+from ardent_provider.pulumi_cli import PulumiCLI
+
+from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, make_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def sibling_project(first: Stack, tmp_path: Path, project: str) -> Stack:
+    """A second project beside ``first``, on the same backend and emulator, with its own stack ``e2e``."""
+    directory = tmp_path / project
+    shutil.copytree(
+        first.project_dir,
+        directory,
+        ignore=shutil.ignore_patterns("keys.json", "__pycache__", "Pulumi.*.yaml"),
+    )
+    settings = directory / "Pulumi.yaml"
+    settings.write_text(re.sub(r"(?m)^name:.*$", f"name: {project}", settings.read_text(), count=1))
+    cli = PulumiCLI(directory, first.cli.state_dir, PASSPHRASE, extra_env=first.cli.extra_env)
+    cli.select_stack(STACK)
+    cli.set_config("ardent:apiUrl", first.emulator.url)
+    cli.set_config("ardent:orgId", first.emulator.org_id)
+    cli.set_config("ardent:token", first.emulator.token, secret=True)
+    return Stack(cli, first.emulator, directory, project)
+
+
+def wire_keys(emulator: EmulatorServer) -> dict[str, dict[str, object]]:
+    """The org's keys exactly as the service sends them."""
+    response = httpx.get(
+        f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys", headers={"Authorization": f"Bearer {emulator.token}"}
+    )
+    return {item["id"]: item for item in response.json()}
+
+
+def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_running_one(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    web = make_stack(tmp_path, emulator, KEYS_PROGRAM, project="ardent-web")
+    batch = sibling_project(web, tmp_path, "ardent-batch")
+    web.write_keys([{"resource": "webapi", "role": "Viewer"}])
+    batch.write_keys([{"resource": "batchjob", "role": "Viewer", "expires_in_days": 30}])
+    web.up()
+    batch.up()
+    web_key, batch_key = web.cli.outputs()["webapi_key_id"], batch.cli.outputs()["batchjob_key_id"]
+    with web.owner() as owner:
+        orphan = owner.create_key(emulator.org_id, name="orphan-by-hand", role="role_org_viewer", expires_days=10)
+    running = next(key_id for key_id, item in wire_keys(emulator).items() if item["name"] == "emulator-bootstrap-owner")
+    both = ("--cwd", str(web.project_dir), "--cwd", str(batch.project_dir))
+    tokens = [
+        emulator.token,
+        orphan.token.reveal(),
+        web.cli.outputs(show_secrets=True)["webapi_token"],
+        batch.cli.outputs(show_secrets=True)["batchjob_token"],
+    ]
+
+    # Every stack of both projects: only the hand-made key is unmanaged; the running key is not offered.
+    report = web.ardent_keys("drift", *both, "--all-stacks", "--json")
+    assert report.returncode == 1, report.stdout + report.stderr
+    payload = json.loads(report.stdout)
+    assert [(s["project"], s["stack"]) for s in payload["stacks"]] == [("ardent-web", "e2e"), ("ardent-batch", "e2e")]
+    assert payload["credential_key_ids"] == [running] and payload["managed_keys"] == 2
+    assert [(f["problem"], f["key_id"], f["org_id"]) for f in payload["findings"]] == [
+        ("unmanaged", orphan.id, emulator.org_id)
+    ]
+    # Times as the service wrote them, and the check time at the Date header's whole seconds.
+    assert payload["findings"][0]["expires_at"] == wire_keys(emulator)[orphan.id]["expires_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", payload["checked_at"])
+
+    # One stack picked by org/project/stack among two projects: the other project's key is unmanaged there.
+    picked = web.ardent_keys("drift", *both, "--stack", f"organization/ardent-batch/{STACK}", "--json")
+    assert picked.returncode == 1, picked.stdout + picked.stderr
+    picked_payload = json.loads(picked.stdout)
+    assert [(s["project"], s["stack"]) for s in picked_payload["stacks"]] == [("ardent-batch", "e2e")]
+    assert [f["key_id"] for f in picked_payload["findings"]] == sorted([web_key, orphan.id])
+    ambiguous = web.ardent_keys("drift", *both, "--stack", STACK)
+    assert ambiguous.returncode == 2 and "write org/project/stack" in ambiguous.stderr
+
+    # The README's cleanup: with --all-stacks, only the orphan goes; everything else is refused, with reasons.
+    revoke = web.ardent_keys(
+        "revoke", *both, "--all-stacks", batch_key, running, "key_doesnotexist", orphan.id, web_key
+    )
+    assert revoke.returncode == 1, revoke.stdout + revoke.stderr
+    verdicts = [re.match(r"(refused|revoked) +([^\s:]+)", line) for line in revoke.stdout.splitlines()]
+    lines = {match.group(2): match.string for match in verdicts if match}
+    assert lines[batch_key].startswith("refused") and "resource batchjob in stack ardent-batch/e2e" in lines[batch_key]
+    assert lines[web_key].startswith("refused") and "resource webapi in stack ardent-web/e2e" in lines[web_key]
+    assert lines[running].startswith("refused") and "this command runs with" in lines[running]
+    assert lines["key_doesnotexist"].startswith("refused") and "not an active key of org" in lines["key_doesnotexist"]
+    assert lines[orphan.id].startswith("revoked")
+    assert revoke.stdout.rstrip().endswith("1 revoked, 4 not revoked.")
+    assert set(web.active_keys()) == {web_key, batch_key}
+    assert web.token_works(emulator.token)
+    assert not any(token in report.stdout + picked.stdout + revoke.stdout + revoke.stderr for token in tokens)
+
+    clean = web.ardent_keys("drift", *both, "--all-stacks")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.startswith("No drift") and "ardent-web/e2e, ardent-batch/e2e" in clean.stdout
+
+
+def test_configuration_mistakes_fail_preview_and_the_cli_saying_what_to_fix(stack: Stack) -> None:
+    stack.write_keys([{"resource": "svc", "role": "Viewer"}])
+
+    stack.cli.set_config("ardent:apiUrl", f"{stack.emulator.url}/v1")
+    preview = stack.cli.run("preview", check=False)
+    assert preview.returncode != 0 and "drop /v1" in preview.stdout + preview.stderr
+    drift = stack.ardent_keys("drift", "--stack", STACK)
+    assert drift.returncode == 2 and "drop /v1" in drift.stderr and stack.emulator.url in drift.stderr
+
+    stack.cli.run("config", "rm", "ardent:apiUrl")
+    stack.cli.set_config("ardent:apiURL", stack.emulator.url)
+    hint = "`ardent:apiURL` is not a setting; did you mean `ardent:apiUrl`?"
+    drift = stack.ardent_keys("drift", "--stack", STACK)
+    assert drift.returncode == 2 and hint in drift.stderr
+    revoke = stack.ardent_keys("revoke", "--stack", STACK, "key_anything")
+    assert revoke.returncode == 2 and hint in revoke.stderr and "nothing revoked" in revoke.stderr
+    # Needs the provider to resolve settings from the whole stack config (not a lookup of known keys).
+    preview = stack.cli.run("preview", check=False)
+    assert preview.returncode != 0 and hint in preview.stdout + preview.stderr
+    assert stack.active_keys() == {}
