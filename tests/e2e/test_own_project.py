@@ -1,0 +1,310 @@
+"""A user's own project: its own virtualenv with the built wheel, and Pulumi.yaml as `pulumi new python` writes it.
+
+Nothing here points at the repository: the repository's virtualenv is taken off PATH, PULUMI_PYTHON_CMD is
+absent, and the program reports which interpreter and which copy of the package it ran with.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ardent_provider import ArdentClient
+from ardent_provider.emulator import EmulatorServer
+from ardent_provider.pulumi_cli import PulumiCLI
+
+from ..conftest import FAST_RETRY
+from .conftest import PASSPHRASE, ROOT, require_cli, token_works
+
+pytestmark = pytest.mark.e2e
+
+STACK = "dev"
+BOOTSTRAP_KEY = "emulator-bootstrap-owner"
+
+# What `pulumi new python` writes (its description and template tag included).
+PULUMI_YAML = textwrap.dedent(
+    """\
+    name: ardent-own-project
+    description: A minimal Python Pulumi program
+    runtime:
+      name: python
+      options:
+        toolchain: pip
+        virtualenv: venv
+    config:
+      pulumi:tags:
+        value:
+          pulumi:template: python
+    """
+)
+
+PROGRAM = textwrap.dedent(
+    """\
+    import sys
+
+    import pulumi
+
+    import ardent_provider
+    from ardent_provider import ArdentApiKey
+
+    key = ArdentApiKey("ci-deployer", role="Member")
+    pulumi.export("key_id", key.key_id)
+    pulumi.export("token", key.token)
+    pulumi.export("python_prefix", sys.prefix)
+    pulumi.export("package_file", ardent_provider.__file__)
+    """
+)
+
+
+def run(args: list[str | Path], cwd: Path, timeout: float = 600) -> None:
+    result = subprocess.run(
+        [str(arg) for arg in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built once per session with `pip wheel`, from a clean copy of the files it is built from."""
+    source = tmp_path_factory.mktemp("wheel-source")
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copy(ROOT / "README.md", source)
+    shutil.copytree(ROOT / "ardent_provider", source / "ardent_provider", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path_factory.mktemp("wheel")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps", "-w", out, "."],
+        source,
+    )
+    (built,) = out.glob("ardent_provider-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def project_home(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """A project directory set up as a user would: `python -m venv venv`, `pip install -r requirements.txt`."""
+    home = tmp_path_factory.mktemp("own-project")
+    # Stands in for `ardent-provider` on a package index: the wheel itself, installed as a user would get it.
+    (home / "requirements.txt").write_text(f"{wheel}\npulumi>=3.139.0,<4.0.0\n")
+    run([sys.executable, "-m", "venv", "venv"], home)
+    run(
+        [
+            home / "venv" / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ],
+        home,
+    )
+    return home
+
+
+@dataclass
+class UserCLI(PulumiCLI):
+    """The CLI as a user's shell runs it: nothing in the environment leads to the repository's virtualenv."""
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
+            env.pop(name, None)
+        repository_venv = Path(sys.prefix).resolve()
+        env["PATH"] = os.pathsep.join(
+            entry
+            for entry in env["PATH"].split(os.pathsep)
+            if entry and not Path(entry).resolve().is_relative_to(repository_venv)
+        )
+        return env
+
+
+def user_cli(project: Path, state: Path, emulator: EmulatorServer, **extra_env: str) -> UserCLI:
+    require_cli()
+    cli = UserCLI(project, state, PASSPHRASE, extra_env=extra_env)
+    cli.run("stack", "init", STACK)
+    cli.set_config("ardent:apiUrl", emulator.url)
+    cli.set_config("ardent:orgId", emulator.org_id)
+    cli.set_config("ardent:token", emulator.token, secret=True)
+    return cli
+
+
+def other_keys(emulator: EmulatorServer) -> dict[str, str]:
+    """Active keys in the org other than the emulator's owner key, as id -> name."""
+    with ArdentClient(emulator.token, api_url=emulator.url, retry=FAST_RETRY) as owner:
+        return {key.id: key.name for key in owner.list_keys(emulator.org_id) if key.name != BOOTSTRAP_KEY}
+
+
+def provided_toolchain(cli: PulumiCLI) -> bool:
+    """Whether the CLI in use is the one scripts/setup-pulumi provides (its launcher beside the language host)."""
+    host = shutil.which("pulumi-language-python", path=cli.env()["PATH"])
+    return host is not None and (Path(host).parent / "langhost-python-upstream").exists()
+
+
+def test_a_project_with_its_own_virtualenv_runs_up_drift_and_destroy(
+    project_home: Path, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    project, venv = project_home, project_home / "venv"
+    (project / "Pulumi.yaml").write_text(PULUMI_YAML)
+    (project / "__main__.py").write_text(PROGRAM)
+    cli = user_cli(project, tmp_path / "pulumi-state", emulator)
+    env = cli.env()
+    assert "PULUMI_PYTHON_CMD" not in env
+    assert shutil.which("python3", path=env["PATH"]) != str(Path(sys.prefix) / "bin" / "python3")
+
+    cli.run("up", "--yes", "--skip-preview")
+
+    outputs = cli.outputs()
+    assert Path(outputs["python_prefix"]).resolve() == venv.resolve()
+    package = Path(outputs["package_file"]).resolve()
+    assert package.is_relative_to(venv.resolve() / "lib"), f"ardent_provider came from {package}, not the wheel"
+    assert outputs["token"] == "[secret]"
+    token = cli.run("stack", "output", "token", "--show-secrets").stdout.strip()
+    assert token.startswith("sk-ard_test_") and token_works(emulator, token)
+    assert other_keys(emulator) == {outputs["key_id"]: "ci-deployer"}
+
+    drift = subprocess.run(
+        [venv / "bin" / "ardent-keys", "drift", "--stack", STACK],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    assert token not in drift.stdout + drift.stderr
+
+    cli.run("destroy", "--yes", "--skip-preview")
+    assert other_keys(emulator) == {}
+    assert not token_works(emulator, token)
+
+
+def test_a_relative_virtualenv_is_found_from_a_program_in_a_subdirectory(
+    project_home: Path, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    project = tmp_path / "project"
+    (project / "infra").mkdir(parents=True)
+    (project / "venv").symlink_to(project_home / "venv", target_is_directory=True)
+    (project / "Pulumi.yaml").write_text(PULUMI_YAML + "main: infra\n")
+    (project / "infra" / "__main__.py").write_text(PROGRAM)
+    cli = user_cli(project, tmp_path / "pulumi-state", emulator)
+    if not provided_toolchain(cli):
+        pytest.skip(
+            "Pulumi's own dynamic-provider script resolves a relative virtualenv against `main:` "
+            "(pulumi/pulumi#7061); only the CLI from scripts/setup-pulumi corrects it"
+        )
+
+    cli.run("up", "--yes", "--skip-preview")
+    outputs = cli.outputs()
+    assert Path(outputs["python_prefix"]).resolve() == (project_home / "venv").resolve()
+    assert other_keys(emulator) == {outputs["key_id"]: "ci-deployer"}
+    cli.run("destroy", "--yes", "--skip-preview")
+    assert other_keys(emulator) == {}
+
+
+def test_pulumi_python_cmd_still_picks_the_interpreter_of_a_project_without_runtime_options(
+    project_home: Path, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    """The older way, deliberately: `runtime: python` and PULUMI_PYTHON_CMD naming the interpreter."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: ardent-python-cmd\nruntime: python\n")
+    (project / "__main__.py").write_text(PROGRAM)
+    python = project_home / "venv" / "bin" / "python"
+    cli = user_cli(project, tmp_path / "pulumi-state", emulator, PULUMI_PYTHON_CMD=str(python))
+
+    preview = cli.run("preview", "--diff")
+    assert "ci-deployer" in preview.stdout
+    assert other_keys(emulator) == {}
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Path:
+    """The installed launcher, copied beside a stand-in host that prints its working directory and arguments."""
+    require_cli()
+    cli = PulumiCLI(tmp_path, tmp_path / "state", PASSPHRASE)
+    if not provided_toolchain(cli):
+        pytest.skip("the CLI in use is not the one scripts/setup-pulumi provides, so it has no launcher")
+    installed = shutil.which("pulumi-language-python", path=cli.env()["PATH"])
+    assert installed is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shutil.copy(installed, bin_dir / "pulumi-language-python")
+    host = bin_dir / "langhost-python-upstream"
+    host.write_text('#!/bin/sh\necho "$PWD"\nfor arg in "$@"; do echo "$arg"; done\n')
+    host.chmod(0o755)
+    return bin_dir / "pulumi-language-python"
+
+
+def launch(launcher: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([launcher, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "main", "args", "expected"),
+    [
+        ("{name: python, options: {toolchain: pip, virtualenv: venv}}", None, [], ["-root={root}", "-virtualenv=venv"]),
+        (
+            "{name: python, options: {toolchain: pip, virtualenv: venv}}",
+            "infra",
+            [],
+            ["-root={root}", "-virtualenv=venv"],
+        ),
+        ("{name: python, options: {virtualenv: /opt/venv}}", None, [], ["-root={root}", "-virtualenv=/opt/venv"]),
+        ("python", None, [], ["-root={root}"]),
+        (
+            "{name: python, options: {toolchain: pip, virtualenv: venv}}",
+            None,
+            ["--logtostderr", "-v=9", "--tracing", "http://127.0.0.1:9"],
+            ["-root={root}", "-virtualenv=venv", "--logtostderr", "-v=9", "--tracing", "http://127.0.0.1:9"],
+        ),
+        (
+            "{name: python, options: {virtualenv: venv}}",
+            None,
+            ["-root=/elsewhere", "-virtualenv=v"],
+            ["-root=/elsewhere", "-virtualenv=v"],
+        ),
+    ],
+    ids=["root", "main-subdirectory", "absolute", "no-options", "logging-flags", "flags-given"],
+)
+def test_the_launcher_turns_runtime_options_into_host_flags(
+    launcher: Path, tmp_path: Path, runtime: str, main: str | None, args: list[str], expected: list[str]
+) -> None:
+    root = tmp_path / "project"
+    program_dir = root / main if main else root
+    program_dir.mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text(f"name: p\nruntime: {runtime}\n" + (f"main: {main}\n" if main else ""))
+
+    result = launch(launcher, program_dir, *args, "127.0.0.1:4321")
+
+    assert result.returncode == 0, result.stderr
+    cwd, *passed = result.stdout.splitlines()
+    assert Path(cwd) == program_dir
+    assert passed == [*(flag.format(root=root) for flag in expected), "127.0.0.1:4321"]
+
+
+def test_the_launcher_passes_everything_through_outside_a_project(launcher: Path, tmp_path: Path) -> None:
+    result = launch(launcher, tmp_path, "127.0.0.1:4321")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["127.0.0.1:4321"]
+
+
+@pytest.mark.parametrize("toolchain", ["uv", "poetry"])
+def test_the_launcher_refuses_toolchains_the_old_host_cannot_run(
+    launcher: Path, tmp_path: Path, toolchain: str
+) -> None:
+    (tmp_path / "Pulumi.yaml").write_text(
+        f"name: p\nruntime:\n  name: python\n  options:\n    toolchain: {toolchain}\n"
+    )
+    result = launch(launcher, tmp_path, "127.0.0.1:4321")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert f"toolchain: {toolchain}" in result.stderr and "official Pulumi CLI" in result.stderr
