@@ -208,14 +208,14 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack)
     stack.cli.run("cancel", "--yes", check=False)
     stack.cli.run("refresh", "--yes", "--clear-pending-creates")
     stack.up()
-    report = stack.ardent_keys("drift", "--stack", "e2e", "--json")
+    report = stack.ardent_keys("drift", "--all-stacks", "--json")
     findings = json.loads(report.stdout)["findings"] if report.stdout.strip() else []
     orphans = [finding["key_id"] for finding in findings if finding["problem"] == "unmanaged"]
     print(f"\nafter SIGKILL: {len(managed_ids(stack))} keys in state, untracked keys reported by drift: {orphans}")
     assert {finding["problem"] for finding in findings} <= {"unmanaged"}
     assert set(stack.active_keys()) == managed_ids(stack) | set(orphans), "every untracked key is reported"
     if orphans:
-        revoke = stack.ardent_keys("revoke", "--stack", "e2e", *orphans)
+        revoke = stack.ardent_keys("revoke", "--all-stacks", *orphans)
         assert revoke.returncode == 0, revoke.stderr
     assert set(stack.active_keys()) == managed_ids(stack) and len(managed_ids(stack)) == 16
     final = stack.ardent_keys("drift", "--stack", "e2e")
