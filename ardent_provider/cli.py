@@ -272,6 +272,8 @@ def read_stacks(args: argparse.Namespace) -> list[StackView]:
 
 def common_settings(views: Sequence[StackView]) -> Settings:
     """The settings to call Ardent with: the first stack's, once every stack is shown to use the same org."""
+    if not views:
+        raise CheckError("no stack to read; give --stack NAME or --all-stacks")
     groups: dict[tuple[str, str], list[str]] = {}
     for view in views:
         groups.setdefault((view.settings.org_id, view.settings.api_url), []).append(view.ref.label)

@@ -13,7 +13,10 @@ from ardent_provider.cli import (
     CheckError,
     ManagedKey,
     Project,
+    StackRef,
+    StackView,
     build_parser,
+    common_settings,
     credential_key_ids,
     find_drift,
     keys_in_deployment,
@@ -27,6 +30,7 @@ from ardent_provider.cli import (
     wire_time,
 )
 from ardent_provider.models import ApiKey, SecretToken
+from ardent_provider.settings import Settings
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 RUNNING = SecretToken("sk-ard_test_RUNNINGtokenRUNNINGtokenRUNNING")
@@ -243,3 +247,18 @@ def test_the_command_line_wants_stacks_and_a_sane_expiry_window(capsys: pytest.C
     for window in ("-1", "nan"):
         assert main(["drift", "--stack", "prod", "--expiring-within", window]) == 2
         assert "--expiring-within must be a number of days" in capsys.readouterr().err
+
+
+def test_stacks_of_one_run_must_share_the_org_and_the_first_stacks_token_runs() -> None:
+    web, batch = Project("web", Path("/p/web")), Project("batch", Path("/p/batch"))
+
+    def view(project: Project, org: str, token: SecretToken) -> StackView:
+        return StackView(StackRef(project, "prod"), Settings("https://api.tryardent.com", org, token), ())
+
+    assert common_settings([view(web, "org_1", RUNNING), view(batch, "org_1", OTHER)]).token == RUNNING
+    with pytest.raises(CheckError) as raised:
+        common_settings([view(web, "org_1", RUNNING), view(batch, "org_2", RUNNING)])
+    assert "org_1 at https://api.tryardent.com: web/prod; org_2 at https://api.tryardent.com: batch/prod" in str(
+        raised.value
+    )
+    assert "run once per org" in str(raised.value) and RUNNING.reveal() not in str(raised.value)
