@@ -230,9 +230,10 @@ def test_protect_retain_on_delete_ignore_changes_and_depends_on_behave_as_declar
     # retain_on_delete: a key removed from the program leaves the state but stays active in Ardent.
     write_program(stack, body.replace("{steady_name}", "steady-v2"))
     stack.reset_stats()
-    changed = summary(stack.up())
+    output = stack.up()
     assert api_calls(stack) == (0, 0)
-    assert changed == {"deleted": 1, "unchanged": 5}, changed  # "kept" left the state; nothing else moved
+    assert summary(output) == {"deleted": 1, "unchanged": 5}, output  # "kept" left the state; nothing else moved
+    assert re.search(r"ApiKey kept deleted .*\[retain\]", output), output
     active = stack.active_keys()
     assert active.keys() == set(ids.values())
     assert active[ids["steady"]].name == "steady-v1"
@@ -247,7 +248,8 @@ def test_protect_retain_on_delete_ignore_changes_and_depends_on_behave_as_declar
     refused = stack.cli.run("destroy", "--yes", check=False)
     text = refused.stdout + refused.stderr
     assert refused.returncode != 0
-    assert "protect" in text and "guarded" in text, text[-2000:]
+    assert 'ApiKey::guarded" cannot be deleted' in text and "because it is protected" in text, text[-2000:]
+    assert "pulumi state unprotect" in text
     assert api_calls(stack) == (0, 0)
     assert stack.active_keys().keys() == set(ids.values())
     assert len(resources(stack.cli)) == 4
@@ -365,6 +367,7 @@ def test_state_survives_export_and_import_and_a_consumer_stack_reads_the_token_a
     consumer.select_stack(STACK)
     shown = consumer.run("up", "--yes", "--skip-preview")
     assert token not in shown.stdout + shown.stderr
+    assert re.search(r"token\s*: \[secret\]", shown.stdout), shown.stdout
     assert consumer.outputs() == {"token": "[secret]", "key_id": key_id}
     assert consumer.outputs(show_secrets=True)["token"] == token
     consumer_state = consumer.state_file("ardent-consumer", STACK)
