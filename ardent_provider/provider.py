@@ -9,8 +9,12 @@ through :meth:`ArdentApiKeyProvider.configure` in the provider process, where th
 from __future__ import annotations
 
 import functools
+import sys
 import threading
-from collections.abc import Callable, Mapping
+import traceback
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import pulumi
@@ -59,6 +63,66 @@ def _plain_errors(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+@contextmanager
+def _reporting(action: str, subject: str) -> Iterator[None]:
+    """Say which key an Ardent error is about, and what to do when the credentials were refused."""
+    try:
+        yield
+    except ArdentError as error:
+        message = f"Could not {action} {subject}: {error.args[0] if error.args else error}"
+        if isinstance(error, AuthenticationError | PermissionDeniedError) and action != "create":
+            message += RECORDED_CONFIG_HINT
+        error.args = (message,)
+        raise
+
+
+RECORDED_CONFIG_HINT = (
+    " Note: `pulumi refresh` and `pulumi destroy` use the Ardent settings recorded at the last `pulumi up`, not "
+    "the current stack config; after changing ardent:token or ardent:orgId, run `pulumi refresh --run-program`, "
+    "`pulumi destroy --run-program`, or `pulumi up` first."
+)
+
+
+class _ReportedTraceback:
+    """Stands in for the dynamic provider server's ``traceback`` module: an Ardent error reads as its message.
+
+    The server answers every exception from a provider method with ``traceback.format_exc()``, which the
+    engine prints as is. For Ardent errors the message says all a user needs; other errors keep their traceback.
+    """
+
+    def __init__(self, original: types.ModuleType) -> None:
+        self._original = original
+
+    def format_exc(self, *args: Any, **kwargs: Any) -> str:
+        """The error's message (with its notes) for Ardent errors, else the usual traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ArdentError):
+            return "\n".join([str(error), *getattr(error, "__notes__", [])])
+        text: str = self._original.format_exc(*args, **kwargs)
+        return text
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+def install_plain_error_reports(server_module: types.ModuleType | None = None) -> bool:
+    """Make the dynamic provider server report Ardent errors without a traceback; True when installed.
+
+    ``server_module`` is ``pulumi.dynamic.__main__``, which runs as ``__main__`` in the provider process.
+    Anywhere else (the program, a test runner) nothing is changed.
+    """
+    module = server_module if server_module is not None else sys.modules.get("__main__")
+    if module is None or not hasattr(module, "DynamicResourceProviderServicer"):
+        return False
+    current = getattr(module, "traceback", None)
+    if isinstance(current, _ReportedTraceback):
+        return True
+    if current is not traceback:
+        return False
+    module.traceback = _ReportedTraceback(traceback)  # type: ignore[attr-defined]
+    return True
+
+
 def from_engine(value: Any) -> Any:
     """Pulumi's unknown markers replaced by this package's own, in nested lists and maps too."""
     if isinstance(value, PulumiUnknown):
@@ -85,6 +149,11 @@ def _state(id_: str, props: Mapping[str, Any]) -> KeyState:
     return KeyState.from_outputs(id_, props)
 
 
+def _describe(state: KeyState) -> str:
+    org = f" in org {state.org_id}" if state.org_id else ""
+    return f"Ardent key {state.key_id} ({state.spec.name!r}){org}"
+
+
 class ArdentApiKeyProvider(ResourceProvider):
     """Creates, reads, rotates and revokes Ardent API keys. A change of key input replaces the key."""
 
@@ -101,6 +170,7 @@ class ArdentApiKeyProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Remember the stack's configuration; settings are resolved when first needed."""
+        install_plain_error_reports()
         # The whole stack config (every namespace), so that a misspelt ardent: key can be named.
         everything = getattr(req.config, "_props", None)
         self._config: Mapping[str, object] | Callable[[str], object | None] = (
@@ -157,7 +227,9 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare real inputs; a changed key input, expiry, a broken token or the rotation window replace."""
-        plan = self.lifecycle().plan(_state(id_, olds), from_engine(news))
+        old = _state(id_, olds)
+        with _reporting("plan the change of", _describe(old)):
+            plan = self.lifecycle().plan(old, from_engine(news))
         return DiffResult(changes=plan.changes, replaces=list(plan.replaces), stables=[], delete_before_replace=False)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -165,13 +237,17 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create (or, the first time, adopt) the key and return every output, its token included."""
-        state = self.lifecycle().create(KeySpec.from_inputs(props))
+        spec = KeySpec.from_inputs(props)
+        with _reporting("create", f"Ardent key {spec.name!r}"):
+            state = self.lifecycle().create(spec)
         return CreateResult(state.key_id, state.to_outputs())
 
     @_plain_errors
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Find the key in the org's list. A key gone (revoked or deleted) leaves state; the token is kept."""
-        state = self.lifecycle().refresh(_state(id_, props))
+        old = _state(id_, props)
+        with _reporting("refresh", _describe(old)):
+            state = self.lifecycle().refresh(old)
         if state is None:
             return ReadResult(None, {})
         return ReadResult(state.key_id, state.to_outputs())
@@ -179,13 +255,17 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Record changed settings, and revoke the previous key once its grace period is over."""
-        state = self.lifecycle().update(_state(id_, olds), KeySpec.from_inputs(news))
+        old = _state(id_, olds)
+        with _reporting("update", _describe(old)):
+            state = self.lifecycle().update(old, KeySpec.from_inputs(news))
         return UpdateResult(state.to_outputs())
 
     @_plain_errors
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Revoke the key (unless a rotation keeps it for its grace period) and any previous key it kept."""
-        self.lifecycle().delete(_state(id_, props))
+        old = _state(id_, props)
+        with _reporting("revoke", _describe(old)):
+            self.lifecycle().delete(old)
 
 
 def _settings_problem(error: ArdentError) -> str:

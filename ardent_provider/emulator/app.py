@@ -214,6 +214,7 @@ class EmulatorApp:
         self._control_endpoints: dict[str, dict[str, Callable[[Request], Response]]] = {
             "/_emulator/health": {"GET": self._health},
             "/_emulator/reset": {"POST": self._reset},
+            "/_emulator/orgs": {"POST": self._add_org},
             "/_emulator/clock": {"POST": self._advance_clock, "GET": self._read_clock},
             "/_emulator/stats": {"GET": self._read_stats},
             "/_emulator/stats/reset": {"POST": self._reset_stats},
@@ -299,6 +300,10 @@ class EmulatorApp:
         self.faults.clear()
         credentials = self.publish_bootstrap()
         return json_response(200, {"api_url": self.api_url, "org_id": credentials.org_id, "token": credentials.token})
+
+    def _add_org(self, request: Request) -> Response:
+        credentials = self.service.add_org()
+        return json_response(201, {"api_url": self.api_url, "org_id": credentials.org_id, "token": credentials.token})
 
     def publish_bootstrap(self) -> Credentials:
         """Bootstrap the store and write the credentials file, if there is one."""

@@ -330,6 +330,13 @@ class ArdentService:
         self._insert_owner_key(org.id, token)
         return Credentials(org.id, token)
 
+    def add_org(self) -> Credentials:
+        """Create another org with its own owner token (for programs that manage several orgs)."""
+        org = self._create_org()
+        token = self._new_token()
+        self._insert_owner_key(org.id, token)
+        return Credentials(org.id, token)
+
     def _token_works(self, org_id: str, token: str) -> bool:
         try:
             caller = self.authenticate(f"Bearer {token}")

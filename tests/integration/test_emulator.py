@@ -323,3 +323,17 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, emulator: EmulatorServer) 
         env={**os.environ},
     )
     assert result.returncode == 1 and "cannot start" in result.stderr
+
+
+def test_another_org_comes_with_its_own_owner_token_that_cannot_touch_the_first_org(emulator: EmulatorServer) -> None:
+    answer = httpx.post(f"{emulator.url}/_emulator/orgs")
+    assert answer.status_code == 201
+    other = answer.json()
+    assert set(other) == {"api_url", "org_id", "token"} and other["api_url"] == emulator.url
+    assert other["org_id"] != emulator.org_id and other["org_id"].startswith("org_")
+    headers = {"Authorization": f"Bearer {other['token']}"}
+    own = httpx.get(f"{emulator.url}/v1/orgs/{other['org_id']}/api-keys", headers=headers)
+    assert own.status_code == 200 and [key["name"] for key in own.json()] == ["emulator-bootstrap-owner"]
+    assert httpx.get(f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys", headers=headers).status_code == 403
+    roles = httpx.get(f"{emulator.url}/v1/orgs/{other['org_id']}/roles", headers=headers).json()
+    assert {role["key"] for role in roles} == {"role_org_viewer", "role_org_member", "role_org_admin", "role_org_owner"}

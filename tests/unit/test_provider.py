@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
+import traceback
+import types
+from pathlib import Path
 
 import dill
 from pulumi.dynamic.dynamic import serialize_provider
 
-from ardent_provider.provider import ArdentApiKeyProvider
+from ardent_provider.errors import ArdentConfigurationError
+from ardent_provider.provider import ArdentApiKeyProvider, install_plain_error_reports
 
 
 def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
@@ -16,3 +21,37 @@ def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
     assert len(blob) < 200
     assert b"ardent_provider.provider" in blob and b"ArdentApiKeyProvider" in blob
     assert dill.loads(blob).__dict__ == {}
+
+
+def test_the_pinned_sdk_server_reports_errors_through_its_traceback_module() -> None:
+    # install_plain_error_reports relies on this; if the SDK changes it, this test names the reason.
+    spec = importlib.util.find_spec("pulumi.dynamic.__main__")
+    assert spec is not None and spec.origin is not None
+    source = Path(spec.origin).read_text()
+    assert "import traceback" in source and "traceback.format_exc()" in source
+    assert "class DynamicResourceProviderServicer" in source
+
+
+def test_ardent_errors_are_reported_as_their_message_and_other_errors_keep_their_traceback() -> None:
+    server = types.ModuleType("fake_server")
+    server.traceback = traceback  # type: ignore[attr-defined]
+    server.DynamicResourceProviderServicer = object  # type: ignore[attr-defined]
+    assert install_plain_error_reports(server) is True
+    assert install_plain_error_reports(server) is True
+    error = ArdentConfigurationError("Could not create Ardent key 'x': the API said no.")
+    error.add_note("Tried 4 times.")
+    try:
+        raise error
+    except ArdentConfigurationError:
+        report = server.traceback.format_exc()
+    assert report == "Could not create Ardent key 'x': the API said no.\nTried 4 times."
+    try:
+        raise KeyError("boom")
+    except KeyError:
+        report = server.traceback.format_exc()
+    assert report.startswith("Traceback (most recent call last)") and "KeyError: 'boom'" in report
+    assert server.traceback.print_exc is traceback.print_exc
+
+
+def test_outside_the_provider_server_nothing_is_patched() -> None:
+    assert install_plain_error_reports(types.ModuleType("just_a_program")) is False
