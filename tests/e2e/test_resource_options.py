@@ -127,66 +127,68 @@ def destroy_and_check_nothing_left(stack: Stack, created_tokens: list[str]) -> N
 # -- aliases and parents ----------------------------------------------------------------------------
 
 
-def test_aliases_rename_a_key_and_move_it_under_a_component_without_making_a_new_key(stack: Stack) -> None:
+def test_renaming_a_key_resource_with_an_alias_keeps_the_same_key(stack: Stack) -> None:
+    # The key's name is pinned: it defaults to the resource name, and a new name would need a new key.
+    write_program(stack, 'publish("svc", ArdentApiKey("old", name="svc-key", role="Viewer"))\n')
+    stack.up()
+    before = stack.cli.outputs(show_secrets=True)
+    assert stack.active_keys().keys() == {before["svc_key_id"]} and stack.token_works(before["svc_token"])
+
     write_program(
         stack,
-        COMPONENT,
         """
-        old = ArdentApiKey("old", name="svc-key", role="Viewer")
-        loose = ArdentApiKey("loose", role="Viewer")
-        publish("svc", old)
-        publish("loose", loose)
+        aliased = ResourceOptions(aliases=[pulumi.Alias(name="old")])
+        publish("svc", ArdentApiKey("renamed", name="svc-key", role="Viewer", opts=aliased))
         """,
     )
+    stack.reset_stats()
+    renamed = summary(stack.up())
+    assert api_calls(stack) == (0, 0)
+    assert renamed == {"unchanged": 2}, renamed
+    after = stack.cli.outputs(show_secrets=True)
+    assert after == before and stack.token_works(after["svc_token"])
+    assert stack.active_keys().keys() == {before["svc_key_id"]}
+    state = resources(stack.cli)
+    assert list(state) == ["renamed"] and state["renamed"]["id"] == before["svc_key_id"]
+
+    destroy_and_check_nothing_left(stack, [before["svc_token"]])
+
+
+def test_a_key_in_a_component_and_a_key_moved_under_it_with_an_alias_keep_their_keys(stack: Stack) -> None:
+    write_program(stack, COMPONENT, 'publish("loose", ArdentApiKey("loose", role="Viewer"))\n')
     first = summary(stack.up())
-    assert first.get("created") == 5, first  # the stack, the component and three keys
-    keys = {key.name: key for key in stack.active_keys().values()}
-    assert sorted(keys) == ["loose", "platform-bot", "svc-key"]
+    assert first == {"created": 4}, first  # the stack, the component and two keys
     before = stack.cli.outputs(show_secrets=True)
-    assert {before[f"{label}_key_id"] for label in ("bot", "svc", "loose")} == {key.id for key in keys.values()}
-    assert all(stack.token_works(before[f"{label}_token"]) for label in ("bot", "svc", "loose"))
+    keys = {key.name: key.id for key in stack.active_keys().values()}
+    assert keys == {"platform-bot": before["bot_key_id"], "loose": before["loose_key_id"]}
+    assert stack.token_works(before["bot_token"]) and stack.token_works(before["loose_token"])
 
-    # parent: the key inside the component is the component's child, and its URN says so.
-    everything = all_resources(stack.cli)
-    (team_urn,) = [urn for urn, item in everything.items() if item["type"] == "ardent-e2e:index:Team"]
+    # The key declared inside the component is the component's child, and its URN says so.
+    (team_urn,) = [urn for urn, item in all_resources(stack.cli).items() if item["type"] == "ardent-e2e:index:Team"]
     bot = resources(stack.cli)["platform-bot"]
-    assert bot["parent"] == team_urn
-    assert "ardent-e2e:index:Team$pulumi-python:dynamic/ardent:ApiKey::platform-bot" in bot["urn"]
-    assert bot["id"] == keys["platform-bot"].id
+    assert bot["parent"] == team_urn and bot["id"] == keys["platform-bot"]
+    assert bot["urn"].endswith("ardent-e2e:index:Team$pulumi-python:dynamic/ardent:ApiKey::platform-bot")
 
-    # Rename one key's resource (aliased to the old name) and move the other under the component.
+    # Move the top-level key under the component, aliased to where it was.
     write_program(
         stack,
         COMPONENT,
         """
-        renamed = ArdentApiKey(
-            "renamed", name="svc-key", role="Viewer", opts=ResourceOptions(aliases=[pulumi.Alias(name="old")])
-        )
-        loose = ArdentApiKey(
-            "loose",
-            role="Viewer",
-            opts=ResourceOptions(parent=team, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]),
-        )
-        publish("svc", renamed)
-        publish("loose", loose)
+        moved = ResourceOptions(parent=team, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        publish("loose", ArdentApiKey("loose", role="Viewer", opts=moved))
         """,
     )
     stack.reset_stats()
     moved = summary(stack.up())
     assert api_calls(stack) == (0, 0)
-    assert moved.keys() == {"unchanged"}, moved
-    assert stack.active_keys().keys() == {key.id for key in keys.values()}
+    assert moved == {"unchanged": 4}, moved
     after = stack.cli.outputs(show_secrets=True)
-    for label in ("svc", "loose"):
-        assert after[f"{label}_key_id"] == before[f"{label}_key_id"]
-        assert after[f"{label}_token"] == before[f"{label}_token"]
-        assert stack.token_works(after[f"{label}_token"])
-    state = resources(stack.cli)
-    assert sorted(state) == ["loose", "platform-bot", "renamed"]
-    assert state["renamed"]["id"] == keys["svc-key"].id
-    assert state["loose"]["parent"] == team_urn and state["loose"]["id"] == keys["loose"].id
+    assert after == before and stack.token_works(after["loose_token"])
+    assert stack.active_keys().keys() == set(keys.values())
+    loose = resources(stack.cli)["loose"]
+    assert loose["parent"] == team_urn and loose["id"] == keys["loose"]
 
-    destroy_and_check_nothing_left(stack, [before[f"{label}_token"] for label in ("bot", "svc", "loose")])
+    destroy_and_check_nothing_left(stack, [before["bot_token"], before["loose_token"]])
 
 
 # -- protect, retain_on_delete, ignore_changes, depends_on --------------------------------------------
