@@ -48,7 +48,7 @@ from .state import (
     KeyState,
 )
 
-CREATE_ATTEMPTS = 4
+CREATE_ATTEMPTS = 5
 # The Date header has one-second resolution; a key created during an attempt may look up to that much older.
 CLOCK_SLACK = timedelta(seconds=2)
 

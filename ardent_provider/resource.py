@@ -112,8 +112,13 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
             )
         props: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
         parent = opts.parent if opts is not None else None
-        # With the name, the parent's URN tells apart keys of one name under different parents.
-        props.update(keywords, resource_name=resource_name, parent_urn=parent.urn if parent is not None else None)
+        # Tells apart keys of one name under different parents, so a replacement finds the key it replaces.
+        # Plain text from the program, not the parent's URN: an Output of the parent would make the key
+        # depend on its parent's children, itself included.
+        parent_resource = (
+            f"{getattr(parent, '_type', type(parent).__name__)}::{getattr(parent, '_name', '')}" if parent else None
+        )
+        props.update(keywords, resource_name=resource_name, parent_resource=parent_resource)
         secret_options = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
         super().__init__(
             ArdentApiKeyProvider(),

@@ -1,7 +1,7 @@
 """A key as the provider records it: typed inputs (:class:`KeySpec`) and the state built on them (:class:`KeyState`).
 
 This is the one place that knows the names of the resource's inputs and outputs and turns them into Pulumi's
-property dicts and back. Older releases wrote fewer outputs (no ``org_id``, no ``parent_urn``, no
+property dicts and back. Older releases wrote fewer outputs (no ``org_id``, no ``parent_resource``, no
 ``pending_revoke_key_ids``); such state is read with those fields empty, never rejected. No I/O.
 """
 
@@ -23,7 +23,7 @@ SETTING_INPUTS: Final = (
     "on_missing_token",
 )
 """Inputs that only steer the provider; changing them never needs a new key."""
-IDENTITY_INPUTS: Final = ("resource_name", "parent_urn")
+IDENTITY_INPUTS: Final = ("resource_name", "parent_resource")
 """Where the resource sits in the program; lets a replacement find the key it replaces."""
 INPUT_NAMES: Final = REPLACING_INPUTS + SETTING_INPUTS
 RECORDED_INPUTS: Final = INPUT_NAMES + IDENTITY_INPUTS
@@ -107,7 +107,7 @@ class KeySpec:
     adopt_token: str | None = field(default=None, repr=False)
     on_missing_token: str | None = None
     resource_name: str | None = None
-    parent_urn: str | None = None
+    parent_resource: str | None = None
 
     @classmethod
     def from_inputs(cls, props: Mapping[str, Any]) -> KeySpec:
@@ -126,7 +126,7 @@ class KeySpec:
             adopt_token=_text(props.get("adopt_token")),
             on_missing_token=_text(props.get("on_missing_token")),
             resource_name=_text(props.get("resource_name")),
-            parent_urn=_text(props.get("parent_urn")),
+            parent_resource=_text(props.get("parent_resource")),
         )
 
     def to_inputs(self) -> dict[str, Any]:
@@ -143,13 +143,13 @@ class KeySpec:
             "adopt_token": self.adopt_token,
             "on_missing_token": self.on_missing_token,
             "resource_name": self.resource_name,
-            "parent_urn": self.parent_urn,
+            "parent_resource": self.parent_resource,
         }
 
     @property
     def identity(self) -> tuple[str | None, str]:
-        """Where the resource sits: its parent's URN and its name, unique within a stack."""
-        return (self.parent_urn, self.resource_name or self.name)
+        """Where the resource sits: its parent (type::name) and its name."""
+        return (self.parent_resource, self.resource_name or self.name)
 
 
 @dataclass(frozen=True)

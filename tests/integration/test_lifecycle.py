@@ -31,6 +31,7 @@ CREATE = "POST /v1/orgs/{org_id}/api-keys"
 REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
 LIST = "GET /v1/orgs/{org_id}/api-keys"
 DAY = 86400
+GRACE: dict[str, Any] = {"keep_previous_for_days": 2, "expires_in_days": 90}
 
 
 @dataclass
@@ -332,8 +333,12 @@ def test_the_service_clock_is_synchronised_once_by_a_named_call(world: World) ->
 
 
 def test_two_resources_of_one_name_under_different_parents_keep_their_own_predecessor(world: World) -> None:
-    one = world.lifecycle.create(spec("dup", parent_urn="urn:a", keep_previous_for_days=2, expires_in_days=90))
-    two = world.lifecycle.create(spec("dup", parent_urn="urn:b", keep_previous_for_days=2, expires_in_days=90))
+    one = world.lifecycle.create(
+        spec("dup", parent_resource="acme:Team::a", keep_previous_for_days=2, expires_in_days=90)
+    )
+    two = world.lifecycle.create(
+        spec("dup", parent_resource="acme:Team::b", keep_previous_for_days=2, expires_in_days=90)
+    )
     for state in (one, two):
         assert world.lifecycle.plan(state, news_of(state.spec, role="role_org_viewer")).replaces == ("role",)
     new_two = world.lifecycle.create(replace(two.spec, role="role_org_viewer"))
@@ -495,7 +500,7 @@ def test_refresh_of_a_key_in_an_org_the_credentials_cannot_read_names_the_org(wo
 def test_state_of_an_earlier_release_is_read(world: World) -> None:
     state = world.lifecycle.create(spec("legacy"))
     outputs = state.to_outputs()
-    for added in ("org_id", "parent_urn", "pending_revoke_key_ids"):
+    for added in ("org_id", "parent_resource", "pending_revoke_key_ids"):
         outputs.pop(added)
     old = KeyState.from_outputs(state.key_id, outputs)
     assert old.org_id is None and old.pending_revoke_key_ids == ()
