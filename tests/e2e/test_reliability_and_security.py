@@ -11,7 +11,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 
 from ardent_provider.emulator import EmulatorServer
 
-from .conftest import KEYS_PROGRAM, ROOT, Stack, make_stack
+from .conftest import KEYS_PROGRAM, Stack, make_stack
 
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 LIST = "GET /v1/orgs/{org_id}/api-keys"
@@ -47,43 +46,15 @@ def seeded_faults(seed: int) -> list[dict[str, Any]]:
     return rules
 
 
+# The full table of bad inputs runs in-process (tests/integration/test_provider_adapter.py); these go
+# through the CLI to show what a user sees.
 BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
-    ({"name": ""}, "name"),
-    ({"name": "   "}, "name"),
     ({"name": "x" * 101}, "name"),
-    ({"name": "line\nbreak"}, "name"),
-    ({"name": "tab\there"}, "name"),
-    ({"name": "nul\u0000"}, "name"),
-    ({"name": 42}, "name"),
     ({"role": "superuser"}, "role"),
-    ({"role": ""}, "role"),
-    ({"role": "role_project_admin"}, "role"),
-    ({"role": 3}, "role"),
-    ({"scopes": "all"}, "scopes"),
-    ({"scopes": ["Connectors Read"]}, "scopes"),
-    ({"scopes": [1]}, "scopes"),
-    ({"scopes": ["connectors"]}, "scopes"),
     ({"role": "Member", "scopes": ["api_keys.write"]}, "scopes"),
-    ({"role": "Admin", "scopes": ["org.delete"]}, "scopes"),
-    ({"expires_in_days": 0}, "expires_in_days"),
-    ({"expires_in_days": -1}, "expires_in_days"),
-    ({"expires_in_days": 1.5}, "expires_in_days"),
-    ({"expires_in_days": "30"}, "expires_in_days"),
-    ({"expires_in_days": 10**6}, "expires_in_days"),
-    ({"expires_in_days": True}, "expires_in_days"),
+    ({"expires_in_days": 3651}, "expires_in_days"),
     ({"expires_in_days": 30, "rotate_before_days": 30}, "rotate_before_days"),
-    ({"rotate_before_days": 5}, "rotate_before_days"),
-    ({"expires_in_days": 10, "rotate_before_days": 0}, "rotate_before_days"),
-    ({"keep_previous_for_days": 0}, "keep_previous_for_days"),
-    ({"keep_previous_for_days": "2"}, "keep_previous_for_days"),
-    ({"rotation_triggers": ["a"]}, "rotation_triggers"),
-    ({"rotation_triggers": {"a": [1]}}, "rotation_triggers"),
-    ({"adopt_token": "sk-ard_test_abc"}, "adopt_token"),
-    ({"on_missing_token": "rotate"}, "on_missing_token"),
-    ({"adopt_key_id": "key_1", "on_missing_token": "maybe"}, "on_missing_token"),
-    ({"adopt_key_id": "key with spaces"}, "adopt_key_id"),
     ({"adopt_key_id": "key_1", "adopt_token": "not-a-token"}, "adopt_token"),
-    ({"adopt_key_id": "key_1", "adopt_token": "sk-ard_test_abc", "on_missing_token": "rotate"}, "on_missing_token"),
 ]
 
 
@@ -92,32 +63,24 @@ def managed_ids(stack: Stack) -> set[str]:
     return {r["id"] for r in resources if r["type"].endswith("ardent:ApiKey")}
 
 
-def test_thirty_bad_inputs_fail_at_preview_each_naming_property_and_reason(
-    tmp_path: Path, emulator: EmulatorServer
-) -> None:
-    assert len(BAD_INPUTS) >= 30
-    httpx.post(f"{emulator.url}/_emulator/stats/reset")
-
-    def preview_each(worker: int) -> list[str]:
-        # The engine stops at the first failed check, so every bad input gets a preview of its own.
-        stack = make_stack(tmp_path / f"worker-{worker}", emulator, KEYS_PROGRAM)
-        missed = []
-        for index in range(worker, len(BAD_INPUTS), 3):
-            spec, prop = BAD_INPUTS[index]
-            stack.write_keys([{"resource": f"bad-{index:02d}", "role": "Viewer", **spec}])
-            preview = stack.cli.run("preview", check=False)
-            text = preview.stdout + preview.stderr
-            pattern = rf"resource 'bad-{index:02d}': property {prop} value .* has a problem: \S+"
-            if preview.returncode == 0 or not re.search(pattern, text, re.DOTALL) or "Traceback" in text:
-                missed.append(f"bad-{index:02d} {spec} ({prop}):\n{text[-1500:]}")
-        return missed
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        missed = [item for result in pool.map(preview_each, range(3)) for item in result]
+def test_bad_inputs_fail_up_beside_a_valid_key_naming_property_and_reason_and_create_nothing_bad(stack: Stack) -> None:
+    stack.reset_stats()
+    missed = []
+    for index, (spec, prop) in enumerate(BAD_INPUTS):
+        stack.write_keys(
+            [{"resource": "valid", "role": "Viewer"}, {"resource": f"bad-{index}", "role": "Viewer", **spec}]
+        )
+        result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
+        text = result.stdout + result.stderr
+        pattern = rf"resource 'bad-{index}': property {prop} value .* has a problem: \S+"
+        if result.returncode == 0 or not re.search(pattern, text, re.DOTALL) or "Traceback" in text:
+            missed.append(f"bad-{index} {spec} ({prop}):\n{text[-1500:]}")
     assert missed == []
-    stats = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
-    print(f"\nbad inputs tried: {len(BAD_INPUTS)}; create requests sent: {stats.get(CREATE, 0)}")
-    assert CREATE not in stats
+    creates = stack.stats().get(CREATE, 0)
+    print(f"\nbad inputs tried through pulumi up: {len(BAD_INPUTS)}; create requests sent: {creates}")
+    assert creates <= 1 and {key.name for key in stack.active_keys().values()} <= {"valid"}
+    stack.cli.run("destroy", "--yes")
+    assert stack.active_keys() == {}
 
 
 @pytest.mark.parametrize(
@@ -293,4 +256,3 @@ def test_no_token_leaks_into_state_output_logs_or_the_emulators_log(
     leaks = [(place, token[:12]) for place, text in places.items() for token in tokens if token in text]
     print(f"\ntokens checked: {len(tokens)}; places: {', '.join(places)}; leaks: {len(leaks)}")
     assert leaks == []
-    assert ROOT.exists()
