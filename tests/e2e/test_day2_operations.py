@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from ardent_provider import ArdentClient
+from ardent_provider.lifecycle import CREATE_ATTEMPTS
 
 from ..conftest import FAST_RETRY
 from .conftest import Stack
@@ -86,4 +87,24 @@ def test_moving_the_stack_to_another_org_replaces_the_key_there_and_names_the_on
         client.get_org(other["org_id"])
     stack.cli.run("destroy", "--yes")
     revoke(stack, old_id)
+    assert stack.active_keys() == {}
+
+
+def test_an_api_failing_every_create_gives_one_line_per_key_and_no_traceback(stack: Stack) -> None:
+    stack.write_keys([{"resource": f"svc{index}", "role": "Viewer"} for index in range(8)])
+    fault = {"route": "POST /v1/orgs/{org_id}/api-keys", "mode": "status", "status": 503}
+    assert httpx.post(f"{stack.emulator.url}/_emulator/faults", json=fault).status_code == 201
+    result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
+    httpx.delete(f"{stack.emulator.url}/_emulator/faults")
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in text and 'File "' not in text
+    diagnostics = text.split("Diagnostics:", 1)[1]
+    failures = [line for line in diagnostics.splitlines() if line.startswith("    error: Could not create Ardent key")]
+    failed_keys = [line.split("'")[1] for line in failures]
+    # The engine stops starting new steps after the first failure; every key it tried is one line
+    # in the diagnostics (plus the note saying how often it was tried).
+    assert failed_keys and len(failed_keys) == len(set(failed_keys))
+    assert all("HTTP 503" in line for line in failures)
+    assert stack.stats()["POST /v1/orgs/{org_id}/api-keys"] == len(failed_keys) * CREATE_ATTEMPTS
     assert stack.active_keys() == {}
