@@ -31,6 +31,7 @@ from .errors import ArdentError, NotFoundError
 from .models import ApiKey, SecretToken
 from .settings import Settings, resolve_settings
 
+PENDING_REVOKE = "pending-revoke"
 RESOURCE_TYPE_SUFFIX = "dynamic/ardent:ApiKey"
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED = 0, 1
@@ -249,6 +250,10 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
         previous = outputs.get("previous_key_id")
         if isinstance(previous, str) and previous:
             found.append(ManagedKey(stack, name, previous, None, "previous", project))
+        pending = outputs.get("pending_revoke_key_ids")
+        for old_id in pending if isinstance(pending, list) else []:
+            if isinstance(old_id, str) and old_id:
+                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project))
     return found
 
 
@@ -362,6 +367,16 @@ def find_drift(
     for item in managed:
         key = by_id.get(item.key_id)
         label = "kept previous key" if item.kind == "previous" else "key"
+        if item.kind == PENDING_REVOKE:
+            if key is not None:
+                add(
+                    "revoke_pending",
+                    key.id,
+                    item,
+                    key,
+                    "a key the stack replaced; revoking it failed and the next `pulumi up` tries again",
+                )
+            continue
         if key is None:
             add(
                 "missing",

@@ -262,3 +262,33 @@ def test_stacks_of_one_run_must_share_the_org_and_the_first_stacks_token_runs() 
         raised.value
     )
     assert "run once per org" in str(raised.value) and RUNNING.reveal() not in str(raised.value)
+
+
+def test_a_key_whose_revocation_is_pending_is_reported_as_such_while_active_and_never_as_unmanaged() -> None:
+    deployment = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi-python:dynamic/ardent:ApiKey",
+                    "urn": "urn:pulumi:e2e::proj::pulumi-python:dynamic/ardent:ApiKey::svc",
+                    "id": "key_new",
+                    "outputs": {"key_id": "key_new", "name": "svc", "pending_revoke_key_ids": ["key_old", "key_gone"]},
+                }
+            ]
+        }
+    }
+    managed = keys_in_deployment(deployment, "e2e", "proj")
+    assert [(item.key_id, item.kind) for item in managed] == [
+        ("key_new", "current"),
+        ("key_old", "pending-revoke"),
+        ("key_gone", "pending-revoke"),
+    ]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    listed = [
+        ApiKey(id=key_id, name="svc", key_prefix=f"sk-ard_test_{key_id}", scopes=(), created_at=now)
+        for key_id in ("key_new", "key_old")
+    ]
+    findings = find_drift(managed, listed, now, None)
+    assert [(finding.problem, finding.key_id, finding.kind) for finding in findings] == [
+        ("revoke_pending", "key_old", "pending-revoke")
+    ]
