@@ -113,10 +113,15 @@ class KeyLifecycle:
         warn: Warn | None = None,
         sleep: Callable[[float], None] = time.sleep,
         inventory_max_age: float = 10.0,
+        ledger: ReplacementLedger | None = None,
+        borrowed_credentials: bool = False,
     ) -> None:
         self.client = client
         self.org_id = org_id
-        self.ledger = ReplacementLedger()
+        # Shared by the lifecycles of every org in a run, so a key moved to another org finds its predecessor.
+        self.ledger = ledger or ReplacementLedger()
+        # The default token tried against an org with no credentials of its own: a refusal is expected there.
+        self.borrowed_credentials = borrowed_credentials
         self._clock = clock or client.server_now
         self._warn: Warn = warn or (lambda _message: None)
         self._sleep = sleep
@@ -176,17 +181,19 @@ class KeyLifecycle:
             self._role_permissions = permissions
         return permissions
 
-    def plan(self, old: KeyState, news: Mapping[str, Any]) -> Plan:
+    def plan(self, old: KeyState, news: Mapping[str, Any], target_org: object = None) -> Plan:
         """Decide what an ``up`` does to a recorded key given the new (checked, maybe unknown) inputs.
 
-        A changed key input replaces the key; so do another org, an expired key, a stored token that is
-        not the key's, and the rotation window. A due grace period or a pending revocation is an update.
-        When the key is replaced, the ledger remembers the old state for :meth:`create`.
+        A changed key input replaces the key; so do another org (``target_org``: the org the inputs ask
+        for, this lifecycle's by default, or an unknown value), an expired key, a stored token that is not
+        the key's, and the rotation window. A due grace period or a pending revocation is an update. When
+        the key is replaced, the ledger remembers the old state for :meth:`create`.
         """
         recorded = old.spec.to_inputs()
         replaces = [name for name in REPLACING_INPUTS if recorded.get(name) != news.get(name)]
         updates = [name for name in SETTING_INPUTS if recorded.get(name) != news.get(name)]
-        if old.org_id is not None and old.org_id != self.org_id:
+        target = target_org if target_org is not None else self.org_id
+        if old.org_id is not None and old.org_id != target:
             replaces.append("org_id")
         previous_due = False
         if old.expires_at or old.previous_key_id or old.status != ACTIVE:
@@ -412,12 +419,13 @@ class KeyLifecycle:
         try:
             listed = self.inventory(org).snapshot()
         except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
-            if org == self.org_id:
+            if org == self.org_id and not self.borrowed_credentials:
                 raise
             raise ArdentConfigurationError(
                 f"Ardent key {state.key_id} ({state.spec.name!r}) is recorded in org {org}, which the configured "
-                f"credentials (org {self.org_id}) cannot read (HTTP {error.status}). Run `pulumi up` to move the "
-                f"key to org {self.org_id}, or configure credentials for org {org}."
+                f"credentials cannot read (HTTP {error.status}). Run `pulumi up` to move the key to the configured "
+                f"org, or give org {org} credentials: `pulumi config set --secret --path 'ardent:orgs.{org}.token' "
+                "<token>`."
             ) from None
         self.sync_service_clock()
         key = listed.get(state.key_id)
@@ -486,10 +494,10 @@ class KeyLifecycle:
         try:
             self.client.revoke_key(org, key_id)
         except NotFoundError:
-            if org != self.org_id:
+            if org != self.org_id or self.borrowed_credentials:
                 self._warn_foreign(key_id, org, 404)
         except (AuthenticationError, PermissionDeniedError) as error:
-            if org == self.org_id:
+            if org == self.org_id and not self.borrowed_credentials:
                 raise
             self._warn_foreign(key_id, org, error.status)
         finally:
@@ -497,8 +505,9 @@ class KeyLifecycle:
 
     def _warn_foreign(self, key_id: str, org: str, status: int) -> None:
         self._warn(
-            f"Ardent key {key_id} lives in org {org}, which the configured credentials (org {self.org_id}) cannot "
-            f"manage (HTTP {status}); it was left active there. Revoke it with credentials for org {org}."
+            f"Ardent key {key_id} lives in org {org}, which the configured credentials cannot manage (HTTP "
+            f"{status}); it was left active there. Revoke it with credentials for org {org} (for example "
+            f"`pulumi config set --secret --path 'ardent:orgs.{org}.token' <token>`, then `pulumi up`)."
         )
 
     def revoke_or_defer(self, key_ids: Iterable[str], *, reason: str) -> tuple[str, ...]:

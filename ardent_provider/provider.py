@@ -40,7 +40,7 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from .lifecycle import KeyLifecycle
+from .lifecycle import KeyLifecycle, ReplacementLedger
 from .settings import Settings, resolve_settings
 from .state import UNKNOWN, KeySpec, KeyState, Unknown, is_unknown
 from .validation import validate_inputs
@@ -177,15 +177,22 @@ class ArdentApiKeyProvider(ResourceProvider):
             dict(everything) if isinstance(everything, Mapping) else req.config.get
         )
 
-    def lifecycle(self) -> KeyLifecycle:
-        """The run's lifecycle for the configured settings, created on first use."""
-        settings = resolve_settings(getattr(self, "_config", {}))
+    def lifecycle(self, org_id: str | None = None) -> KeyLifecycle:
+        """The run's lifecycle for an org (the configured default when None), created on first use."""
+        settings = resolve_settings(getattr(self, "_config", {}), org_id=org_id)
         with self._run_lock:
             lifecycles: dict[Settings, KeyLifecycle] = self.__dict__.setdefault("_lifecycles", {})
+            ledger: ReplacementLedger = self.__dict__.setdefault("_ledger", ReplacementLedger())
             found = lifecycles.get(settings)
             if found is None:
                 client = ArdentClient(settings.token, api_url=settings.api_url)
-                found = KeyLifecycle(client, settings.org_id, warn=pulumi.log.warn)
+                found = KeyLifecycle(
+                    client,
+                    settings.org_id,
+                    warn=pulumi.log.warn,
+                    ledger=ledger,
+                    borrowed_credentials=not settings.own_credentials,
+                )
                 lifecycles[settings] = found
             return found
 
@@ -205,17 +212,22 @@ class ArdentApiKeyProvider(ResourceProvider):
         return CheckResult(to_engine(inputs), failures)
 
     def _settings_failures(self, inputs: Mapping[str, Any]) -> list[CheckFailure]:
+        declared = inputs.get("org_id")
+        if isinstance(declared, Unknown):
+            declared = None  # checked when known; the configured settings are still proved now
+        # A problem with an org the program names is that property's problem.
+        prop = "org_id" if declared else ""
         try:
-            lifecycle = self.lifecycle()
+            lifecycle = self.lifecycle(declared)
             permissions = lifecycle.verify_settings()
         except ArdentConfigurationError as error:
-            return [CheckFailure("", str(error))]
+            return [CheckFailure(prop, str(error))]
         except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
-            return [CheckFailure("", _settings_problem(error))]
+            return [CheckFailure(prop, _settings_problem(error, declared))]
         except ArdentConnectionError as error:
             if error.sent:
                 return []
-            return [CheckFailure("", f"The Ardent API cannot be reached: {error}")]
+            return [CheckFailure(prop, f"The Ardent API cannot be reached: {error}")]
         except ArdentError:
             return []  # A passing fault (429, 5xx): create() retries and reports what stays broken.
         role, scopes = inputs.get("role"), inputs.get("scopes")
@@ -224,12 +236,22 @@ class ArdentApiKeyProvider(ResourceProvider):
         problem = lifecycle.scope_problem(str(role), scopes or [], permissions)
         return [CheckFailure("scopes", problem)] if problem else []
 
+    def _target(self, news: Mapping[str, Any]) -> tuple[KeyLifecycle, object]:
+        """The lifecycle of the org the inputs ask for, and that org (or an unknown value) for ``plan``."""
+        declared = news.get("org_id")
+        if isinstance(declared, Unknown):
+            return self.lifecycle(), declared
+        lifecycle = self.lifecycle(declared if isinstance(declared, str) and declared else None)
+        return lifecycle, lifecycle.org_id
+
     @_plain_errors
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare real inputs; a changed key input, expiry, a broken token or the rotation window replace."""
         old = _state(id_, olds)
+        news = from_engine(news)
         with _reporting("plan the change of", _describe(old)):
-            plan = self.lifecycle().plan(old, from_engine(news))
+            lifecycle, target_org = self._target(news)
+            plan = lifecycle.plan(old, news, target_org)
         return DiffResult(changes=plan.changes, replaces=list(plan.replaces), stables=[], delete_before_replace=False)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -239,7 +261,7 @@ class ArdentApiKeyProvider(ResourceProvider):
         """Create (or, the first time, adopt) the key and return every output, its token included."""
         spec = KeySpec.from_inputs(props)
         with _reporting("create", f"Ardent key {spec.name!r}"):
-            state = self.lifecycle().create(spec)
+            state = self.lifecycle(spec.org_id).create(spec)
         return CreateResult(state.key_id, state.to_outputs())
 
     @_plain_errors
@@ -247,7 +269,7 @@ class ArdentApiKeyProvider(ResourceProvider):
         """Find the key in the org's list. A key gone (revoked or deleted) leaves state; the token is kept."""
         old = _state(id_, props)
         with _reporting("refresh", _describe(old)):
-            state = self.lifecycle().refresh(old)
+            state = self.lifecycle(old.org_id).refresh(old)
         if state is None:
             return ReadResult(None, {})
         return ReadResult(state.key_id, state.to_outputs())
@@ -257,7 +279,7 @@ class ArdentApiKeyProvider(ResourceProvider):
         """Record changed settings, and revoke the previous key once its grace period is over."""
         old = _state(id_, olds)
         with _reporting("update", _describe(old)):
-            state = self.lifecycle().update(old, KeySpec.from_inputs(news))
+            state = self.lifecycle(old.org_id).update(old, KeySpec.from_inputs(news))
         return UpdateResult(state.to_outputs())
 
     @_plain_errors
@@ -265,16 +287,22 @@ class ArdentApiKeyProvider(ResourceProvider):
         """Revoke the key (unless a rotation keeps it for its grace period) and any previous key it kept."""
         old = _state(id_, props)
         with _reporting("revoke", _describe(old)):
-            self.lifecycle().delete(old)
+            self.lifecycle(old.org_id).delete(old)
 
 
-def _settings_problem(error: ArdentError) -> str:
+def _settings_problem(error: ArdentError, org_id: str | None = None) -> str:
+    status = getattr(error, "status", "?")
+    if org_id:
+        return (
+            f"The credentials for org {org_id} were refused (HTTP {status}): give that org its own admin or owner "
+            f"token with `pulumi config set --secret --path 'ardent:orgs.{org_id}.token' <token>` (and "
+            f"`ardent:orgs.{org_id}.apiUrl` if it lives elsewhere); an Ardent token belongs to one org only."
+        )
     if isinstance(error, AuthenticationError):
         return (
             "Ardent rejected the configured token (HTTP 401: unknown, revoked or expired); set a valid admin or "
             "owner token with `pulumi config set --secret ardent:token <token>` or ARDENT_TOKEN."
         )
-    status = getattr(error, "status", "?")
     return (
         f"The configured token may not manage the API keys of the configured org (HTTP {status}):"
         " check that ardent:orgId / ARDENT_ORG_ID is the token's own org and that the token's role is admin or owner."

@@ -23,7 +23,8 @@ class ArdentApiKeyArgs:
     first ``up`` that many days before it expires; any change in ``rotation_triggers`` replaces it at once;
     ``keep_previous_for_days`` keeps the replaced key valid (as ``previous_token``) for that long.
     ``adopt_key_id`` brings an existing key under management, with its token as ``adopt_token`` or, without
-    it, as ``on_missing_token`` says: ``"error"`` (default), ``"rotate"`` or ``"keep"``.
+    it, as ``on_missing_token`` says: ``"error"`` (default), ``"rotate"`` or ``"keep"``. ``org_id`` puts the key in
+    another org than ``ardent:orgId`` (its credentials from ``ardent:orgs.<org id>``); changing it replaces the key.
     """
 
     role: pulumi.Input[str]
@@ -36,6 +37,7 @@ class ArdentApiKeyArgs:
     adopt_key_id: pulumi.Input[str] | None = None
     adopt_token: pulumi.Input[str] | None = None
     on_missing_token: pulumi.Input[str] | None = None
+    org_id: pulumi.Input[str] | None = None
 
 
 class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
@@ -76,6 +78,7 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
         adopt_key_id: pulumi.Input[str] | None = None,
         adopt_token: pulumi.Input[str] | None = None,
         on_missing_token: pulumi.Input[str] | None = None,
+        org_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare a key; pass either ``args`` or the keyword inputs (``role`` is required)."""
@@ -90,6 +93,7 @@ class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
             "adopt_key_id": adopt_key_id,
             "adopt_token": adopt_token,
             "on_missing_token": on_missing_token,
+            "org_id": org_id,
         }
         if args is not None:
             if any(value is not None for value in keywords.values()):

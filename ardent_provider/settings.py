@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,19 +24,56 @@ TOKEN_VARIABLE = "ARDENT_TOKEN"  # noqa: S105 - a variable name
 ORG_VARIABLE = "ARDENT_ORG_ID"
 API_URL_VARIABLE = "ARDENT_API_URL"
 
-# The settings a user may set today, in the order error messages list them.
-SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY)
-# Accepted so that stacks written for per-org credentials are not refused, but not suggested yet.
-RESERVED_KEYS: tuple[str, ...] = (ORGS_CONFIG_KEY,)
+# The settings a user may set, in the order error messages list them.
+SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY, ORGS_CONFIG_KEY)
+RESERVED_KEYS: tuple[str, ...] = ()
+# What an entry of ardent:orgs may hold (set with `pulumi config set --path 'ardent:orgs.<org id>.token'`).
+ORG_ENTRY_KEYS: tuple[str, ...] = ("token", "apiUrl")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved connection settings; the token never shows in ``repr``."""
+    """Resolved connection settings; the token never shows in ``repr``.
+
+    ``own_credentials`` is False when the org has no credentials of its own (no ``ardent:orgs`` entry and not
+    the default org), so the default token is tried against it and may well be refused.
+    """
 
     api_url: str
     org_id: str
     token: SecretToken = field(repr=True)
+    own_credentials: bool = True
+
+
+def org_entries(value: object) -> dict[str, dict[str, str]]:
+    """The per-org credentials of ``ardent:orgs``: ``{org id: {"token": ..., "apiUrl": ...}}``.
+
+    The value arrives as a JSON string (the CLI's ``--path`` config, secrets decrypted) or as a mapping.
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ArdentConfigurationError(
+                "ardent:orgs must be a map of org ids to credentials; set it with "
+                "`pulumi config set --secret --path 'ardent:orgs.<org id>.token' <token>`."
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ArdentConfigurationError("ardent:orgs must be a map of org ids to {token, apiUrl}.")
+    entries: dict[str, dict[str, str]] = {}
+    for org_id, entry in value.items():
+        if not isinstance(entry, Mapping):
+            raise ArdentConfigurationError(f"ardent:orgs.{org_id} must be a map with token and optionally apiUrl.")
+        unknown = sorted(str(key) for key in entry if key not in ORG_ENTRY_KEYS)
+        if unknown:
+            raise ArdentConfigurationError(
+                f"ardent:orgs.{org_id}.{unknown[0]} is not a setting; an org's entry holds "
+                f"{' and '.join(ORG_ENTRY_KEYS)}."
+            )
+        entries[str(org_id)] = {str(key): str(item) for key, item in entry.items() if isinstance(item, str) and item}
+    return entries
 
 
 def check_config_keys(keys: Iterable[str]) -> None:
@@ -59,7 +97,8 @@ def check_config_keys(keys: Iterable[str]) -> None:
 def _suggestion(key: str) -> str:
     name = key.split(":", 1)[1].lower()
     # Compared without the namespace, which every key shares and which would make any name look close.
-    names = {known.split(":", 1)[1].lower(): known for known in SETTING_KEYS}
+    # ardent:orgs is never suggested: a short misspelling such as ardent:org almost always means ardent:orgId.
+    names = {known.split(":", 1)[1].lower(): known for known in SETTING_KEYS if known != ORGS_CONFIG_KEY}
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f"; did you mean `{names[close[0]]}`?" if close else "."
 
@@ -125,6 +164,8 @@ def _is_loopback(host: str) -> bool:
 def resolve_settings(
     config: Mapping[str, object] | Callable[[str], object | None],
     environ: Mapping[str, str] | None = None,
+    *,
+    org_id: str | None = None,
 ) -> Settings:
     """Read the token, org id and API URL from stack config, falling back to the environment.
 
@@ -132,6 +173,9 @@ def resolve_settings(
     ignored), or a lookup function. A mapping is also checked for unknown ``ardent:`` keys; a lookup function
     cannot be enumerated, so that check is skipped. Raises :class:`ArdentConfigurationError` with one
     sentence naming the missing or wrong setting.
+
+    ``org_id`` asks for the settings of that org: its ``ardent:orgs`` entry (token, apiUrl) where there is
+    one, the default token and URL otherwise.
     """
     environment = os.environ if environ is None else environ
     if callable(config):
@@ -147,17 +191,36 @@ def resolve_settings(
         env_value = environment.get(variable, "")
         return env_value.strip() or None
 
-    token = pick(TOKEN_CONFIG_KEY, TOKEN_VARIABLE)
-    if token is None:
+    entries = org_entries(lookup(ORGS_CONFIG_KEY))
+    default_org = pick(ORG_CONFIG_KEY, ORG_VARIABLE)
+    default_token = pick(TOKEN_CONFIG_KEY, TOKEN_VARIABLE)
+    org = org_id or default_org
+    if org is None and default_token is None:
         raise ArdentConfigurationError(
             "No Ardent token is configured: run `pulumi config set --secret ardent:token <token>` or set "
             "the ARDENT_TOKEN environment variable."
         )
-    org_id = pick(ORG_CONFIG_KEY, ORG_VARIABLE)
-    if org_id is None:
+    if org is None:
         raise ArdentConfigurationError(
             "No Ardent org id is configured (no endpoint returns it): run `pulumi config set ardent:orgId "
             "<org id>` or set the ARDENT_ORG_ID environment variable."
         )
-    api_url = check_api_url(pick(API_URL_CONFIG_KEY, API_URL_VARIABLE) or DEFAULT_API_URL)
-    return Settings(api_url=api_url, org_id=org_id, token=SecretToken(token))
+    entry = entries.get(org, {})
+    token = entry.get("token") or default_token
+    if token is None:
+        where = (
+            f"`pulumi config set --secret --path 'ardent:orgs.{org}.token' <token>` or `pulumi config set --secret "
+            "ardent:token <token>`"
+            if org_id
+            else "`pulumi config set --secret ardent:token <token>`"
+        )
+        raise ArdentConfigurationError(
+            f"No Ardent token is configured for org {org}: run {where}, or set the ARDENT_TOKEN environment variable."
+        )
+    api_url = check_api_url(entry.get("apiUrl") or pick(API_URL_CONFIG_KEY, API_URL_VARIABLE) or DEFAULT_API_URL)
+    return Settings(
+        api_url=api_url,
+        org_id=org,
+        token=SecretToken(token),
+        own_credentials=bool(entry.get("token")) or org == default_org,
+    )

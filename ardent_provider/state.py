@@ -24,9 +24,11 @@ SETTING_INPUTS: Final = (
 )
 """Inputs that only steer the provider; changing them never needs a new key."""
 IDENTITY_INPUTS: Final = ("resource_name", "parent_resource")
+ORG_INPUT: Final = "org_id"
+"""The declared org (None: the configured default). A different org replaces the key; see ``KeyLifecycle.plan``."""
 """Where the resource sits in the program; lets a replacement find the key it replaces."""
-INPUT_NAMES: Final = REPLACING_INPUTS + SETTING_INPUTS
-RECORDED_INPUTS: Final = INPUT_NAMES + IDENTITY_INPUTS
+INPUT_NAMES: Final = (*REPLACING_INPUTS, *SETTING_INPUTS, ORG_INPUT)
+RECORDED_INPUTS: Final = (*INPUT_NAMES, *IDENTITY_INPUTS)
 COMPUTED_OUTPUTS: Final = (
     "key_id",
     "org_id",
@@ -108,6 +110,7 @@ class KeySpec:
     on_missing_token: str | None = None
     resource_name: str | None = None
     parent_resource: str | None = None
+    org_id: str | None = None
 
     @classmethod
     def from_inputs(cls, props: Mapping[str, Any]) -> KeySpec:
@@ -127,6 +130,7 @@ class KeySpec:
             on_missing_token=_text(props.get("on_missing_token")),
             resource_name=_text(props.get("resource_name")),
             parent_resource=_text(props.get("parent_resource")),
+            org_id=_text(props.get("org_id")),
         )
 
     def to_inputs(self) -> dict[str, Any]:
@@ -144,6 +148,7 @@ class KeySpec:
             "on_missing_token": self.on_missing_token,
             "resource_name": self.resource_name,
             "parent_resource": self.parent_resource,
+            "org_id": self.org_id,
         }
 
     @property
@@ -191,7 +196,10 @@ class KeyState:
         )
 
     def to_outputs(self) -> dict[str, Any]:
-        """Every output, in one place: the recorded inputs plus what the provider learnt."""
+        """Every output, in one place: the recorded inputs plus what the provider learnt.
+
+        ``org_id`` is the org the key lives in, whether the program declared it or the config chose it.
+        """
         outputs = self.spec.to_inputs()
         outputs.update(
             key_id=self.key_id,

@@ -36,6 +36,7 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         "rotate_before_days": functools.partial(_check_days, "rotate_before_days"),
         "keep_previous_for_days": functools.partial(_check_days, "keep_previous_for_days"),
         "rotation_triggers": _check_triggers,
+        "org_id": _check_org_id,
     }
     for prop, check in checks.items():
         value = news.get(prop)
@@ -98,6 +99,14 @@ def _check_adoption(news: Mapping[str, Any], inputs: dict[str, Any]) -> list[tup
     elif _given(token) and _known(choice) and choice not in (None, "error"):
         problems.append(("on_missing_token", "on_missing_token applies only when adopt_token is not given"))
     return problems
+
+
+def _check_org_id(value: Any) -> tuple[Any, str | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, str) or not KEY_ID_PATTERN.match(value):
+        return value, f"org_id must be an Ardent org id such as 'org_…' (or omitted for ardent:orgId), not {value!r}"
+    return value, None
 
 
 def _check_name(value: Any) -> tuple[Any, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 from collections.abc import Iterator
@@ -239,3 +240,81 @@ def test_a_passing_fault_at_preview_is_not_a_failure(provider: ArdentApiKeyProvi
         json={"route": "GET /v1/orgs/{org_id}/api-keys", "mode": "status", "status": 503},
     )
     assert provider.check({}, inputs()).failures == []
+
+
+@pytest.fixture
+def two_orgs(emulator: EmulatorServer) -> tuple[ArdentApiKeyProvider, dict[str, str]]:
+    other = httpx.post(f"{emulator.url}/_emulator/orgs").json()
+    provider = configured(
+        {
+            "ardent:apiUrl": emulator.url,
+            "ardent:orgId": emulator.org_id,
+            "ardent:token": emulator.token,
+            "ardent:orgs": json.dumps({other["org_id"]: {"token": other["token"]}}),
+        }
+    )
+    return provider, other
+
+
+def org_keys(emulator: EmulatorServer, org_id: str, token: str) -> set[str]:
+    answer = httpx.get(f"{emulator.url}/v1/orgs/{org_id}/api-keys", headers={"Authorization": f"Bearer {token}"})
+    return {key["id"] for key in answer.json() if key["name"] != "emulator-bootstrap-owner"}
+
+
+def test_keys_of_two_orgs_in_one_program_each_use_their_orgs_credentials(
+    two_orgs: tuple[ArdentApiKeyProvider, dict[str, str]], emulator: EmulatorServer
+) -> None:
+    provider, other = two_orgs
+    home = provider.check({}, inputs(resource_name="home")).inputs
+    away_inputs = provider.check({}, inputs(resource_name="away", org_id=other["org_id"]))
+    assert away_inputs.failures == []
+    home_key = provider.create(home)
+    away_key = provider.create(away_inputs.inputs)
+    assert (home_key.outs or {})["org_id"] == emulator.org_id
+    assert (away_key.outs or {})["org_id"] == other["org_id"]
+    assert org_keys(emulator, other["org_id"], other["token"]) == {away_key.id}
+    assert org_keys(emulator, emulator.org_id, emulator.token) == {home_key.id}
+
+    httpx.post(f"{emulator.url}/_emulator/stats/reset")
+    fresh = configured(provider._config)  # type: ignore[arg-type]
+    for created in (home_key, away_key):
+        assert fresh.read(created.id, created.outs or {}).id == created.id
+    stats = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    assert stats == {"GET /v1/orgs/{org_id}/api-keys": 2}, "one list call per org"
+
+
+def test_changing_org_id_replaces_the_key_in_the_new_org_then_revokes_the_old_one(
+    two_orgs: tuple[ArdentApiKeyProvider, dict[str, str]], emulator: EmulatorServer
+) -> None:
+    provider, other = two_orgs
+    checked = provider.check({}, inputs()).inputs
+    first = provider.create(checked)
+    moved = {**checked, "org_id": other["org_id"]}
+    diff = provider.diff(first.id, first.outs or {}, moved)
+    assert diff.replaces == ["org_id"] and diff.delete_before_replace is False
+    assert provider.diff(first.id, first.outs or {}, {**checked, "org_id": Unknown()}).replaces == ["org_id"]
+    second = provider.create(moved)
+    assert org_keys(emulator, other["org_id"], other["token"]) == {second.id}
+    assert first.id in org_keys(emulator, emulator.org_id, emulator.token), "created before the old is revoked"
+    provider.delete(first.id, first.outs or {})
+    assert org_keys(emulator, emulator.org_id, emulator.token) == set()
+    assert provider.diff(second.id, second.outs or {}, moved).changes is False
+
+
+def test_an_org_without_usable_credentials_fails_preview_on_org_id(
+    two_orgs: tuple[ArdentApiKeyProvider, dict[str, str]], emulator: EmulatorServer
+) -> None:
+    provider, other = two_orgs
+    third = httpx.post(f"{emulator.url}/_emulator/orgs").json()
+    failures = provider.check({}, inputs(org_id=third["org_id"])).failures
+    assert [failure.property for failure in failures] == ["org_id"]
+    assert third["org_id"] in failures[0].reason and f"ardent:orgs.{third['org_id']}.token" in failures[0].reason
+    revoked = configured(
+        {
+            **provider._config,  # type: ignore[dict-item]
+            "ardent:orgs": json.dumps({other["org_id"]: {"token": "sk-ard_test_" + "0" * 40}}),
+        }
+    )
+    failures = revoked.check({}, inputs(org_id=other["org_id"])).failures
+    assert [failure.property for failure in failures] == ["org_id"] and "HTTP 401" in failures[0].reason
+    assert provider.check({}, inputs(org_id="not an org")).failures[0].property == "org_id"

@@ -72,7 +72,7 @@ def test_every_unknown_key_is_named_and_one_unlike_any_setting_gets_no_guess() -
     message = str(raised.value)
     assert "`ardent:apiURL` is not a setting; did you mean `ardent:apiUrl`?" in message
     assert "`ardent:region` is not a setting." in message
-    assert "ardent:token, ardent:orgId and ardent:apiUrl" in message
+    assert "ardent:token, ardent:orgId, ardent:apiUrl and ardent:orgs" in message
 
 
 def test_other_namespaces_and_the_reserved_orgs_key_pass() -> None:
@@ -180,3 +180,48 @@ def test_bad_inputs_are_reported_against_their_property(news: dict[str, object],
     _, problems = validate_inputs(news)
     assert [name for name, _ in problems] == [prop]
     assert problems[0][1]
+
+
+def test_each_org_uses_its_own_entry_and_other_orgs_fall_back_to_the_default_credentials() -> None:
+    config = {
+        "ardent:token": "sk-ard_test_default",
+        "ardent:orgId": "org_main",
+        "ardent:orgs": '{"org_eu": {"token": "sk-ard_test_eu", "apiUrl": "https://eu.example"}, "org_us": {}}',
+    }
+    main = resolve_settings(config, {})
+    assert (main.org_id, main.token.reveal(), main.api_url, main.own_credentials) == (
+        "org_main",
+        "sk-ard_test_default",
+        DEFAULT_API_URL,
+        True,
+    )
+    eu = resolve_settings(config, {}, org_id="org_eu")
+    assert (eu.token.reveal(), eu.api_url, eu.own_credentials) == ("sk-ard_test_eu", "https://eu.example", True)
+    other = resolve_settings(config, {}, org_id="org_other")
+    assert (other.token.reveal(), other.own_credentials) == ("sk-ard_test_default", False)
+    assert resolve_settings(config, {}, org_id="org_main").own_credentials is True
+    structured = {**config, "ardent:orgs": {"org_eu": {"token": "sk-ard_test_eu2"}}}
+    assert resolve_settings(structured, {}, org_id="org_eu").token.reveal() == "sk-ard_test_eu2"
+
+
+def test_an_org_given_explicitly_needs_no_default_org() -> None:
+    config = {"ardent:orgs": '{"org_eu": {"token": "sk-ard_test_eu"}}'}
+    assert resolve_settings(config, {}, org_id="org_eu").org_id == "org_eu"
+    with pytest.raises(ArdentConfigurationError, match=r"org org_us: run .*ardent:orgs\.org_us\.token"):
+        resolve_settings(config, {}, org_id="org_us")
+
+
+@pytest.mark.parametrize(
+    ("orgs", "says"),
+    [
+        ("{not json", "must be a map of org ids"),
+        ("[1, 2]", "must be a map of org ids"),
+        ('{"org_eu": "sk-ard_test_x"}', "ardent:orgs.org_eu must be a map"),
+        ('{"org_eu": {"tokn": "x"}}', "ardent:orgs.org_eu.tokn is not a setting"),
+        ('{"org_eu": {"token": "x", "apiUrl": "https://eu.example/v1"}}', "drop /v1"),
+    ],
+)
+def test_bad_per_org_credentials_say_what_is_wrong(orgs: str, says: str) -> None:
+    config = {"ardent:token": TOKEN, "ardent:orgId": "org_main", "ardent:orgs": orgs}
+    with pytest.raises(ArdentConfigurationError, match=says):
+        resolve_settings(config, {}, org_id="org_eu")
