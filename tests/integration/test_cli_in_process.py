@@ -1,0 +1,944 @@
+"""``ardent-keys`` end to end in-process: ``main([...])`` against a real emulator and a fake ``pulumi``.
+
+The fake ``pulumi`` is a small script first on PATH. Like the real CLI on a file backend it finds the project
+by the ``Pulumi.yaml`` in its working directory, the stacks under ``$PULUMI_BACKEND_URL/.pulumi/stacks/<project>``
+and their config in ``Pulumi.<stack>.yaml`` beside the project (secrets encrypted with
+``PULUMI_CONFIG_PASSPHRASE``), and it fails as the real one does: ``error: ...`` on stderr, exit code 255.
+It answers only the read-only commands ``ardent-keys`` needs and refuses anything else. The Ardent side is the
+real emulator; nothing inside ``ardent_provider.cli`` is replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ardent_provider import ArdentClient
+from ardent_provider.cli import main
+from ardent_provider.emulator import EmulatorServer
+
+from ..conftest import FAST_RETRY
+
+PASSPHRASE = "in-process-passphrase"
+DAY = 86400
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+KEY_TYPE = "pulumi-python:dynamic/ardent:ApiKey"
+REVOKE_ROUTE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
+REPORT_FIELDS = [
+    "org_id",
+    "api_url",
+    "stacks",
+    "checked_at",
+    "managed_keys",
+    "org_keys",
+    "credential_key_ids",
+    "drift",
+    "findings",
+]
+FINDING_FIELDS = [
+    "problem",
+    "org_id",
+    "project",
+    "stack",
+    "resource",
+    "kind",
+    "key_id",
+    "name",
+    "expires_at",
+    "detail",
+]
+
+FAKE_PULUMI = r'''#!PYTHON -IS
+"""A stand-in for the pulumi CLI: the read-only commands of a file backend, with the real CLI's errors."""
+import base64
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+VALUED = {"--stack": "stack", "-s": "stack"}
+SWITCHES = {"--json", "-j", "--show-secrets", "--non-interactive"}
+
+
+def fail(message):
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(255)
+
+
+def parse(argv):
+    words, flags = [], {}
+    args = iter(argv)
+    for arg in args:
+        name, equals, value = arg.partition("=")
+        if name in VALUED:
+            flags[VALUED[name]] = value if equals else next(args, "")
+        elif arg in SWITCHES:
+            flags[arg.lstrip("-")] = True
+        elif arg.startswith("-"):
+            fail(f"unknown flag: {arg}")
+        else:
+            words.append(arg)
+    return words, flags
+
+
+def project_name():
+    for name in ("Pulumi.yaml", "Pulumi.yml"):
+        path = Path.cwd() / name
+        if path.is_file():
+            match = re.search(r"(?m)^name:\s*(\S+)", path.read_text())
+            if match:
+                return match.group(1)
+    fail(f"no Pulumi.yaml project file found (searching upwards from {Path.cwd()})")
+
+
+def stacks_dir(project):
+    url = os.environ.get("PULUMI_BACKEND_URL", "")
+    if not url.startswith("file://"):
+        fail("PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions")
+    return Path(url[len("file://"):]) / ".pulumi" / "stacks" / project
+
+
+def stack_file(project, reference):
+    if not reference:
+        fail("no stack selected; please use `pulumi stack select` to choose one")
+    parts = reference.split("/")
+    org, named_project, stack = (["organization", project] + parts)[-3:]
+    if org != "organization":
+        fail(f"stack references on the file backend must use the organization 'organization', not {org!r}")
+    if named_project != project:
+        fail(f'provided project name "{named_project}" doesn\'t match Pulumi.yaml')
+    path = stacks_dir(project) / f"{stack}.json"
+    if not path.is_file():
+        fail(f"no stack named '{reference}' found")
+    return path, stack
+
+
+def decrypt(document, ciphertext):
+    passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is None:
+        fail(
+            'constructing secrets manager of type "passphrase": passphrase must be set with '
+            "PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables"
+        )
+    if "v1:" + hashlib.sha256(passphrase.encode()).hexdigest() != document["encryptionsalt"]:
+        fail("incorrect passphrase")
+    return base64.b64decode(ciphertext.removeprefix("v1:")).decode()
+
+
+def main(argv):
+    time.sleep(float(os.environ.get("FAKE_PULUMI_DELAY") or 0))
+    words, flags = parse(argv)
+    project = project_name()
+    if words == ["stack", "ls"] and flags.get("json"):
+        listing = []
+        for path in sorted(stacks_dir(project).glob("*.json")):
+            resources = json.loads(path.read_text())["deployment"]["resources"]
+            listing.append(
+                {
+                    "name": path.stem,
+                    "current": False,
+                    "updateInProgress": False,
+                    "resourceCount": len(resources),
+                    "url": path.as_uri(),
+                }
+            )
+        print(json.dumps(listing, indent=4))
+    elif words == ["stack", "export"]:
+        path, _ = stack_file(project, flags.get("stack"))
+        print(path.read_text())
+    elif words == ["config"] and flags.get("json"):
+        _, stack = stack_file(project, flags.get("stack"))
+        settings = Path(f"Pulumi.{stack}.yaml")
+        document = json.loads(settings.read_text()) if settings.is_file() else {}
+        shown = {}
+        for key, value in sorted(document.get("config", {}).items()):
+            secure = isinstance(value, dict) and "secure" in value
+            entry = {"secret": secure, "object": False}
+            if not secure:
+                entry["value"] = value
+            elif flags.get("show-secrets"):
+                entry["value"] = decrypt(document, value["secure"])
+            shown[key] = entry
+        print(json.dumps(shown, indent=4))
+    else:
+        fail(f"unknown command: pulumi {' '.join(argv)} (this fake answers only read-only commands)")
+
+
+main(sys.argv[1:])
+'''
+
+
+@dataclass(frozen=True)
+class Managed:
+    """A key a stack's state records: its resource, the key id, a kept previous key id, and replaced keys whose
+    revocation failed (to be retried by the next ``pulumi up``).
+    """
+
+    resource: str
+    key_id: str
+    name: str | None = None
+    previous_key_id: str | None = None
+    pending_revoke_key_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def lines(self) -> dict[str, str]:
+        """The revoke report's verdict lines, by key id."""
+        found = (re.match(r"(revoked|refused|gone|failed) +([^\s:]+)", line) for line in self.out.splitlines())
+        return {match.group(2): match.string for match in found if match}
+
+
+@dataclass
+class Project:
+    """A Pulumi project directory whose stacks live on the fake's file backend."""
+
+    directory: Path
+    name: str
+    backend: Path
+
+    def add_stack(
+        self,
+        stack: str,
+        config: Mapping[str, str],
+        keys: Sequence[Managed] = (),
+        secrets: Collection[str] = ("ardent:token",),
+    ) -> None:
+        """Write the stack's state (as ``pulumi stack export`` prints it) and its ``Pulumi.<stack>.yaml``."""
+        state = self.backend / ".pulumi" / "stacks" / self.name
+        state.mkdir(parents=True, exist_ok=True)
+        (state / f"{stack}.json").write_text(json.dumps(self.deployment(stack, keys), indent=4))
+        document = {
+            "encryptionsalt": "v1:" + hashlib.sha256(PASSPHRASE.encode()).hexdigest(),
+            "config": {
+                key: {"secure": "v1:" + base64.b64encode(value.encode()).decode()} if key in secrets else value
+                for key, value in config.items()
+            },
+        }
+        (self.directory / f"Pulumi.{stack}.yaml").write_text(json.dumps(document, indent=2))
+
+    def deployment(self, stack: str, keys: Sequence[Managed]) -> dict[str, Any]:
+        """A version-3 export: the stack, the dynamic provider, and one ``ArdentApiKey`` per managed key."""
+        prefix = f"urn:pulumi:{stack}::{self.name}::"
+        stack_urn = f"{prefix}pulumi:pulumi:Stack::{self.name}-{stack}"
+        provider_urn = f"{prefix}pulumi:providers:pulumi-python::default"
+        resources: list[dict[str, Any]] = [
+            {"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack", "outputs": {}},
+            {"urn": provider_urn, "custom": True, "id": "4f1c0de0", "type": "pulumi:providers:pulumi-python"},
+        ]
+        for item in keys:
+            sealed = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:c2VhbGVk"}
+            resources.append(
+                {
+                    "urn": f"{prefix}{KEY_TYPE}::{item.resource}",
+                    "custom": True,
+                    "id": item.key_id,
+                    "type": KEY_TYPE,
+                    "inputs": {"role": "role_org_viewer", "name": item.name or item.resource},
+                    "outputs": {
+                        "__provider": "sealed-provider",
+                        "key_id": item.key_id,
+                        "name": item.name or item.resource,
+                        "role": "role_org_viewer",
+                        "status": "active",
+                        "token": sealed,
+                        "previous_key_id": item.previous_key_id,
+                        "previous_token": sealed if item.previous_key_id else None,
+                        "pending_revoke_key_ids": list(item.pending_revoke_key_ids),
+                    },
+                    "parent": stack_urn,
+                    "provider": f"{provider_urn}::4f1c0de0",
+                }
+            )
+            resources[0]["outputs"][f"{item.resource}_token"] = sealed
+        return {
+            "version": 3,
+            "deployment": {
+                "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "fake", "version": "v3.0.0"},
+                "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:fake"}},
+                "resources": resources,
+            },
+        }
+
+
+@dataclass
+class World:
+    """The emulator, an owner client onto it, a fake ``pulumi`` first on PATH, and projects on its backend."""
+
+    emulator: EmulatorServer
+    owner: ArdentClient
+    tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    bin_dir: Path
+    backend: Path
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def org_id(self) -> str:
+        return self.emulator.org_id
+
+    def project(self, name: str, directory: str | None = None) -> Project:
+        path = self.tmp_path / (directory or name)
+        path.mkdir(parents=True)
+        (path / "Pulumi.yaml").write_text(f"name: {name}\nruntime:\n  name: python\n")
+        return Project(path, name, self.backend)
+
+    def config(self, token: str | None = None, **overrides: str) -> dict[str, str]:
+        """Stack config as ``pulumi config set`` would leave it for this emulator, plus a key of the program."""
+        settings = {
+            "ardent:apiUrl": self.emulator.url,
+            "ardent:orgId": self.org_id,
+            "ardent:token": token or self.emulator.token,
+            "app:replicas": "2",
+        }
+        settings.update(overrides)
+        return settings
+
+    def ardent_keys(self, *args: str) -> Result:
+        """Run ``ardent-keys ARGS`` in-process, as the console script does."""
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        self.outputs.append(captured.out + captured.err)
+        return Result(code, captured.out, captured.err)
+
+    def key(self, name: str, expires_days: int | None = None) -> tuple[str, str]:
+        """A key created in the org (as Pulumi or a person would): its id and token."""
+        created = self.owner.create_key(self.org_id, name=name, role="role_org_viewer", expires_days=expires_days)
+        return created.id, created.token.reveal()
+
+    def revoked_key(self, name: str) -> str:
+        key_id, _ = self.key(name)
+        self.owner.revoke_key(self.org_id, key_id)
+        return key_id
+
+    def active(self) -> dict[str, Any]:
+        """The org's active keys by id, as the service lists them."""
+        return {key.id: key for key in self.owner.list_keys(self.org_id)}
+
+    def running_key_id(self) -> str:
+        """The emulator's bootstrap owner key: the key whose token the stacks run with."""
+        return next(key.id for key in self.owner.list_keys(self.org_id) if key.name == "emulator-bootstrap-owner")
+
+    def wire_keys(self) -> dict[str, dict[str, Any]]:
+        """The org's keys exactly as the service sends them."""
+        response = httpx.get(
+            f"{self.emulator.url}/v1/orgs/{self.org_id}/api-keys",
+            headers={"Authorization": f"Bearer {self.emulator.token}"},
+        )
+        return {item["id"]: item for item in response.json()}
+
+    def advance_days(self, days: float) -> None:
+        httpx.post(f"{self.emulator.url}/_emulator/clock", json={"advance_seconds": days * DAY}).raise_for_status()
+
+    def fault(self, route: str, **rule: Any) -> None:
+        answer = httpx.post(f"{self.emulator.url}/_emulator/faults", json={"route": route, **rule})
+        assert answer.is_success, answer.text
+
+    def second_org(self) -> tuple[str, str]:
+        answer = httpx.post(f"{self.emulator.url}/_emulator/orgs").json()
+        return answer["org_id"], answer["token"]
+
+    def printed_anything_of(self, secrets: Sequence[str]) -> bool:
+        return any(secret in output for secret in secrets for output in self.outputs)
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    emulator: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[World]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(FAKE_PULUMI.replace("PYTHON", sys.executable, 1))
+    fake.chmod(0o755)
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+    for variable in ("ARDENT_TOKEN", "ARDENT_ORG_ID", "ARDENT_API_URL", "FAKE_PULUMI_DELAY"):
+        monkeypatch.delenv(variable, raising=False)
+    with ArdentClient(emulator.token, api_url=emulator.url, retry=FAST_RETRY) as owner:
+        yield World(emulator, owner, tmp_path, monkeypatch, capsys, bin_dir, backend)
+
+
+def cwd(*projects: Project) -> list[str]:
+    return [arg for project in projects for arg in ("--cwd", str(project.directory))]
+
+
+@dataclass(frozen=True)
+class DriftScene:
+    """One stack with every kind of drift, and the ids and tokens involved."""
+
+    project: Project
+    ok: str
+    previous: str
+    pending: str
+    pending_done: str
+    gone: str
+    gone_previous: str
+    old: str
+    soon: str
+    by_hand: str
+    tokens: tuple[str, ...]
+
+
+def drift_scene(world: World) -> DriftScene:
+    """``web/prod`` manages an active key with an active previous key and two replaced keys pending revocation
+    (one still active, one revoked since), a key revoked outside Pulumi (with a revoked previous key), a key
+    that expired, and one that expires in 3 days; a key made by hand is unmanaged.
+    """
+    gone, gone_previous = world.revoked_key("worker"), world.revoked_key("worker-old")
+    old, old_token = world.key("old", expires_days=1)
+    world.advance_days(2)
+    ok, ok_token = world.key("api")
+    previous, previous_token = world.key("api-previous")
+    pending, pending_token = world.key("api-replaced")
+    pending_done = world.revoked_key("api-replaced-earlier")
+    soon, soon_token = world.key("soon", expires_days=3)
+    by_hand, by_hand_token = world.key("made-by-hand")
+    web = world.project("web")
+    web.add_stack(
+        "prod",
+        world.config(),
+        [
+            Managed("api", ok, "api", previous_key_id=previous, pending_revoke_key_ids=(pending, pending_done)),
+            Managed("worker", gone, "worker", previous_key_id=gone_previous),
+            Managed("old", old, "old"),
+            Managed("soon", soon, "soon"),
+        ],
+    )
+    tokens = (world.emulator.token, old_token, ok_token, previous_token, pending_token, soon_token, by_hand_token)
+    return DriftScene(web, ok, previous, pending, pending_done, gone, gone_previous, old, soon, by_hand, tokens)
+
+
+# -- drift: clean -------------------------------------------------------------------------------------
+
+
+def test_drift_exits_0_and_says_no_drift_when_every_managed_key_is_active_and_nothing_else_is(
+    world: World,
+) -> None:
+    api, api_token = world.key("api")
+    previous, _ = world.key("api-previous")
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [Managed("api", api, "api", previous_key_id=previous)])
+    world.monkeypatch.chdir(web.directory)
+
+    table = world.ardent_keys("drift", "--stack", "prod")
+    assert table.code == 0, table
+    assert table.out.startswith("No drift") and "web/prod" in table.out and table.err == ""
+
+    report = world.ardent_keys("drift", "--stack", "prod", "--json")
+    assert report.code == 0, report
+    payload = report.json()
+    assert payload["drift"] is False and payload["findings"] == []
+    assert payload["stacks"] == [{"project": "web", "stack": "prod", "directory": str(web.directory)}]
+    assert payload["managed_keys"] == 2 and payload["org_keys"] == 3
+    assert payload["credential_key_ids"] == [world.running_key_id()]
+    assert not world.printed_anything_of([world.emulator.token, api_token])
+
+
+def test_drift_reads_credentials_from_the_environment_when_the_stack_config_has_none(world: World) -> None:
+    api, _ = world.key("api")
+    web = world.project("web")
+    web.add_stack("prod", {"app:replicas": "2"}, [Managed("api", api)])
+    world.monkeypatch.setenv("ARDENT_TOKEN", world.emulator.token)
+    world.monkeypatch.setenv("ARDENT_ORG_ID", world.org_id)
+    world.monkeypatch.setenv("ARDENT_API_URL", world.emulator.url)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+
+    assert result.code == 0, result
+    assert result.json()["org_id"] == world.org_id and result.json()["api_url"] == world.emulator.url
+
+
+def test_the_same_stack_named_twice_or_the_same_directory_given_twice_is_read_once(world: World) -> None:
+    api, _ = world.key("api")
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [Managed("api", api)])
+
+    result = world.ardent_keys("drift", *cwd(web, web), "--stack", "prod", "--stack", "organization/web/prod", "--json")
+
+    assert result.code == 0, result
+    assert [(s["project"], s["stack"]) for s in result.json()["stacks"]] == [("web", "prod")]
+    assert result.json()["managed_keys"] == 1
+
+
+# -- drift: findings ----------------------------------------------------------------------------------
+
+
+def test_drift_table_shows_missing_expired_expiring_and_unmanaged_keys_and_exits_1(world: World) -> None:
+    scene = drift_scene(world)
+
+    result = world.ardent_keys("drift", *cwd(scene.project), "--stack", "prod", "--expiring-within", "7")
+
+    assert result.code == 1, result
+    rows = {line.split()[1]: line.split()[0] for line in result.out.splitlines()[1:] if line.strip()[:1].islower()}
+    assert rows == {
+        scene.gone: "missing",
+        scene.gone_previous: "missing",
+        scene.old: "expired",
+        scene.soon: "expiring",
+        scene.by_hand: "unmanaged",
+        scene.pending: "revoke_pending",
+    }
+    header = result.out.splitlines()[0]
+    assert all(column in header for column in ("PROBLEM", "KEY ID", "NAME", "STACK", "RESOURCE", "EXPIRES"))
+    assert "web/prod" in result.out and result.out.rstrip().endswith("6 finding(s).")
+    # Three days from creation, measured from the service's clock (whole seconds): just under or at 3 d.
+    assert re.search(rf"{scene.soon} .* expires in (2 d 23|3 d 0) h", result.out)
+    assert not world.printed_anything_of(scene.tokens)
+
+
+def test_drift_without_expiring_within_does_not_report_keys_that_merely_expire_soon(world: World) -> None:
+    scene = drift_scene(world)
+
+    result = world.ardent_keys("drift", *cwd(scene.project), "--stack", "prod", "--json")
+
+    assert result.code == 1, result
+    problems = {f["key_id"]: f["problem"] for f in result.json()["findings"]}
+    assert scene.soon not in problems and problems[scene.old] == "expired"
+
+
+def test_drift_json_reports_every_finding_with_the_documented_fields(world: World) -> None:
+    scene = drift_scene(world)
+    running = world.running_key_id()
+
+    result = world.ardent_keys("drift", *cwd(scene.project), "--stack", "prod", "--expiring-within", "7", "--json")
+
+    assert result.code == 1, result
+    payload = result.json()
+    assert list(payload) == REPORT_FIELDS
+    assert (payload["org_id"], payload["api_url"], payload["drift"]) == (world.org_id, world.emulator.url, True)
+    assert payload["stacks"] == [{"project": "web", "stack": "prod", "directory": str(scene.project.directory)}]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", payload["checked_at"])
+    assert payload["managed_keys"] == 8
+    assert payload["org_keys"] == len(world.active()) == 7
+    assert payload["credential_key_ids"] == [running]
+    assert all(list(finding) == FINDING_FIELDS for finding in payload["findings"])
+    assert {f["org_id"] for f in payload["findings"]} == {world.org_id}
+    # Managed findings first, by resource; the unmanaged key last, with no stack.
+    assert [(f["problem"], f["resource"], f["kind"], f["key_id"]) for f in payload["findings"]] == [
+        ("revoke_pending", "api", "pending-revoke", scene.pending),
+        ("expired", "old", "current", scene.old),
+        ("expiring", "soon", "current", scene.soon),
+        *sorted(
+            [("missing", "worker", "current", scene.gone), ("missing", "worker", "previous", scene.gone_previous)],
+            key=lambda row: row[3],
+        ),
+        ("unmanaged", None, None, scene.by_hand),
+    ]
+    by_id = {f["key_id"]: f for f in payload["findings"]}
+    wire = world.wire_keys()
+    assert by_id[scene.old]["expires_at"] == wire[scene.old]["expires_at"]
+    assert by_id[scene.soon]["expires_at"] == wire[scene.soon]["expires_at"]
+    assert by_id[scene.gone]["expires_at"] is None and by_id[scene.gone]["name"] == "worker"
+    assert (by_id[scene.by_hand]["project"], by_id[scene.by_hand]["stack"]) == (None, None)
+    assert by_id[scene.by_hand]["name"] == "made-by-hand"
+    assert {(f["project"], f["stack"]) for f in payload["findings"] if f["problem"] != "unmanaged"} == {("web", "prod")}
+    assert running not in by_id and scene.ok not in by_id and scene.previous not in by_id
+    # A pending revocation that has since gone through is no drift at all.
+    assert scene.pending_done not in by_id
+    assert not world.printed_anything_of(scene.tokens)
+
+
+# -- drift: could not check ---------------------------------------------------------------------------
+
+
+def test_drift_could_not_check_when_pulumi_fails_and_says_why_in_its_json(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+
+    table = world.ardent_keys("drift", *cwd(web), "--stack", "staging")
+    report = world.ardent_keys("drift", *cwd(web), "--stack", "staging", "--json")
+
+    assert table.code == report.code == 2
+    assert table.out == ""
+    assert "could not check" in table.err and "no stack named 'staging' found" in table.err
+    assert f"in {web.directory} failed" in table.err
+    assert list(report.json()) == ["error"] and "no stack named 'staging' found" in report.json()["error"]
+
+
+def test_drift_and_revoke_could_not_check_without_the_passphrase_and_revoke_nothing(world: World) -> None:
+    orphan, _ = world.key("orphan")
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    world.monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert drift.code == revoke.code == 2
+    assert "PULUMI_CONFIG_PASSPHRASE" in drift.err and "PULUMI_CONFIG_PASSPHRASE" in revoke.err
+    assert "nothing revoked" in revoke.err and revoke.out == ""
+    assert orphan in world.active()
+
+
+def test_drift_and_revoke_could_not_check_when_pulumi_is_not_on_path(world: World) -> None:
+    orphan, _ = world.key("orphan")
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    empty = world.tmp_path / "no-pulumi-here"
+    empty.mkdir()
+    world.monkeypatch.setenv("PATH", str(empty))
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert drift.code == revoke.code == 2
+    assert "pulumi CLI is not on PATH" in drift.json()["error"]
+    assert "pulumi CLI is not on PATH" in revoke.err and "nothing revoked" in revoke.err
+    assert orphan in world.active()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=PermissionError,
+    reason="run_pulumi catches only FileNotFoundError: a pulumi on PATH that cannot be executed raises "
+    "PermissionError out of main(), a traceback and exit code 1, which reads as 'drift found'",
+)
+def test_drift_could_not_check_when_the_pulumi_on_path_cannot_be_executed(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    (world.bin_dir / "pulumi").chmod(0o644)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == 2 and "could not check" in result.err
+
+
+def test_drift_could_not_check_when_pulumi_does_not_answer_in_time(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    world.monkeypatch.setenv("FAKE_PULUMI_DELAY", "30")
+    real_run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
+
+    def impatient_run(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        # The CLI allows pulumi 300 s; the clock is shortened here, at the process boundary, not in cli.py.
+        kwargs["timeout"] = min(kwargs.get("timeout") or 1.0, 1.0)
+        return real_run(*args, **kwargs)
+
+    world.monkeypatch.setattr(subprocess, "run", impatient_run)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == 2
+    assert "could not check" in result.err and "did not finish within" in result.err
+    assert f"`pulumi config --stack prod --show-secrets --json` in {web.directory}" in result.err
+
+
+def test_drift_and_revoke_refuse_an_unknown_ardent_setting_naming_the_one_meant(world: World) -> None:
+    orphan, _ = world.key("orphan")
+    web = world.project("web")
+    config = world.config()
+    config["ardent:apiURL"] = config.pop("ardent:apiUrl")
+    web.add_stack("prod", config)
+    hint = "`ardent:apiURL` is not a setting; did you mean `ardent:apiUrl`?"
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert drift.code == revoke.code == 2
+    assert hint in drift.err and "stack web/prod" in drift.err
+    assert hint in revoke.err and "nothing revoked" in revoke.err
+    assert orphan in world.active()
+
+
+def test_drift_refuses_an_api_url_ending_in_v1_saying_to_drop_it(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(**{"ardent:apiUrl": f"{world.emulator.url}/v1"}))
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == 2
+    assert "drop /v1" in result.err and f"'{world.emulator.url}'" in result.err
+
+
+def test_drift_and_revoke_could_not_check_when_the_stacks_token_no_longer_works(world: World) -> None:
+    orphan, _ = world.key("orphan")
+    stale, stale_token = world.key("stale-ci-token")
+    world.owner.revoke_key(world.org_id, stale)
+    web = world.project("web")
+    web.add_stack("prod", world.config(token=stale_token))
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert drift.code == revoke.code == 2
+    assert "error" in drift.json()
+    assert "could not list the org's keys, nothing revoked" in revoke.err
+    assert orphan in world.active()
+    assert not world.printed_anything_of([stale_token])
+
+
+def test_drift_refuses_stacks_of_different_orgs_naming_them(world: World) -> None:
+    other_org, other_token = world.second_org()
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config())
+    batch.add_stack("prod", world.config(token=other_token, **{"ardent:orgId": other_org}))
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks")
+
+    assert result.code == 2
+    assert "different Ardent orgs" in result.err
+    assert f"{world.org_id} at {world.emulator.url}: web/prod" in result.err
+    assert f"{other_org} at {world.emulator.url}: batch/prod" in result.err
+
+
+def test_drift_could_not_check_a_directory_that_is_not_a_named_pulumi_project(world: World) -> None:
+    plain = world.tmp_path / "not-a-project"
+    plain.mkdir()
+    nameless = world.tmp_path / "nameless"
+    nameless.mkdir()
+    (nameless / "Pulumi.yaml").write_text("runtime:\n  name: python\n")
+
+    missing = world.ardent_keys("drift", "--cwd", str(world.tmp_path / "nowhere"), "--stack", "prod")
+    no_project = world.ardent_keys("drift", "--cwd", str(plain), "--stack", "prod")
+    unnamed = world.ardent_keys("drift", "--cwd", str(nameless), "--stack", "prod")
+
+    assert missing.code == no_project.code == unnamed.code == 2
+    assert "no such directory" in missing.err
+    assert "holds no Pulumi.yaml" in no_project.err and "--cwd" in no_project.err
+    assert "has no top-level `name:`" in unnamed.err
+
+
+def test_all_stacks_of_a_project_without_stacks_could_not_check(world: World) -> None:
+    web = world.project("web")
+
+    result = world.ardent_keys("drift", *cwd(web), "--all-stacks")
+
+    assert result.code == 2 and "project web" in result.err and "has no stacks" in result.err
+
+
+def test_an_expiry_window_out_of_range_is_refused_before_reading_any_stack(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    world.monkeypatch.setenv("PATH", str(world.tmp_path))
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--expiring-within", "-1")
+
+    assert result.code == 2 and "--expiring-within" in result.err and "PATH" not in result.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=json.JSONDecodeError,
+    reason="main() rejects --expiring-within before the handler runs and prints nothing on stdout, although "
+    'README says that on exit code 2 `--json` prints {"error": "..."}',
+)
+def test_drift_json_prints_an_error_object_for_an_expiry_window_out_of_range(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--expiring-within", "-1", "--json")
+
+    assert result.code == 2 and "--expiring-within" in result.json()["error"]
+
+
+# -- several projects ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_projects(world: World) -> tuple[Project, Project, dict[str, str]]:
+    """``web`` (stacks prod and staging) and ``batch`` (stack prod), each managing keys; one orphan."""
+    ids = {name: world.key(name)[0] for name in ("web-prod", "web-staging", "batch-prod", "orphan")}
+    web, batch = world.project("web", "apps/web"), world.project("batch", "apps/batch")
+    web.add_stack("prod", world.config(), [Managed("api", ids["web-prod"])])
+    web.add_stack("staging", world.config(), [Managed("api", ids["web-staging"])])
+    batch.add_stack("prod", world.config(), [Managed("job", ids["batch-prod"])])
+    return web, batch, ids
+
+
+def test_all_stacks_of_several_projects_leave_only_the_orphan_unmanaged(
+    world: World, two_projects: tuple[Project, Project, dict[str, str]]
+) -> None:
+    web, batch, ids = two_projects
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks", "--json")
+    table = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks")
+
+    assert result.code == table.code == 1, result
+    payload = result.json()
+    assert [(s["project"], s["stack"], s["directory"]) for s in payload["stacks"]] == [
+        ("web", "prod", str(web.directory)),
+        ("web", "staging", str(web.directory)),
+        ("batch", "prod", str(batch.directory)),
+    ]
+    assert payload["managed_keys"] == 3
+    assert [(f["problem"], f["key_id"]) for f in payload["findings"]] == [("unmanaged", ids["orphan"])]
+    assert "1 finding(s)." in table.out
+
+
+def test_a_qualified_stack_picks_its_project_and_the_other_projects_keys_look_unmanaged(
+    world: World, two_projects: tuple[Project, Project, dict[str, str]]
+) -> None:
+    web, batch, ids = two_projects
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--stack", "organization/batch/prod", "--json")
+
+    assert result.code == 1, result
+    payload = result.json()
+    assert [(s["project"], s["stack"]) for s in payload["stacks"]] == [("batch", "prod")]
+    assert [f["key_id"] for f in payload["findings"]] == sorted([ids["web-prod"], ids["web-staging"], ids["orphan"]])
+
+
+def test_a_bare_stack_name_with_several_projects_is_ambiguous(
+    world: World, two_projects: tuple[Project, Project, dict[str, str]]
+) -> None:
+    web, batch, ids = two_projects
+
+    drift = world.ardent_keys("drift", *cwd(web, batch), "--stack", "prod")
+    revoke = world.ardent_keys("revoke", *cwd(web, batch), "--stack", "prod", ids["orphan"])
+
+    assert drift.code == revoke.code == 2
+    assert "ambiguous" in drift.err and "write org/project/stack" in drift.err and "organization/web/prod" in drift.err
+    assert "nothing revoked" in revoke.err and ids["orphan"] in world.active()
+
+
+def test_a_qualified_stack_of_a_project_not_given_names_the_missing_cwd(
+    world: World, two_projects: tuple[Project, Project, dict[str, str]]
+) -> None:
+    web, batch, _ = two_projects
+
+    unknown = world.ardent_keys("drift", *cwd(web, batch), "--stack", "organization/billing/prod")
+    malformed = world.ardent_keys("drift", *cwd(web), "--stack", "organization//prod")
+
+    assert unknown.code == malformed.code == 2
+    assert "no --cwd directory holds project billing" in unknown.err and str(web.directory) in unknown.err
+    assert "is not a stack name" in malformed.err
+
+
+def test_two_directories_of_one_project_are_refused(world: World) -> None:
+    first, second = world.project("web", "checkout-a"), world.project("web", "checkout-b")
+
+    result = world.ardent_keys("drift", *cwd(first, second), "--all-stacks")
+
+    assert result.code == 2
+    assert "are both project web" in result.err and str(first.directory) in result.err
+
+
+# -- revoke -------------------------------------------------------------------------------------------
+
+
+def test_revoke_revokes_a_key_no_stack_manages_and_exits_0(world: World) -> None:
+    api, _ = world.key("api")
+    orphan, orphan_token = world.key("orphan-by-hand")
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [Managed("api", api)])
+
+    result = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert result.code == 0, result
+    assert result.lines()[orphan].startswith(f"revoked  {orphan} ('orphan-by-hand')")
+    assert result.out.rstrip().endswith("1 revoked, 0 not revoked.")
+    assert set(world.active()) == {world.running_key_id(), api}
+    assert not world.printed_anything_of([orphan_token, world.emulator.token])
+
+
+def test_revoke_refuses_the_key_it_runs_with_and_every_stacks_token_and_keeps_them(world: World) -> None:
+    batch_key, batch_token = world.key("batch-ci-token")
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config())
+    batch.add_stack("prod", world.config(token=batch_token))
+    running = world.running_key_id()
+
+    result = world.ardent_keys("revoke", *cwd(web, batch), "--all-stacks", running, batch_key)
+
+    assert result.code == 1, result
+    lines = result.lines()
+    assert lines[running].startswith("refused") and "the key this command runs with" in lines[running]
+    assert "stack web/prod" in lines[running]
+    assert lines[batch_key].startswith("refused") and "stack batch/prod runs with" in lines[batch_key]
+    assert result.out.rstrip().endswith("0 revoked, 2 not revoked.")
+    assert {running, batch_key} <= set(world.active())
+    assert not world.printed_anything_of([batch_token, world.emulator.token])
+
+
+def test_revoke_refuses_managed_keys_current_kept_previous_or_pending_revocation_and_still_revokes_the_orphan(
+    world: World,
+) -> None:
+    api, _ = world.key("api")
+    previous, _ = world.key("api-previous")
+    pending, _ = world.key("api-replaced")
+    orphan, _ = world.key("orphan")
+    web = world.project("web")
+    web.add_stack(
+        "prod", world.config(), [Managed("api", api, previous_key_id=previous, pending_revoke_key_ids=(pending,))]
+    )
+
+    result = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", api, previous, pending, orphan)
+
+    assert result.code == 1, result
+    lines = result.lines()
+    assert lines[api].startswith("refused") and "the key of resource api in stack web/prod" in lines[api]
+    assert "kept previous key of resource api" in lines[previous] and "pulumi up" in lines[previous]
+    assert lines[pending].startswith("refused") and "resource api in stack web/prod" in lines[pending]
+    assert lines[orphan].startswith("revoked")
+    assert result.out.rstrip().endswith("1 revoked, 3 not revoked.")
+    assert set(world.active()) == {world.running_key_id(), api, previous, pending}
+
+
+def test_revoke_refuses_unknown_ids_and_points_at_refresh_for_a_revoked_key_a_stack_still_records(
+    world: World,
+) -> None:
+    gone = world.revoked_key("worker")
+    other_org, other_token = world.second_org()
+    with ArdentClient(other_token, api_url=world.emulator.url, retry=FAST_RETRY) as stranger:
+        foreign = stranger.create_key(other_org, name="theirs", role="role_org_viewer").id
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [Managed("worker", gone)])
+    before = set(world.active())
+
+    result = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "key_doesnotexist", gone, foreign, gone)
+
+    assert result.code == 1, result
+    lines = result.lines()
+    assert set(lines) == {"key_doesnotexist", gone, foreign}
+    assert all(line.startswith("refused") and "not an active key of org" in line for line in lines.values())
+    assert "stack web/prod still records it" in lines[gone] and "pulumi refresh" in lines[gone]
+    assert result.out.rstrip().endswith("0 revoked, 3 not revoked.")
+    assert set(world.active()) == before
+
+
+def test_revoke_reports_a_key_revoked_meanwhile_as_gone_and_a_refused_call_as_failed(world: World) -> None:
+    raced, _ = world.key("raced")
+    guarded, _ = world.key("guarded")
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    world.fault(REVOKE_ROUTE, mode="status", status=404, count=1)
+    world.fault(REVOKE_ROUTE, mode="status", status=403, count=1)
+
+    result = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", raced, guarded)
+
+    assert result.code == 1, result
+    lines = result.lines()
+    assert lines[raced].startswith("gone") and "revoked meanwhile" in lines[raced]
+    assert lines[guarded].startswith("failed")
+    assert result.out.rstrip().endswith("0 revoked, 2 not revoked.")
+    assert {raced, guarded} <= set(world.active())
