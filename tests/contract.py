@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,16 @@ from ardent_provider.emulator import EmulatorApp, Request
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT.parent / "shared" / "ardent-api" / "openapi.public.json"
 SPEC_URI = "urn:ardent:openapi.public.json"
+
+# Statuses the contract README documents for every endpoint, accepted even where the vendor's file does not list
+# them for the operation. README, "Auth, roles, errors (documented)", "General status meanings": 401 (missing,
+# invalid, expired or revoked token; "Every request carries Authorization: Bearer <token>", "Endpoints that
+# matter"), 403 (a valid token without access to that org or action; every emulated path names an org), 429 (too
+# many requests) and 500/502/503 (server or dependency error). Not 400, 404 or 409: bad data, a missing resource
+# and a conflict depend on the operation, so they count only where the file lists them (400 on create, 404 on
+# revoke, as in the README's table). Nothing else, not 504, not 405: the file lists a single 2xx per operation,
+# and any other status, success or not, breaks the contract.
+GENERAL_STATUSES = frozenset({401, 403, 429, 500, 502, 503})
 
 # The contract's error shape ({"detail": "<message>"}); the vendor documents it in prose, not in the file.
 ERROR_BODY_SCHEMA = {
@@ -41,6 +52,10 @@ def load_spec() -> dict[str, Any]:
     return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 
 
+class ContractViolationError(AssertionError):
+    """An answer that the vendor's file and the contract README do not allow."""
+
+
 class OpenAPIValidator:
     """Validates emulator answers against the vendor's schemas with ``jsonschema`` (Draft 2020-12)."""
 
@@ -56,12 +71,27 @@ class OpenAPIValidator:
     def component(self, name: str) -> dict[str, Any]:
         return {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
 
+    def _operation(self, method: str, template: str) -> dict[str, Any]:
+        operation = self.spec["paths"].get(template, {}).get(method.lower())
+        if operation is None:
+            raise ContractViolationError(f"the vendor's file has no operation {method} {template}")
+        return operation
+
+    def listed_statuses(self, method: str, template: str) -> frozenset[int]:
+        """The statuses the vendor's file lists for an operation (it uses no ranges and no ``default``)."""
+        responses = self._operation(method, template)["responses"]
+        unsupported = [code for code in responses if not code.isdigit()]
+        if unsupported:
+            raise ContractViolationError(f"{method} {template} lists {unsupported}; only exact statuses are understood")
+        return frozenset(int(code) for code in responses)
+
+    def accepted_statuses(self, method: str, template: str) -> frozenset[int]:
+        """What an answer to the operation may carry: the file's statuses plus the README's general ones."""
+        return self.listed_statuses(method, template) | GENERAL_STATUSES
+
     def response_schema(self, method: str, template: str, status: int) -> dict[str, Any] | None:
         """The documented JSON schema for an answer, or None when the file documents no body."""
-        operation = self.spec["paths"][template].get(method.lower())
-        if operation is None:
-            return None
-        response = operation["responses"].get(str(status))
+        response = self._operation(method, template)["responses"].get(str(status))
         if response is None or "content" not in response:
             return None
         schema = response["content"]["application/json"]["schema"]
@@ -81,7 +111,17 @@ class OpenAPIValidator:
         jsonschema.Draft202012Validator(schema, registry=self.registry).validate(instance)
 
     def check_answer(self, method: str, template: str, status: int, body: bytes) -> None:
-        """Raise when an answer breaks the vendor's file or the contract's error shape."""
+        """Raise when an answer breaks the vendor's file or the contract's error shape.
+
+        A status the file does not list for the operation breaks the contract, unless the README documents it
+        for every endpoint (:data:`GENERAL_STATUSES`); so does a body that does not fit the listed schema.
+        """
+        accepted = self.accepted_statuses(method, template)
+        if status not in accepted:
+            raise ContractViolationError(
+                f"{method} {template} answered {status}, which neither the vendor's file lists for the operation "
+                f"nor the README documents for every endpoint (accepted: {', '.join(map(str, sorted(accepted)))})"
+            )
         if status == 204:
             assert body == b"", "a 204 must have no body"
             return
@@ -131,15 +171,34 @@ class InProcessTransport(httpx.BaseTransport):
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body, request=request)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One emulated-API answer as the validating transport saw it."""
+
+    method: str
+    template: str
+    status: int
+
+
 class ValidatingTransport(httpx.BaseTransport):
-    """Wraps a transport and validates every emulated-API answer against the vendor's OpenAPI file."""
+    """Wraps a transport and validates every emulated-API answer against the vendor's OpenAPI file.
+
+    Every such answer is also recorded (:attr:`answers`), so tests can assert the exact status of calls that
+    the client reports only as success or failure.
+    """
 
     def __init__(self, inner: httpx.BaseTransport, validator: OpenAPIValidator) -> None:
         self.inner = inner
         self.validator = validator
         self.checked = 0
         self.failures: list[str] = []
+        self.answers: list[Answer] = []
         self._lock = threading.Lock()
+
+    def statuses(self, method: str, template: str) -> list[int]:
+        """The statuses of every answer seen so far for one operation, oldest first."""
+        with self._lock:
+            return [answer.status for answer in self.answers if (answer.method, answer.template) == (method, template)]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
@@ -153,4 +212,5 @@ class ValidatingTransport(httpx.BaseTransport):
                     self.failures.append(f"{request.method} {template} -> {response.status_code}: {error}")
             with self._lock:
                 self.checked += 1
+                self.answers.append(Answer(request.method, template, response.status_code))
         return response
