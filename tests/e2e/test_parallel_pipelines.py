@@ -12,6 +12,7 @@ import pytest
 from ardent_provider.emulator import EmulatorServer
 
 from .conftest import KEYS_PROGRAM, Stack, make_stack
+from .test_cleanup_commands import sibling_project
 
 pytestmark = pytest.mark.e2e
 
@@ -35,10 +36,13 @@ def stored_tokens(stack: Stack) -> list[str]:
 def test_two_stacks_with_the_same_key_names_applied_at_once_under_commit_then_drop_keep_every_stored_token(
     tmp_path: Path, emulator: EmulatorServer
 ) -> None:
-    stacks = [make_stack(tmp_path / label, emulator, KEYS_PROGRAM, project=f"env-{label}") for label in ("a", "b")]
+    first = make_stack(tmp_path / "a", emulator, KEYS_PROGRAM, project="env-a")
+    # One backend for both, as pipelines of one team share it, so ardent-keys sees both stacks.
+    stacks = [first, sibling_project(first, tmp_path, "env-b")]
     for stack in stacks:
         stack.write_keys(SHARED_NAMES)
-    fault = {"route": CREATE, "mode": "drop_after_commit", "rate": 0.2}
+    # Capped below the create attempts, so every key converges however the faults fall.
+    fault = {"route": CREATE, "mode": "drop_after_commit", "rate": 0.2, "count": 4}
     assert httpx.post(f"{emulator.url}/_emulator/faults", json=fault).status_code == 201
 
     with ThreadPoolExecutor(max_workers=2) as pool:
