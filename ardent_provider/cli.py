@@ -1,11 +1,12 @@
 """``ardent-keys``: console commands for platform teams, built on the client.
 
-``ardent-keys drift`` compares the keys that Pulumi stacks manage with the keys the Ardent org really has;
-``ardent-keys revoke`` revokes keys that none of the given stacks manages (orphans of a killed run, keys
+``ardent-keys drift`` compares the keys that Pulumi stacks manage with the keys their Ardent orgs really
+have; ``ardent-keys revoke`` revokes keys that none of the given stacks manages (orphans of a killed run, keys
 made by hand). Both take one or more project directories (``--cwd``, repeatable) and stacks of them
 (``--stack NAME`` or ``--stack org/project/stack``, repeatable, or ``--all-stacks``). They read each stack
 through the CLI's own ``pulumi stack export`` and ``pulumi config``, take credentials the way the provider
-does (stack config, then the environment), and need no change to the Pulumi program. They never print a
+does (``ardent:orgs.<org>`` entries, then the stack's default settings, then the environment), and need no
+change to the Pulumi program. Every org the stacks use is read, one list call per org. They never print a
 token.
 
 Exit codes of ``drift``: 0 no drift, 1 drift found, 2 could not check.
@@ -21,15 +22,23 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .client import ArdentClient
-from .errors import ArdentError, NotFoundError
+from .errors import (
+    ArdentConfigurationError,
+    ArdentError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from .models import ApiKey, SecretToken
-from .settings import Settings, resolve_settings
+from .settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
 
 PENDING_REVOKE = "pending-revoke"
 RESOURCE_TYPE_SUFFIX = "dynamic/ardent:ApiKey"
@@ -37,6 +46,8 @@ EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED = 0, 1
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
 MAX_EXPIRING_WITHIN_DAYS = 36500
+# Each stack costs two pulumi processes and each org one list call; a few at a time is plenty on a runner.
+MAX_PARALLEL_READS = 4
 
 
 class CheckError(Exception):
@@ -71,7 +82,7 @@ class StackRef:
 
 @dataclass(frozen=True)
 class ManagedKey:
-    """A key that a stack's state says it manages."""
+    """A key that a stack's state says it manages, and the org it lives in ("" until known)."""
 
     stack: str
     resource: str
@@ -79,6 +90,7 @@ class ManagedKey:
     name: str | None
     kind: str
     project: str = ""
+    org_id: str = ""
 
     @property
     def label(self) -> str:
@@ -88,11 +100,58 @@ class ManagedKey:
 
 @dataclass(frozen=True)
 class StackView:
-    """What one stack says: its settings and the keys its state records."""
+    """What one stack says: its default settings, the keys its state records, and its ``ardent:`` config.
+
+    ``config`` holds decrypted secrets, so it stays out of ``repr``.
+    """
 
     ref: StackRef
     settings: Settings
     managed: tuple[ManagedKey, ...]
+    config: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def orgs(self) -> list[str]:
+        """The orgs this stack uses: its default org and every org its keys live in, each once."""
+        return list(dict.fromkeys([self.settings.org_id, *(item.org_id for item in self.managed if item.org_id)]))
+
+    def uses(self, org_id: str) -> bool:
+        """Whether the stack's default org is ``org_id`` or one of its keys lives there."""
+        return org_id in self.orgs
+
+    def settings_for(self, org_id: str) -> Settings:
+        """The settings the provider would take for ``org_id`` in this stack."""
+        if org_id == self.settings.org_id:
+            return self.settings
+        return resolve_settings(self.config, org_id=org_id)
+
+    def token_setting(self, org_id: str) -> str:
+        """Where this stack's token for ``org_id`` comes from, as a user would set it."""
+        if org_entries(self.config.get(ORGS_CONFIG_KEY)).get(org_id, {}).get("token"):
+            return f"`pulumi config set --secret --path '{ORGS_CONFIG_KEY}.{org_id}.token' <token>`"
+        if self.config.get(TOKEN_CONFIG_KEY):
+            return f"`pulumi config set --secret {TOKEN_CONFIG_KEY} <token>`"
+        return "the ARDENT_TOKEN environment variable"
+
+
+@dataclass(frozen=True)
+class OrgReading:
+    """One org as a run read it: the settings used (and whose stack they are), its active keys, the time.
+
+    ``credentials`` maps the ids of listed keys whose tokens the given stacks run with to those stacks' labels.
+    """
+
+    org_id: str
+    settings: Settings
+    source: str
+    listed: tuple[ApiKey, ...]
+    credentials: Mapping[str, Sequence[str]]
+    checked_at: datetime
+
+    @property
+    def api_url(self) -> str:
+        """The API the org was reached at."""
+        return self.settings.api_url
 
 
 @dataclass(frozen=True)
@@ -113,12 +172,13 @@ class Finding:
 
 @dataclass(frozen=True)
 class Decision:
-    """What ``revoke`` does with one requested key id, and why."""
+    """What ``revoke`` does with one requested key id, in which org, and why."""
 
     key_id: str
     name: str | None
     revoke: bool
     reason: str
+    org_id: str | None = None
 
 
 # -- reading projects and stacks ----------------------------------------------------------------------
@@ -134,6 +194,12 @@ def run_pulumi(args: Sequence[str], cwd: Path) -> str:
         raise CheckError("the pulumi CLI is not on PATH") from None
     except subprocess.TimeoutExpired:
         raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} did not finish within 300 s") from None
+    except OSError as error:
+        # A pulumi on PATH that is not executable, or not a program at all (a broken download, a text file).
+        raise CheckError(
+            f"the pulumi CLI on PATH could not be run ({error.strerror or error}); check that `pulumi` on PATH is "
+            "the Pulumi CLI and executable (`ls -l $(command -v pulumi)`)"
+        ) from None
     if result.returncode != 0:
         reason = (result.stderr or result.stdout).strip().splitlines()
         raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} failed: {reason[-1] if reason else 'no output'}")
@@ -242,53 +308,161 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
             continue
         outputs = resource.get("outputs", {}) or {}
         name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        # A resource's kept previous and pending keys live in its org; state of older releases names none.
+        recorded_org = outputs.get("org_id")
+        org = recorded_org if isinstance(recorded_org, str) else ""
         key_id = resource.get("id") or outputs.get("key_id")
         if isinstance(key_id, str) and key_id:
             key_name = outputs.get("name")
             key_name = key_name if isinstance(key_name, str) else None
-            found.append(ManagedKey(stack, name, key_id, key_name, "current", project))
+            found.append(ManagedKey(stack, name, key_id, key_name, "current", project, org))
         previous = outputs.get("previous_key_id")
         if isinstance(previous, str) and previous:
-            found.append(ManagedKey(stack, name, previous, None, "previous", project))
+            found.append(ManagedKey(stack, name, previous, None, "previous", project, org))
         pending = outputs.get("pending_revoke_key_ids")
         for old_id in pending if isinstance(pending, list) else []:
             if isinstance(old_id, str) and old_id:
-                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project))
+                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project, org))
     return found
 
 
-def stack_settings(ref: StackRef) -> Settings:
-    """The stack's Ardent settings: its config first (secrets decrypted), then the environment."""
+def stack_config(ref: StackRef) -> dict[str, object]:
+    """The stack's ``ardent:`` config, secrets decrypted (``ardent:orgs`` as the CLI prints it: JSON text)."""
     output = run_pulumi(["config", "--stack", ref.name, "--show-secrets", "--json"], ref.project.directory)
     config = json.loads(output or "{}")
-    values = {key: entry.get("value") for key, entry in config.items() if isinstance(entry, dict)}
+    return {
+        key: entry.get("value")
+        for key, entry in config.items()
+        if isinstance(entry, dict) and key.split(":", 1)[0] == CONFIG_NAMESPACE
+    }
+
+
+def read_stack(ref: StackRef) -> StackView:
+    """One stack's default settings (its config first, then the environment) and the keys its state records.
+
+    A key whose state names no org (written by an older release) lives in the stack's default org.
+    """
+    config = stack_config(ref)
     try:
-        return resolve_settings(values)
+        settings = resolve_settings(config)
     except ArdentError as error:
         raise CheckError(f"stack {ref.label}: {error}") from None
+    managed = tuple(item if item.org_id else replace(item, org_id=settings.org_id) for item in managed_keys(ref))
+    return StackView(ref, settings, managed, config)
 
 
 def read_stacks(args: argparse.Namespace) -> list[StackView]:
-    """Resolve ``--cwd``/``--stack``/``--all-stacks`` and read every stack's settings and managed keys."""
+    """Resolve ``--cwd``/``--stack``/``--all-stacks`` and read every stack, a few at a time, in the given order."""
     projects = load_projects(args.cwd or ["."])
     refs = resolve_targets(projects, args.stack or [], args.all_stacks, list_project_stacks)
-    return [StackView(ref, stack_settings(ref), tuple(managed_keys(ref))) for ref in refs]
-
-
-def common_settings(views: Sequence[StackView]) -> Settings:
-    """The settings to call Ardent with: the first stack's, once every stack is shown to use the same org."""
-    if not views:
+    if not refs:
         raise CheckError("no stack to read; give --stack NAME or --all-stacks")
-    groups: dict[tuple[str, str], list[str]] = {}
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(refs))) as pool:
+        # map() hands back results, and raises the first failure, in the order of the stacks given.
+        return list(pool.map(read_stack, refs))
+
+
+def org_ids(views: Sequence[StackView]) -> list[str]:
+    """Every org the stacks use (default orgs and the orgs their keys live in), sorted."""
+    return sorted({org for view in views for org in view.orgs})
+
+
+def org_credentials(org_id: str, views: Sequence[StackView]) -> tuple[Settings, StackView]:
+    """The settings to read ``org_id`` with, and the stack they come from.
+
+    The provider's rule per stack (``ardent:orgs.<org>`` entry, else the default token and URL); among the
+    stacks, the first whose credentials are the org's own wins, else the first stack using the org lends its
+    default token, which the org may well refuse. The stacks that use the org must agree on its API URL.
+    """
+    resolved: list[tuple[StackView, Settings]] = []
+    problems: list[str] = []
     for view in views:
-        groups.setdefault((view.settings.org_id, view.settings.api_url), []).append(view.ref.label)
-    if len(groups) > 1:
-        described = "; ".join(f"{org} at {url}: {', '.join(labels)}" for (org, url), labels in groups.items())
+        try:
+            resolved.append((view, view.settings_for(org_id)))
+        except ArdentConfigurationError as error:
+            if view.uses(org_id):
+                problems.append(f"stack {view.ref.label}: {error}")
+    urls: dict[str, list[str]] = {}
+    for view, settings in resolved:
+        if view.uses(org_id):
+            urls.setdefault(settings.api_url, []).append(view.ref.label)
+    if len(urls) > 1:
+        described = "; ".join(f"{url}: {', '.join(labels)}" for url, labels in urls.items())
         raise CheckError(
-            f"the stacks use different Ardent orgs or API URLs ({described}); run once per org, giving only "
-            "the stacks of that org"
+            f"the stacks reach org {org_id} at different API URLs ({described}); set the same "
+            f"ardent:apiUrl (or ardent:orgs.{org_id}.apiUrl) in each, or check them in separate runs"
         )
-    return views[0].settings
+    candidates = [(view, settings) for view, settings in resolved if not urls or settings.api_url in urls]
+    own = next(((view, settings) for view, settings in candidates if settings.own_credentials), None)
+    chosen = own or next(((view, settings) for view, settings in candidates if view.uses(org_id)), None)
+    if chosen is None:
+        # Every stack using the org failed to resolve it, so each failure says what that stack lacks.
+        raise CheckError(f"org {org_id} cannot be read: {'; '.join(problems)}")
+    return chosen[1], chosen[0]
+
+
+def org_tokens(org_id: str, views: Sequence[StackView]) -> list[tuple[str, SecretToken]]:
+    """The token each stack would run with in ``org_id``, labelled by stack; stacks without one are left out."""
+    tokens: list[tuple[str, SecretToken]] = []
+    for view in views:
+        try:
+            tokens.append((view.ref.label, view.settings_for(org_id).token))
+        except ArdentConfigurationError:
+            continue
+    return tokens
+
+
+def read_org(org_id: str, views: Sequence[StackView], settings: Settings, source: StackView) -> OrgReading:
+    """List one org's keys with ``settings`` (one call) and learn the service's time; failures say what to set."""
+    try:
+        with ArdentClient(settings.token, api_url=settings.api_url) as client:
+            listed = tuple(client.list_keys(org_id))
+            now = client.server_now()
+    except ArdentError as error:
+        raise CheckError(unreadable_org(org_id, settings, source, error)) from None
+    credentials = credential_key_ids(listed, org_tokens(org_id, views))
+    return OrgReading(org_id, settings, source.ref.label, listed, credentials, now)
+
+
+def unreadable_org(org_id: str, settings: Settings, source: StackView, error: ArdentError) -> str:
+    """Why an org could not be read, naming it and what to configure (never the token)."""
+    label = source.ref.label
+    status = getattr(error, "status", None)
+    if not settings.own_credentials and isinstance(error, AuthenticationError | PermissionDeniedError | NotFoundError):
+        return (
+            f"org {org_id} could not be read: no given stack has credentials of its own for it, and stack {label}'s "
+            f"default token was refused there (HTTP {status}; an Ardent token belongs to one org). Give the org an "
+            f"admin or owner token: `pulumi config set --secret --path '{ORGS_CONFIG_KEY}.{org_id}.token' <token> "
+            f"--stack {source.ref.name}` in {source.ref.project.directory} (and {ORGS_CONFIG_KEY}.{org_id}.apiUrl "
+            "if it lives at another URL)"
+        )
+    where = source.token_setting(org_id)
+    if isinstance(error, AuthenticationError):
+        return (
+            f"org {org_id} could not be read: Ardent rejected stack {label}'s token for it (HTTP 401: unknown, "
+            f"revoked or expired); set a valid admin or owner token of org {org_id} with {where}"
+        )
+    if isinstance(error, PermissionDeniedError):
+        return (
+            f"org {org_id} could not be read: stack {label}'s token for it may not list its keys (HTTP 403); it "
+            f"must be an admin or owner token of org {org_id}, set with {where}"
+        )
+    if isinstance(error, NotFoundError):
+        return (
+            f"org {org_id} was not found at {settings.api_url} (HTTP 404); check the org ids in stack {label}'s "
+            f"ardent:orgId and {ORGS_CONFIG_KEY}, and its keys' org_id"
+        )
+    return f"org {org_id} could not be read at {settings.api_url}: {error}"
+
+
+def read_orgs(views: Sequence[StackView]) -> list[OrgReading]:
+    """Read every org the stacks use, a few at a time: one list call each. Sorted by org id.
+
+    Every org's credentials are chosen before any request, so a configuration mistake costs no call.
+    """
+    plans = [(org, *org_credentials(org, views)) for org in org_ids(views)]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(plans))) as pool:
+        return list(pool.map(lambda plan: read_org(plan[0], views, plan[1], plan[2]), plans))
 
 
 # -- deciding -----------------------------------------------------------------------------------------
@@ -414,39 +588,42 @@ def finding_order(finding: Finding) -> tuple[str, bool, str, str, str, str]:
 
 
 def plan_revocations(
-    requested: Sequence[str],
-    listed: Sequence[ApiKey],
-    managed: Sequence[ManagedKey],
-    credentials: Mapping[str, Sequence[str]],
-    running: str,
-    org_id: str,
+    requested: Sequence[str], readings: Sequence[OrgReading], managed: Sequence[ManagedKey]
 ) -> list[Decision]:
-    """Decide, for each requested id once, whether to revoke it or refuse and why.
+    """Decide, for each requested id once, whether to revoke it (in the org that lists it) or refuse and why.
 
-    Refused: ids that are not active keys of the org, the key whose token this command runs with (the
-    ``running`` stack's), any other given stack's credential, and every key a given stack manages.
+    Refused: ids that are not active keys of any org read, the key whose token reads its org (that org's
+    ``source`` stack's), any other given stack's credential, and every key a given stack manages.
     """
-    by_id = {key.id: key for key in listed}
     managers: dict[str, list[ManagedKey]] = {}
     for item in managed:
         managers.setdefault(item.key_id, []).append(item)
+    orgs = [reading.org_id for reading in readings]
     decisions: list[Decision] = []
     for key_id in dict.fromkeys(requested):
-        key = by_id.get(key_id)
-        if key is None:
-            reason = f"not an active key of org {org_id}: already revoked, never existed, or another org's"
+        found = next(((reading, key) for reading in readings for key in reading.listed if key.id == key_id), None)
+        if found is None:
+            reason = (
+                f"not an active key of org{'s' if len(orgs) > 1 else ''} {', '.join(orgs)}: already revoked, "
+                "never existed, or an org that none of the given stacks uses"
+            )
             if key_id in managers:
-                reason += f"; stack {managers[key_id][0].label} still records it, so run `pulumi refresh` there"
+                item = managers[key_id][0]
+                reason += f"; stack {item.label} still records it in org {item.org_id}, so run `pulumi refresh` there"
             decisions.append(Decision(key_id, None, False, reason))
             continue
-        users = credentials.get(key_id, [])
-        if running in users:
+        reading, key = found
+        users = reading.credentials.get(key_id, [])
+        if reading.source in users:
             reason = (
-                f"it is the key this command runs with (the token of stack {running}); revoking it would make "
-                "every later command fail with 401"
+                f"it is the key this command runs with in org {reading.org_id} (the token of stack "
+                f"{reading.source}); revoking it would make every later command there fail with 401"
             )
         elif users:
-            reason = f"it is the Ardent token that stack {users[0]} runs with; change that stack's ardent:token first"
+            reason = (
+                f"it is the Ardent token that stack {users[0]} runs with in org {reading.org_id}; give that stack "
+                "another token for the org first"
+            )
         elif key_id in managers:
             item = managers[key_id][0]
             what = "kept previous key" if item.kind == "previous" else "key"
@@ -455,22 +632,27 @@ def plan_revocations(
                 "that program and run `pulumi up` instead, so that the state stays true"
             )
         else:
-            decisions.append(Decision(key_id, key.name, True, "managed by none of the given stacks"))
+            decisions.append(Decision(key_id, key.name, True, "managed by none of the given stacks", reading.org_id))
             continue
-        decisions.append(Decision(key_id, key.name, False, reason))
+        decisions.append(Decision(key_id, key.name, False, reason, reading.org_id))
     return decisions
 
 
 # -- output -------------------------------------------------------------------------------------------
 
 
-def render_table(findings: Sequence[Finding], stacks: Sequence[str]) -> str:
-    """A readable report."""
+def render_table(findings: Sequence[Finding], stacks: Sequence[str], orgs: Sequence[str] = ()) -> str:
+    """A readable report; with more than one org, an ORG column first (findings come sorted by org)."""
     if not findings:
-        return f"No drift: every key of {', '.join(stacks)} is active, and the org has no unmanaged key."
-    headers = ("PROBLEM", "KEY ID", "NAME", "STACK", "RESOURCE", "EXPIRES", "DETAIL")
+        where = (
+            "the org has no unmanaged key" if len(orgs) < 2 else f"none of orgs {', '.join(orgs)} has an unmanaged key"
+        )
+        return f"No drift: every key of {', '.join(stacks)} is active, and {where}."
+    several = len({*orgs, *(f.org_id for f in findings)}) > 1
+    headers = (*(("ORG",) if several else ()), "PROBLEM", "KEY ID", "NAME", "STACK", "RESOURCE", "EXPIRES", "DETAIL")
     rows = [
         (
+            *((f.org_id,) if several else ()),
             f.problem,
             f.key_id,
             f.name or "-",
@@ -490,78 +672,110 @@ def render_table(findings: Sequence[Finding], stacks: Sequence[str]) -> str:
 
 
 def render_decision(decision: Decision, outcome: str, reason: str) -> str:
-    """One line of the revoke report: outcome, key id, the key's name when known, and why."""
+    """One line of the revoke report: outcome, key id, the key's name and org when known, and why."""
     name = f" ({decision.name!r})" if decision.name else ""
-    return f"{outcome:<8} {decision.key_id}{name}: {reason}"
+    org = f" in org {decision.org_id}" if decision.org_id else ""
+    return f"{outcome:<8} {decision.key_id}{name}{org}: {reason}"
 
 
 # -- commands -----------------------------------------------------------------------------------------
+
+
+def drift_findings(
+    views: Sequence[StackView], readings: Sequence[OrgReading], expiring_within: float | None
+) -> list[Finding]:
+    """Every org's findings, each org compared only with the keys the stacks manage in it; in report order."""
+    managed = [item for view in views for item in view.managed]
+    findings = [
+        finding
+        for reading in readings
+        for finding in find_drift(
+            [item for item in managed if item.org_id == reading.org_id],
+            reading.listed,
+            reading.checked_at,
+            expiring_within,
+            reading.credentials,
+            reading.org_id,
+        )
+    ]
+    return sorted(findings, key=finding_order)
+
+
+def drift_report(
+    views: Sequence[StackView], readings: Sequence[OrgReading], findings: Sequence[Finding]
+) -> dict[str, Any]:
+    """The ``--json`` document; ``org_id``, ``api_url`` and ``checked_at`` are those of the first stack's org."""
+    first = next(reading for reading in readings if reading.org_id == views[0].settings.org_id)
+    return {
+        "org_id": first.org_id,
+        "api_url": first.api_url,
+        "stacks": [
+            {"project": view.ref.project.name, "stack": view.ref.stack, "directory": str(view.ref.project.directory)}
+            for view in views
+        ],
+        # The service's Date header has whole seconds; finer digits would be invented.
+        "checked_at": wire_time(first.checked_at.replace(microsecond=0)),
+        "managed_keys": sum(len(view.managed) for view in views),
+        "org_keys": sum(len(reading.listed) for reading in readings),
+        "credential_key_ids": sorted({key_id for reading in readings for key_id in reading.credentials}),
+        "drift": bool(findings),
+        "findings": [asdict(finding) for finding in findings],
+        "orgs": [
+            {"org_id": reading.org_id, "api_url": reading.api_url, "org_keys": len(reading.listed)}
+            for reading in readings
+        ],
+    }
 
 
 def drift(args: argparse.Namespace) -> int:
     """The ``drift`` command."""
     try:
         views = read_stacks(args)
-        settings = common_settings(views)
-        with ArdentClient(settings.token, api_url=settings.api_url) as client:
-            listed = client.list_keys(settings.org_id)
-            now = client.server_now()
-        credentials = credential_key_ids(listed, ((view.ref.label, view.settings.token) for view in views))
-        managed = [item for view in views for item in view.managed]
-        findings = find_drift(managed, listed, now, args.expiring_within, credentials, settings.org_id)
+        readings = read_orgs(views)
+        findings = drift_findings(views, readings, args.expiring_within)
     except (CheckError, ArdentError, ValueError) as error:
-        if args.json:
-            print(json.dumps({"error": str(error)}))
-        print(f"ardent-keys drift: could not check: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return could_not_check("drift", str(error), as_json=args.json)
     if args.json:
-        payload: dict[str, Any] = {
-            "org_id": settings.org_id,
-            "api_url": settings.api_url,
-            "stacks": [
-                {
-                    "project": view.ref.project.name,
-                    "stack": view.ref.stack,
-                    "directory": str(view.ref.project.directory),
-                }
-                for view in views
-            ],
-            # The service's Date header has whole seconds; finer digits would be invented.
-            "checked_at": wire_time(now.replace(microsecond=0)),
-            "managed_keys": len(managed),
-            "org_keys": len(listed),
-            "credential_key_ids": sorted(credentials),
-            "drift": bool(findings),
-            "findings": [asdict(finding) for finding in findings],
-        }
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(drift_report(views, readings, findings), indent=2))
     else:
-        print(render_table(findings, [view.ref.label for view in views]))
+        orgs = [reading.org_id for reading in readings]
+        print(render_table(findings, [view.ref.label for view in views], orgs))
     return EXIT_DRIFT if findings else EXIT_CLEAN
 
 
+def could_not_check(command: str, reason: str, *, as_json: bool = False) -> int:
+    """Report that the check could not be made (also as ``{"error": ...}`` on stdout for ``--json``)."""
+    if as_json:
+        print(json.dumps({"error": reason}))
+    print(f"ardent-keys {command}: could not check: {reason}", file=sys.stderr)
+    return EXIT_ERROR
+
+
 def revoke(args: argparse.Namespace) -> int:
-    """The ``revoke`` command: revoke keys that no given stack manages, such as orphans of a killed run."""
+    """The ``revoke`` command: revoke keys that no given stack manages, such as orphans of a killed run.
+
+    Each key is revoked in the org that lists it, with the credentials that org was read with.
+    """
     try:
         views = read_stacks(args)
-        settings = common_settings(views)
+        readings = read_orgs(views)
     except (CheckError, ArdentError, ValueError) as error:
         print(f"ardent-keys revoke: could not check, nothing revoked: {error}", file=sys.stderr)
         return EXIT_ERROR
-    with ArdentClient(settings.token, api_url=settings.api_url) as client:
-        try:
-            listed = client.list_keys(settings.org_id)
-        except ArdentError as error:
-            print(f"ardent-keys revoke: could not list the org's keys, nothing revoked: {error}", file=sys.stderr)
-            return EXIT_ERROR
-        credentials = credential_key_ids(listed, ((view.ref.label, view.settings.token) for view in views))
-        managed = [item for view in views for item in view.managed]
-        decisions = plan_revocations(args.key_id, listed, managed, credentials, views[0].ref.label, settings.org_id)
-        revoked = 0
+    managed = [item for view in views for item in view.managed]
+    decisions = plan_revocations(args.key_id, readings, managed)
+    settings = {reading.org_id: reading.settings for reading in readings}
+    revoked = 0
+    with ExitStack() as clients:
+        opened: dict[str, ArdentClient] = {}
         for decision in decisions:
-            outcome, reason = (
-                _revoke_one(client, settings.org_id, decision) if decision.revoke else ("refused", decision.reason)
-            )
+            if decision.revoke and decision.org_id is not None:
+                org = settings[decision.org_id]
+                if decision.org_id not in opened:
+                    opened[decision.org_id] = clients.enter_context(ArdentClient(org.token, api_url=org.api_url))
+                outcome, reason = _revoke_one(opened[decision.org_id], decision.org_id, decision)
+            else:
+                outcome, reason = "refused", decision.reason
             if outcome == "revoked":
                 revoked += 1
             print(render_decision(decision, outcome, reason))
@@ -602,10 +816,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser(
         "drift",
-        help="compare the keys that Pulumi stacks manage with the org's keys",
+        help="compare the keys that Pulumi stacks manage with the keys of their orgs",
         description="Report managed keys that are missing (revoked or deleted), expired or expiring, and "
-        "unmanaged keys in the org (managed by none of the given stacks). Exit 0: no drift; 1: drift; "
-        "2: could not check.",
+        "unmanaged keys (managed by none of the given stacks) in every org the stacks use, grouped by org. "
+        "Exit 0: no drift; 1: drift; 2: could not check.",
     )
     _add_stack_options(check)
     check.add_argument("--expiring-within", type=float, metavar="DAYS", help="also report keys expiring that soon")
@@ -614,9 +828,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoker = commands.add_parser(
         "revoke",
         help="revoke keys that no given stack manages (for example orphans that drift reported)",
-        description="Revoke the given keys with the first stack's credentials. Refused: keys that are not "
-        "active keys of the org, the key this command runs with, any given stack's token, and keys that any "
-        "given stack manages. Exit 0: all revoked; 1: something refused or not revoked; 2: could not check.",
+        description="Revoke each given key in the org that lists it, among the orgs the stacks use, with that "
+        "org's credentials from the stacks. Refused: keys active in none of those orgs, the keys this command "
+        "runs with, any given stack's token, and keys that any given stack manages. Exit 0: all revoked; 1: "
+        "something refused or not revoked; 2: could not check (nothing revoked).",
     )
     _add_stack_options(revoker)
     revoker.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
@@ -629,10 +844,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     within = getattr(args, "expiring_within", None)
     if within is not None and not (0 <= within <= MAX_EXPIRING_WITHIN_DAYS):
-        print(
-            f"ardent-keys drift: --expiring-within must be a number of days from 0 to {MAX_EXPIRING_WITHIN_DAYS}",
-            file=sys.stderr,
-        )
+        reason = f"--expiring-within must be a number of days from 0 to {MAX_EXPIRING_WITHIN_DAYS}"
+        if args.json:
+            print(json.dumps({"error": reason}))
+        print(f"ardent-keys drift: {reason}", file=sys.stderr)
         return EXIT_ERROR
     handler = args.handler
     result: int = handler(args)

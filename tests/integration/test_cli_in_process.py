@@ -46,6 +46,7 @@ REPORT_FIELDS = [
     "credential_key_ids",
     "drift",
     "findings",
+    "orgs",
 ]
 FINDING_FIELDS = [
     "problem",
@@ -140,6 +141,16 @@ def decrypt(document, ciphertext):
     return base64.b64decode(ciphertext.removeprefix("v1:")).decode()
 
 
+def reveal(document, value):
+    """A structured config value with its secrets decrypted, and whether it held any."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return decrypt(document, value["secure"]), True
+    if isinstance(value, dict):
+        items = {key: reveal(document, item) for key, item in value.items()}
+        return {key: plain for key, (plain, _) in items.items()}, any(secret for _, secret in items.values())
+    return value, False
+
+
 def main(argv):
     time.sleep(float(os.environ.get("FAKE_PULUMI_DELAY") or 0))
     words, flags = parse(argv)
@@ -168,11 +179,19 @@ def main(argv):
         shown = {}
         for key, value in sorted(document.get("config", {}).items()):
             secure = isinstance(value, dict) and "secure" in value
-            entry = {"secret": secure, "object": False}
-            if not secure:
-                entry["value"] = value
-            elif flags.get("show-secrets"):
-                entry["value"] = decrypt(document, value["secure"])
+            if isinstance(value, dict) and not secure:
+                # A map set with --path: the real CLI prints it as JSON text in "value", secrets inside decrypted.
+                plain, secret = reveal(document, value)
+                entry = {"secret": secret, "object": True}
+                if not secret or flags.get("show-secrets"):
+                    entry["value"] = json.dumps(plain, separators=(",", ":"), sort_keys=True)
+                    entry["objectValue"] = plain
+            else:
+                entry = {"secret": secure, "object": False}
+                if not secure:
+                    entry["value"] = value
+                elif flags.get("show-secrets"):
+                    entry["value"] = decrypt(document, value["secure"])
             shown[key] = entry
         print(json.dumps(shown, indent=4))
     else:
@@ -185,8 +204,9 @@ main(sys.argv[1:])
 
 @dataclass(frozen=True)
 class Managed:
-    """A key a stack's state records: its resource, the key id, a kept previous key id, and replaced keys whose
-    revocation failed (to be retried by the next ``pulumi up``).
+    """A key a stack's state records: its resource, the key id, a kept previous key id, replaced keys whose
+    revocation failed (to be retried by the next ``pulumi up``), and the org it lives in (None: state written
+    before keys recorded their org).
     """
 
     resource: str
@@ -194,6 +214,7 @@ class Managed:
     name: str | None = None
     previous_key_id: str | None = None
     pending_revoke_key_ids: tuple[str, ...] = ()
+    org_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +232,11 @@ class Result:
         return {match.group(2): match.string for match in found if match}
 
 
+def seal(value: str) -> dict[str, str]:
+    """A config secret as the fake's passphrase provider stores it."""
+    return {"secure": "v1:" + base64.b64encode(value.encode()).decode()}
+
+
 @dataclass
 class Project:
     """A Pulumi project directory whose stacks live on the fake's file backend."""
@@ -225,18 +251,23 @@ class Project:
         config: Mapping[str, str],
         keys: Sequence[Managed] = (),
         secrets: Collection[str] = ("ardent:token",),
+        orgs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        """Write the stack's state (as ``pulumi stack export`` prints it) and its ``Pulumi.<stack>.yaml``."""
+        """Write the stack's state (as ``pulumi stack export`` prints it) and its ``Pulumi.<stack>.yaml``.
+
+        ``orgs`` is ``ardent:orgs`` as ``pulumi config set [--secret] --path 'ardent:orgs.<org>.token'`` leaves
+        it: a map per org, the tokens encrypted.
+        """
         state = self.backend / ".pulumi" / "stacks" / self.name
         state.mkdir(parents=True, exist_ok=True)
         (state / f"{stack}.json").write_text(json.dumps(self.deployment(stack, keys), indent=4))
-        document = {
-            "encryptionsalt": "v1:" + hashlib.sha256(PASSPHRASE.encode()).hexdigest(),
-            "config": {
-                key: {"secure": "v1:" + base64.b64encode(value.encode()).decode()} if key in secrets else value
-                for key, value in config.items()
-            },
-        }
+        values: dict[str, Any] = {key: seal(value) if key in secrets else value for key, value in config.items()}
+        if orgs is not None:
+            values["ardent:orgs"] = {
+                org: {name: seal(value) if name == "token" else value for name, value in entry.items()}
+                for org, entry in orgs.items()
+            }
+        document = {"encryptionsalt": "v1:" + hashlib.sha256(PASSPHRASE.encode()).hexdigest(), "config": values}
         (self.directory / f"Pulumi.{stack}.yaml").write_text(json.dumps(document, indent=2))
 
     def deployment(self, stack: str, keys: Sequence[Managed]) -> dict[str, Any]:
@@ -267,6 +298,7 @@ class Project:
                         "previous_key_id": item.previous_key_id,
                         "previous_token": sealed if item.previous_key_id else None,
                         "pending_revoke_key_ids": list(item.pending_revoke_key_ids),
+                        **({"org_id": item.org_id} if item.org_id else {}),
                     },
                     "parent": stack_urn,
                     "provider": f"{provider_urn}::4f1c0de0",
@@ -281,6 +313,37 @@ class Project:
                 "resources": resources,
             },
         }
+
+
+@dataclass(frozen=True)
+class Org:
+    """Another org of the emulator, reached with its own owner token."""
+
+    org_id: str
+    token: str
+    url: str
+
+    def client(self) -> ArdentClient:
+        return ArdentClient(self.token, api_url=self.url, retry=FAST_RETRY)
+
+    def key(self, name: str) -> str:
+        with self.client() as client:
+            return client.create_key(self.org_id, name=name, role="role_org_viewer").id
+
+    def revoked_key(self, name: str) -> str:
+        key_id = self.key(name)
+        with self.client() as client:
+            client.revoke_key(self.org_id, key_id)
+        return key_id
+
+    def active(self) -> set[str]:
+        with self.client() as client:
+            return {key.id for key in client.list_keys(self.org_id)}
+
+    def running_key_id(self) -> str:
+        """The key of the org's owner token, the one a stack with these credentials runs with."""
+        with self.client() as client:
+            return next(key.id for key in client.list_keys(self.org_id) if self.token.startswith(key.key_prefix))
 
 
 @dataclass
@@ -360,6 +423,19 @@ class World:
     def second_org(self) -> tuple[str, str]:
         answer = httpx.post(f"{self.emulator.url}/_emulator/orgs").json()
         return answer["org_id"], answer["token"]
+
+    def org(self) -> Org:
+        """Another org of the emulator, with its owner token."""
+        org_id, token = self.second_org()
+        return Org(org_id, token, self.emulator.url)
+
+    def list_calls(self) -> int:
+        """How many key lists the emulator has answered since the last :meth:`reset_stats`."""
+        requests = httpx.get(f"{self.emulator.url}/_emulator/stats").json()["requests"]
+        return int(requests.get("GET /v1/orgs/{org_id}/api-keys", 0))
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.emulator.url}/_emulator/stats/reset").raise_for_status()
 
     def printed_anything_of(self, secrets: Sequence[str]) -> bool:
         return any(secret in output for secret in secrets for output in self.outputs)
@@ -617,20 +693,18 @@ def test_drift_and_revoke_could_not_check_when_pulumi_is_not_on_path(world: Worl
     assert orphan in world.active()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PermissionError,
-    reason="run_pulumi catches only FileNotFoundError: a pulumi on PATH that cannot be executed raises "
-    "PermissionError out of main(), a traceback and exit code 1, which reads as 'drift found'",
-)
 def test_drift_could_not_check_when_the_pulumi_on_path_cannot_be_executed(world: World) -> None:
     web = world.project("web")
     web.add_stack("prod", world.config())
     (world.bin_dir / "pulumi").chmod(0o644)
 
-    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "key_anything")
 
-    assert result.code == 2 and "could not check" in result.err
+    assert drift.code == revoke.code == 2
+    assert "could not check" in drift.err and "could not be run" in drift.err and "Traceback" not in drift.err
+    assert "could not be run" in drift.json()["error"]
+    assert "nothing revoked" in revoke.err and "could not be run" in revoke.err
 
 
 def test_drift_could_not_check_when_pulumi_does_not_answer_in_time(world: World) -> None:
@@ -691,24 +765,11 @@ def test_drift_and_revoke_could_not_check_when_the_stacks_token_no_longer_works(
     revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
 
     assert drift.code == revoke.code == 2
-    assert "error" in drift.json()
-    assert "could not list the org's keys, nothing revoked" in revoke.err
+    assert f"org {world.org_id} could not be read" in drift.json()["error"] and "HTTP 401" in drift.json()["error"]
+    assert "pulumi config set --secret ardent:token <token>" in drift.json()["error"]
+    assert "could not check, nothing revoked" in revoke.err and f"org {world.org_id}" in revoke.err
     assert orphan in world.active()
     assert not world.printed_anything_of([stale_token])
-
-
-def test_drift_refuses_stacks_of_different_orgs_naming_them(world: World) -> None:
-    other_org, other_token = world.second_org()
-    web, batch = world.project("web"), world.project("batch")
-    web.add_stack("prod", world.config())
-    batch.add_stack("prod", world.config(token=other_token, **{"ardent:orgId": other_org}))
-
-    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks")
-
-    assert result.code == 2
-    assert "different Ardent orgs" in result.err
-    assert f"{world.org_id} at {world.emulator.url}: web/prod" in result.err
-    assert f"{other_org} at {world.emulator.url}: batch/prod" in result.err
 
 
 def test_drift_could_not_check_a_directory_that_is_not_a_named_pulumi_project(world: World) -> None:
@@ -746,12 +807,6 @@ def test_an_expiry_window_out_of_range_is_refused_before_reading_any_stack(world
     assert result.code == 2 and "--expiring-within" in result.err and "PATH" not in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=json.JSONDecodeError,
-    reason="main() rejects --expiring-within before the handler runs and prints nothing on stdout, although "
-    'README says that on exit code 2 `--json` prints {"error": "..."}',
-)
 def test_drift_json_prints_an_error_object_for_an_expiry_window_out_of_range(world: World) -> None:
     web = world.project("web")
     web.add_stack("prod", world.config())
@@ -759,6 +814,7 @@ def test_drift_json_prints_an_error_object_for_an_expiry_window_out_of_range(wor
     result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--expiring-within", "-1", "--json")
 
     assert result.code == 2 and "--expiring-within" in result.json()["error"]
+    assert list(result.json()) == ["error"] and "--expiring-within" in result.err
 
 
 # -- several projects ---------------------------------------------------------------------------------
@@ -942,3 +998,220 @@ def test_revoke_reports_a_key_revoked_meanwhile_as_gone_and_a_refused_call_as_fa
     assert lines[guarded].startswith("failed")
     assert result.out.rstrip().endswith("0 revoked, 2 not revoked.")
     assert {raced, guarded} <= set(world.active())
+
+
+# -- several orgs -------------------------------------------------------------------------------------
+
+
+def org_rows(table: str) -> list[tuple[str, str, str]]:
+    """(org, problem, key id) of each row of a table with an ORG column."""
+    rows = [line.split() for line in table.splitlines()[1:] if line.startswith("org_")]
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def test_drift_reads_every_org_a_stack_uses_with_its_credentials_and_groups_findings_by_org(world: World) -> None:
+    staging = world.org()
+    api, api_token = world.key("api")
+    orphan, orphan_token = world.key("orphan-prod")
+    ci, gone = staging.key("ci"), staging.revoked_key("worker")
+    staging_orphan = staging.key("orphan-staging")
+    web = world.project("web")
+    web.add_stack(
+        "prod",
+        world.config(),
+        [Managed("api", api), Managed("ci", ci, org_id=staging.org_id), Managed("worker", gone, org_id=staging.org_id)],
+        orgs={staging.org_id: {"token": staging.token}},
+    )
+    world.reset_stats()
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+
+    assert result.code == 1, result
+    assert world.list_calls() == 2, "one list call per org"
+    payload = result.json()
+    assert list(payload) == REPORT_FIELDS
+    assert (payload["org_id"], payload["api_url"]) == (world.org_id, world.emulator.url)
+    expected = sorted(
+        [
+            (world.org_id, "unmanaged", None, orphan),
+            (staging.org_id, "missing", "worker", gone),
+            (staging.org_id, "unmanaged", None, staging_orphan),
+        ],
+        key=lambda row: (row[0], row[2] is None),
+    )
+    assert [(f["org_id"], f["problem"], f["resource"], f["key_id"]) for f in payload["findings"]] == expected
+    assert payload["orgs"] == [
+        {"org_id": org_id, "api_url": world.emulator.url, "org_keys": 3}
+        for org_id in sorted([world.org_id, staging.org_id])
+    ]
+    assert payload["managed_keys"] == 3 and payload["org_keys"] == 6
+    # Each org's running credential is in use, never unmanaged.
+    assert payload["credential_key_ids"] == sorted([world.running_key_id(), staging.running_key_id()])
+
+    table = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    assert table.code == 1, table
+    assert table.out.splitlines()[0].split()[:2] == ["ORG", "PROBLEM"]
+    assert org_rows(table.out) == [(org, problem, key_id) for org, problem, _, key_id in expected]
+    assert not world.printed_anything_of([world.emulator.token, staging.token, api_token, orphan_token])
+
+
+def test_stacks_of_different_default_orgs_are_checked_together_each_org_against_its_own_stacks(world: World) -> None:
+    batch_org = world.org()
+    web_key, web_orphan = world.key("web-api")[0], world.key("web-orphan")[0]
+    batch_key, batch_orphan = batch_org.key("batch-job"), batch_org.key("batch-orphan")
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config(), [Managed("api", web_key)])
+    batch.add_stack(
+        "prod",
+        world.config(token=batch_org.token, **{"ardent:orgId": batch_org.org_id}),
+        [Managed("job", batch_key)],
+    )
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks", "--json")
+
+    assert result.code == 1, result
+    payload = result.json()
+    # The first stack's org leads the top-level fields; the findings cover both orgs.
+    assert payload["org_id"] == world.org_id
+    assert sorted((f["org_id"], f["key_id"]) for f in payload["findings"]) == sorted(
+        [(world.org_id, web_orphan), (batch_org.org_id, batch_orphan)]
+    )
+    assert {f["problem"] for f in payload["findings"]} == {"unmanaged"}
+    assert [org["org_id"] for org in payload["orgs"]] == sorted([world.org_id, batch_org.org_id])
+
+    revoke = world.ardent_keys("revoke", *cwd(web, batch), "--all-stacks", batch_orphan, web_orphan)
+
+    assert revoke.code == 0, revoke
+    lines = revoke.lines()
+    assert lines[batch_orphan].startswith(f"revoked  {batch_orphan} ('batch-orphan') in org {batch_org.org_id}")
+    assert lines[web_orphan].startswith(f"revoked  {web_orphan} ('web-orphan') in org {world.org_id}")
+    assert set(world.active()) == {world.running_key_id(), web_key}
+    assert batch_org.active() == {batch_org.running_key_id(), batch_key}
+    clean = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks")
+    assert clean.code == 0, clean
+    assert "none of orgs" in clean.out and "has an unmanaged key" in clean.out
+
+
+def test_an_org_is_read_with_the_stack_holding_its_own_credentials_not_a_borrowed_default_token(
+    world: World,
+) -> None:
+    staging = world.org()
+    ci = staging.key("ci")
+    web, batch = world.project("web"), world.project("batch")
+    # web manages a key in staging but holds no credentials for it; batch does.
+    web.add_stack("prod", world.config(), [Managed("ci", ci, org_id=staging.org_id)])
+    batch.add_stack("prod", world.config(), orgs={staging.org_id: {"token": staging.token}})
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks", "--json")
+
+    assert result.code == 0, result
+    assert result.json()["credential_key_ids"] == sorted([world.running_key_id(), staging.running_key_id()])
+
+
+def test_revoke_revokes_each_key_in_its_org_and_refuses_ids_active_in_none_of_them(world: World) -> None:
+    staging, stranger = world.org(), world.org()
+    ci = staging.key("ci")
+    staging_orphan, prod_orphan = staging.key("orphan-staging"), world.key("orphan-prod")[0]
+    foreign = stranger.key("theirs")
+    web = world.project("web")
+    web.add_stack(
+        "prod",
+        world.config(),
+        [Managed("ci", ci, org_id=staging.org_id)],
+        orgs={staging.org_id: {"token": staging.token}},
+    )
+    staging_running = staging.running_key_id()
+    requested = (staging_orphan, prod_orphan, foreign, staging_running, ci)
+
+    result = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", *requested)
+
+    assert result.code == 1, result
+    lines = result.lines()
+    assert lines[staging_orphan].startswith("revoked") and f"in org {staging.org_id}" in lines[staging_orphan]
+    assert lines[prod_orphan].startswith("revoked") and f"in org {world.org_id}" in lines[prod_orphan]
+    assert lines[foreign].startswith("refused") and "not an active key of orgs" in lines[foreign]
+    assert stranger.org_id not in lines[foreign]
+    assert lines[staging_running].startswith("refused") and "the key this command runs with" in lines[staging_running]
+    assert f"in org {staging.org_id}" in lines[staging_running]
+    assert lines[ci].startswith("refused") and "resource ci in stack web/prod" in lines[ci]
+    assert result.out.rstrip().endswith("2 revoked, 3 not revoked.")
+    assert staging.active() == {staging_running, ci}
+    assert foreign in stranger.active() and prod_orphan not in world.active()
+    assert not world.printed_anything_of([staging.token, stranger.token, world.emulator.token])
+
+
+def test_an_org_without_credentials_could_not_check_naming_the_org_and_what_to_set(world: World) -> None:
+    partners = world.org()
+    partner_key, orphan = partners.key("partner-ci"), world.key("orphan")[0]
+    web = world.project("web")
+    # The key's org has no ardent:orgs entry: the default token is tried there and refused (403).
+    web.add_stack("prod", world.config(), [Managed("partner-ci", partner_key, org_id=partners.org_id)])
+    setting = f"pulumi config set --secret --path 'ardent:orgs.{partners.org_id}.token' <token>"
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", orphan)
+
+    assert drift.code == revoke.code == 2
+    error = drift.json()["error"]
+    assert f"org {partners.org_id} could not be read" in error and "HTTP 403" in error and setting in error
+    assert f"--stack prod` in {web.directory}" in error
+    assert f"org {partners.org_id}" in revoke.err and "nothing revoked" in revoke.err
+    assert orphan in world.active() and partner_key in partners.active()
+    assert not world.printed_anything_of([world.emulator.token, partners.token])
+
+
+def test_a_stack_with_no_token_at_all_for_an_org_it_uses_could_not_check_before_any_request(world: World) -> None:
+    partners = world.org()
+    partner_key = partners.key("partner-ci")
+    web = world.project("web")
+    config = world.config()
+    del config["ardent:token"]
+    # The default org has credentials of its own (an ardent:orgs entry); the partners org has none at all.
+    web.add_stack(
+        "prod",
+        config,
+        [Managed("partner-ci", partner_key, org_id=partners.org_id)],
+        orgs={world.org_id: {"token": world.emulator.token}},
+    )
+    world.reset_stats()
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == 2
+    assert f"org {partners.org_id} cannot be read: stack web/prod:" in result.err
+    assert f"ardent:orgs.{partners.org_id}.token" in result.err
+    assert world.list_calls() == 0
+
+
+def test_an_org_whose_own_token_was_revoked_could_not_check_naming_its_setting(world: World) -> None:
+    staging = world.org()
+    with staging.client() as client:
+        stale = client.create_key(staging.org_id, name="stale-admin", role="role_org_admin")
+        client.revoke_key(staging.org_id, stale.id)
+    ci = staging.key("ci")
+    web = world.project("web")
+    web.add_stack(
+        "prod",
+        world.config(),
+        [Managed("ci", ci, org_id=staging.org_id)],
+        orgs={staging.org_id: {"token": stale.token.reveal()}},
+    )
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+
+    assert result.code == 2
+    error = result.json()["error"]
+    assert f"org {staging.org_id} could not be read" in error and "HTTP 401" in error
+    assert f"--path 'ardent:orgs.{staging.org_id}.token'" in error
+    assert not world.printed_anything_of([stale.token.reveal()])
+
+
+def test_stacks_reaching_one_org_at_different_api_urls_are_refused(world: World) -> None:
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config())
+    batch.add_stack("prod", world.config(**{"ardent:apiUrl": world.emulator.url.replace("127.0.0.1", "localhost")}))
+
+    result = world.ardent_keys("drift", *cwd(web, batch), "--all-stacks")
+
+    assert result.code == 2
+    assert f"org {world.org_id} at different API URLs" in result.err and "web/prod" in result.err

@@ -11,28 +11,42 @@ import pytest
 
 from ardent_provider.cli import (
     CheckError,
+    Decision,
     ManagedKey,
+    OrgReading,
     Project,
     StackRef,
     StackView,
     build_parser,
-    common_settings,
     credential_key_ids,
+    drift_findings,
+    drift_report,
     find_drift,
     keys_in_deployment,
     load_projects,
     main,
+    org_credentials,
+    org_ids,
     plan_revocations,
     project_name,
+    render_decision,
     render_table,
     resolve_targets,
     service_timespec,
+    unreadable_org,
     wire_time,
 )
+from ardent_provider.errors import (
+    ArdentConnectionError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from ardent_provider.models import ApiKey, SecretToken
-from ardent_provider.settings import Settings
+from ardent_provider.settings import Settings, resolve_settings
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+API = "https://api.tryardent.com"
 RUNNING = SecretToken("sk-ard_test_RUNNINGtokenRUNNINGtokenRUNNING")
 OTHER = SecretToken("sk-ard_test_OTHERSTACKtokenOTHERSTACKtoken")
 
@@ -128,6 +142,18 @@ def test_times_are_printed_at_the_services_resolution(wire: str, expected: str) 
     assert finding.expires_at == expected
 
 
+def reading(
+    org_id: str,
+    listed: list[ApiKey],
+    tokens: list[tuple[str, SecretToken]],
+    source: str = "web/prod",
+    own: bool = True,
+) -> OrgReading:
+    """An org as a run read it, with the stacks' tokens recognised among its keys."""
+    settings = Settings(API, org_id, tokens[0][1] if tokens else RUNNING, own_credentials=own)
+    return OrgReading(org_id, settings, source, tuple(listed), credential_key_ids(listed, tokens), NOW)
+
+
 def test_revoke_refuses_the_running_key_other_stacks_keys_and_unknown_ids() -> None:
     listed = [
         key("key_orphan"),
@@ -137,11 +163,11 @@ def test_revoke_refuses_the_running_key_other_stacks_keys_and_unknown_ids() -> N
         key("key_previous"),
     ]
     managed = [
-        ManagedKey("prod", "api", "key_managed_elsewhere", "api", "current", "batch"),
-        ManagedKey("prod", "web", "key_previous", None, "previous", "web"),
-        ManagedKey("prod", "gone", "key_revoked_by_hand", "gone", "current", "web"),
+        ManagedKey("prod", "api", "key_managed_elsewhere", "api", "current", "batch", "org_1"),
+        ManagedKey("prod", "web", "key_previous", None, "previous", "web", "org_1"),
+        ManagedKey("prod", "gone", "key_revoked_by_hand", "gone", "current", "web", "org_1"),
     ]
-    credentials = credential_key_ids(listed, [("web/prod", RUNNING), ("batch/prod", OTHER)])
+    org = reading("org_1", listed, [("web/prod", RUNNING), ("batch/prod", OTHER)])
     requested = [
         "key_orphan",
         "key_self",
@@ -152,16 +178,47 @@ def test_revoke_refuses_the_running_key_other_stacks_keys_and_unknown_ids() -> N
         "key_revoked_by_hand",
         "key_orphan",
     ]
-    decisions = plan_revocations(requested, listed, managed, credentials, running="web/prod", org_id="org_1")
+    decisions = plan_revocations(requested, [org], managed)
     by_id = {decision.key_id: decision for decision in decisions}
     assert [decision.key_id for decision in decisions] == list(dict.fromkeys(requested))
     assert [decision.key_id for decision in decisions if decision.revoke] == ["key_orphan"]
-    assert "this command runs with" in by_id["key_self"].reason and "401" in by_id["key_self"].reason
-    assert "stack batch/prod runs with" in by_id["key_other_token"].reason
+    assert by_id["key_orphan"].org_id == "org_1"
+    assert "this command runs with in org org_1" in by_id["key_self"].reason and "401" in by_id["key_self"].reason
+    assert "stack batch/prod runs with in org org_1" in by_id["key_other_token"].reason
     assert "resource api in stack batch/prod" in by_id["key_managed_elsewhere"].reason
     assert "kept previous key of resource web in stack web/prod" in by_id["key_previous"].reason
-    assert "not an active key of org org_1" in by_id["key_nope"].reason
+    assert "not an active key of org org_1:" in by_id["key_nope"].reason
+    assert "still records it in org org_1" in by_id["key_revoked_by_hand"].reason
     assert "pulumi refresh" in by_id["key_revoked_by_hand"].reason
+
+
+def test_revoke_plans_each_key_in_the_org_that_lists_it_with_that_orgs_running_key() -> None:
+    staging_token = SecretToken("sk-ard_test_STAGINGtokenSTAGINGtokenSTAG")
+    prod = reading(
+        "org_prod", [key("key_p_orphan"), key("key_p_self", prefix="sk-ard_test_RUNNING")], [("web/prod", RUNNING)]
+    )
+    staging = reading(
+        "org_staging",
+        [key("key_s_orphan"), key("key_s_self", prefix="sk-ard_test_STAGING"), key("key_s_api")],
+        [("web/prod", staging_token)],
+    )
+    managed = [ManagedKey("prod", "api", "key_s_api", "api", "current", "web", "org_staging")]
+    requested = ["key_s_orphan", "key_p_orphan", "key_s_self", "key_p_self", "key_s_api", "key_nowhere"]
+
+    decisions = {d.key_id: d for d in plan_revocations(requested, [prod, staging], managed)}
+
+    assert (decisions["key_s_orphan"].revoke, decisions["key_s_orphan"].org_id) == (True, "org_staging")
+    assert (decisions["key_p_orphan"].revoke, decisions["key_p_orphan"].org_id) == (True, "org_prod")
+    assert "runs with in org org_staging" in decisions["key_s_self"].reason and not decisions["key_s_self"].revoke
+    assert "runs with in org org_prod" in decisions["key_p_self"].reason
+    assert "resource api in stack web/prod" in decisions["key_s_api"].reason
+    nowhere = decisions["key_nowhere"]
+    assert (nowhere.revoke, nowhere.org_id) == (False, None)
+    assert "not an active key of orgs org_prod, org_staging" in nowhere.reason
+    assert render_decision(decisions["key_s_orphan"], "revoked", "why") == (
+        "revoked  key_s_orphan ('key_s_orphan') in org org_staging: why"
+    )
+    assert render_decision(Decision("key_x", None, False, "no"), "refused", "no") == "refused  key_x: no"
 
 
 def test_keys_in_a_deployment_include_kept_previous_keys_and_skip_pending_deletes() -> None:
@@ -249,19 +306,157 @@ def test_the_command_line_wants_stacks_and_a_sane_expiry_window(capsys: pytest.C
         assert "--expiring-within must be a number of days" in capsys.readouterr().err
 
 
-def test_stacks_of_one_run_must_share_the_org_and_the_first_stacks_token_runs() -> None:
-    web, batch = Project("web", Path("/p/web")), Project("batch", Path("/p/batch"))
+def stack_view(
+    project: str, config: dict[str, object], managed: tuple[ManagedKey, ...] = (), stack: str = "prod"
+) -> StackView:
+    """A stack read as ``read_stack`` reads it: default settings from ``config``, keys without org in it."""
+    settings = resolve_settings(config, {})
+    keys = tuple(item if item.org_id else ManagedKey(**{**asdict(item), "org_id": settings.org_id}) for item in managed)
+    return StackView(StackRef(Project(project, Path(f"/p/{project}")), stack), settings, keys, config)
 
-    def view(project: Project, org: str, token: SecretToken) -> StackView:
-        return StackView(StackRef(project, "prod"), Settings("https://api.tryardent.com", org, token), ())
 
-    assert common_settings([view(web, "org_1", RUNNING), view(batch, "org_1", OTHER)]).token == RUNNING
-    with pytest.raises(CheckError) as raised:
-        common_settings([view(web, "org_1", RUNNING), view(batch, "org_2", RUNNING)])
-    assert "org_1 at https://api.tryardent.com: web/prod; org_2 at https://api.tryardent.com: batch/prod" in str(
-        raised.value
+def org_map(**orgs: dict[str, str]) -> str:
+    """``ardent:orgs`` as ``pulumi config --json --show-secrets`` prints it: JSON text."""
+    return json.dumps(orgs)
+
+
+def test_the_orgs_of_a_run_are_the_default_orgs_and_every_org_a_key_lives_in() -> None:
+    web = stack_view(
+        "web",
+        {"ardent:orgId": "org_b", "ardent:token": RUNNING.reveal()},
+        (
+            ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_c"),
+            ManagedKey("prod", "old", "key_2", "old", "current", "web"),
+        ),
     )
-    assert "run once per org" in str(raised.value) and RUNNING.reveal() not in str(raised.value)
+    batch = stack_view("batch", {"ardent:orgId": "org_a", "ardent:token": OTHER.reveal()})
+    assert web.orgs == ["org_b", "org_c"] and [item.org_id for item in web.managed] == ["org_c", "org_b"]
+    assert org_ids([web, batch]) == ["org_a", "org_b", "org_c"]
+    assert web.uses("org_c") and not web.uses("org_a")
+
+
+def test_an_org_is_read_with_the_first_stacks_own_credentials_else_a_users_default_token() -> None:
+    staging = SecretToken("sk-ard_test_STAGINGtokenSTAGINGtokenSTAG")
+    in_staging = (ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_staging"),)
+    borrower = stack_view("web", {"ardent:orgId": "org_prod", "ardent:token": RUNNING.reveal()}, in_staging)
+    lender = stack_view(
+        "batch",
+        {
+            "ardent:orgId": "org_prod",
+            "ardent:token": OTHER.reveal(),
+            "ardent:orgs": org_map(org_staging={"token": staging.reveal()}),
+        },
+    )
+
+    own, source = org_credentials("org_staging", [borrower, lender])
+    assert (own.token, own.own_credentials, source.ref.label) == (staging, True, "batch/prod")
+    assert "ardent:orgs.org_staging.token" in lender.token_setting("org_staging")
+    assert "ardent:token" in lender.token_setting("org_prod")
+
+    borrowed, source = org_credentials("org_staging", [borrower])
+    assert (borrowed.token, borrowed.own_credentials, source.ref.label) == (RUNNING, False, "web/prod")
+
+    default, source = org_credentials("org_prod", [borrower, lender])
+    assert (default.token, source.ref.label) == (RUNNING, "web/prod")
+
+
+def test_an_org_no_stack_has_a_token_for_is_refused_naming_it_and_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARDENT_TOKEN", raising=False)
+    own_only = stack_view(
+        "web",
+        {"ardent:orgId": "org_prod", "ardent:orgs": org_map(org_prod={"token": RUNNING.reveal()})},
+        (ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_partners"),),
+    )
+    assert own_only.token_setting("org_partners") == "the ARDENT_TOKEN environment variable"
+    with pytest.raises(CheckError) as raised:
+        org_credentials("org_partners", [own_only])
+    message = str(raised.value)
+    assert message.startswith("org org_partners cannot be read: stack web/prod:")
+    assert "ardent:orgs.org_partners.token" in message and RUNNING.reveal() not in message
+
+
+def test_stacks_reaching_one_org_at_different_api_urls_are_refused_naming_them() -> None:
+    web = stack_view("web", {"ardent:orgId": "org_1", "ardent:token": RUNNING.reveal()})
+    batch = stack_view(
+        "batch", {"ardent:orgId": "org_1", "ardent:token": OTHER.reveal(), "ardent:apiUrl": "http://127.0.0.1:9"}
+    )
+    with pytest.raises(CheckError) as raised:
+        org_credentials("org_1", [web, batch])
+    assert f"org org_1 at different API URLs ({API}: web/prod; http://127.0.0.1:9: batch/prod)" in str(raised.value)
+    assert RUNNING.reveal() not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "own", "expected"),
+    [
+        (PermissionDeniedError(403, "no", method="GET", path="/v1"), False, "no given stack has credentials"),
+        (AuthenticationError(401, "no", method="GET", path="/v1"), True, "rejected stack web/prod's token"),
+        (PermissionDeniedError(403, "no", method="GET", path="/v1"), True, "may not list its keys (HTTP 403)"),
+        (NotFoundError(404, "no", method="GET", path="/v1"), True, "was not found at"),
+        (ArdentConnectionError("refused", method="GET", path="/v1", sent=False), True, "could not be read at"),
+    ],
+)
+def test_an_unreadable_org_is_named_with_what_to_configure(error: Exception, own: bool, expected: str) -> None:
+    source = stack_view("web", {"ardent:orgId": "org_1", "ardent:token": RUNNING.reveal()})
+    settings = Settings(API, "org_2", RUNNING, own_credentials=own)
+    assert isinstance(error, AuthenticationError | PermissionDeniedError | NotFoundError | ArdentConnectionError)
+    message = unreadable_org("org_2", settings, source, error)
+    assert message.startswith("org org_2") and expected in message and RUNNING.reveal() not in message
+    if not own:
+        assert "pulumi config set --secret --path 'ardent:orgs.org_2.token' <token> --stack prod" in message
+
+
+def test_findings_are_per_org_against_the_keys_managed_there_and_grouped_by_org() -> None:
+    staging_token = SecretToken("sk-ard_test_STAGINGtokenSTAGINGtokenSTAG")
+    web = stack_view(
+        "web",
+        {
+            "ardent:orgId": "org_prod",
+            "ardent:token": RUNNING.reveal(),
+            "ardent:orgs": org_map(org_staging={"token": staging_token.reveal()}),
+        },
+        (
+            ManagedKey("prod", "api", "key_p_api", "api", "current", "web"),
+            ManagedKey("prod", "ci", "key_s_ci", "ci", "current", "web", "org_staging"),
+            ManagedKey("prod", "gone", "key_s_gone", "gone", "current", "web", "org_staging"),
+        ),
+    )
+    # key_p_api is listed in staging too (as if its id were reused): managed in prod, so unmanaged in staging.
+    prod = reading(
+        "org_prod",
+        [key("key_p_api"), key("key_p_orphan"), key("key_p_self", prefix="sk-ard_test_RUNNING")],
+        [("web/prod", RUNNING)],
+    )
+    staging = reading(
+        "org_staging",
+        [key("key_s_ci"), key("key_s_orphan"), key("key_p_api"), key("key_s_self", prefix="sk-ard_test_STAGING")],
+        [("web/prod", staging_token)],
+    )
+
+    findings = drift_findings([web], [staging, prod], None)
+
+    assert [(f.org_id, f.problem, f.key_id) for f in findings] == [
+        ("org_prod", "unmanaged", "key_p_orphan"),
+        ("org_staging", "missing", "key_s_gone"),
+        ("org_staging", "unmanaged", "key_p_api"),
+        ("org_staging", "unmanaged", "key_s_orphan"),
+    ]
+    table = render_table(findings, ["web/prod"], ["org_prod", "org_staging"])
+    header, first = table.splitlines()[:2]
+    assert header.split()[:2] == ["ORG", "PROBLEM"] and first.split()[:3] == ["org_prod", "unmanaged", "key_p_orphan"]
+    assert "ORG" not in render_table(findings[:1], ["web/prod"], ["org_prod"])
+    assert render_table([], ["web/prod"], ["org_prod", "org_staging"]) == (
+        "No drift: every key of web/prod is active, and none of orgs org_prod, org_staging has an unmanaged key."
+    )
+
+    report = drift_report([web], [prod, staging], findings)
+    assert (report["org_id"], report["api_url"], report["org_keys"], report["managed_keys"]) == ("org_prod", API, 7, 3)
+    assert report["credential_key_ids"] == ["key_p_self", "key_s_self"]
+    assert report["orgs"] == [
+        {"org_id": "org_prod", "api_url": API, "org_keys": 3},
+        {"org_id": "org_staging", "api_url": API, "org_keys": 4},
+    ]
+    assert report["checked_at"] == "2026-11-28T12:00:00Z"
 
 
 def test_a_key_whose_revocation_is_pending_is_reported_as_such_while_active_and_never_as_unmanaged() -> None:
