@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.pulumi_cli import PulumiCLI
 
+from ..conftest import FAST_RETRY
 from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, make_stack
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +135,50 @@ def test_configuration_mistakes_fail_preview_and_the_cli_saying_what_to_fix(stac
     preview = stack.cli.run("preview", check=False)
     assert preview.returncode != 0 and hint in preview.stdout + preview.stderr
     assert stack.active_keys() == {}
+
+
+def test_drift_and_revoke_over_a_stack_whose_keys_live_in_two_orgs(stack: Stack) -> None:
+    staging = httpx.post(f"{stack.emulator.url}/_emulator/orgs").json()
+    stack.cli.run(
+        "config", "set", "--secret", "--path", f"ardent:orgs.{staging['org_id']}.token", stdin=staging["token"]
+    )
+    stack.write_keys(
+        [
+            {"resource": "prod-ci", "role": "Viewer"},
+            {"resource": "staging-ci", "role": "Viewer", "org_id": staging["org_id"]},
+        ]
+    )
+    stack.up()
+    outputs = stack.cli.outputs()
+    with stack.owner() as owner:
+        prod_orphan = owner.create_key(stack.emulator.org_id, name="orphan-prod", role="role_org_viewer")
+    with ArdentClient(staging["token"], api_url=stack.emulator.url, retry=FAST_RETRY) as staging_owner:
+        staging_orphan = staging_owner.create_key(staging["org_id"], name="orphan-staging", role="role_org_viewer")
+    orgs = sorted([stack.emulator.org_id, staging["org_id"]])
+
+    # Each org is read with its own credentials and compared with the keys the stack keeps there.
+    report = stack.ardent_keys("drift", "--stack", STACK, "--json")
+    assert report.returncode == 1, report.stdout + report.stderr
+    payload = json.loads(report.stdout)
+    assert payload["org_id"] == stack.emulator.org_id and payload["managed_keys"] == 2
+    assert [org["org_id"] for org in payload["orgs"]] == orgs
+    assert [(f["org_id"], f["problem"], f["key_id"]) for f in payload["findings"]] == sorted(
+        [
+            (stack.emulator.org_id, "unmanaged", prod_orphan.id),
+            (staging["org_id"], "unmanaged", staging_orphan.id),
+        ]
+    )
+
+    revoke = stack.ardent_keys("revoke", "--stack", STACK, staging_orphan.id, prod_orphan.id)
+    assert revoke.returncode == 0, revoke.stdout + revoke.stderr
+    assert f"revoked  {staging_orphan.id} ('orphan-staging') in org {staging['org_id']}" in revoke.stdout
+    assert f"revoked  {prod_orphan.id} ('orphan-prod') in org {stack.emulator.org_id}" in revoke.stdout
+    with ArdentClient(staging["token"], api_url=stack.emulator.url, retry=FAST_RETRY) as staging_owner:
+        staging_left = {key.id for key in staging_owner.list_keys(staging["org_id"])}
+    assert staging_orphan.id not in staging_left and outputs["staging-ci_key_id"] in staging_left
+    assert set(stack.active_keys()) == {outputs["prod-ci_key_id"]}
+
+    clean = stack.ardent_keys("drift", "--stack", STACK)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    secrets = [stack.emulator.token, staging["token"], prod_orphan.token.reveal(), staging_orphan.token.reveal()]
+    assert not any(secret in text for secret in secrets for text in (report.stdout, revoke.stdout, clean.stdout))
