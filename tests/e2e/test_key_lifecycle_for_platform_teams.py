@@ -14,6 +14,8 @@ from ardent_provider.emulator import EmulatorServer
 
 from .conftest import ROOT, Stack, make_stack
 
+pytestmark = pytest.mark.e2e
+
 DAY = 86400
 
 
