@@ -1,0 +1,42 @@
+"""A testing kit for programs that declare Ardent keys: the emulator as a fixture, and stacks on it.
+
+With pytest, installing the package is enough: its ``pytest11`` entry point registers this module as a
+plugin, which provides the fixtures ``ardent_emulator`` (one emulator process per session, reset for each
+test) and ``ardent_stack`` (a factory of stacks configured against it, destroyed and checked for leftover
+keys at teardown). Without pytest::
+
+    from ardent_provider.testing import ArdentEmulator
+
+    with ArdentEmulator() as api:
+        ...  # api.api_url, api.org_id, api.token, api.advance_clock(days=91), api.active_keys(), ...
+
+:class:`StackFactory` (what ``ardent_stack`` is) works the same way outside pytest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from .emulator import ArdentEmulator, EmulatorError
+from .pulumi_bin import PulumiNotFoundError, find_pulumi
+
+if TYPE_CHECKING:
+    from .factory import StackFactory
+    from .stack import ArdentStack
+
+# pytest finds fixtures among a plugin module's attributes; without pytest the kit still imports.
+if importlib.util.find_spec("pytest") is not None:
+    from .plugin import _ardent_emulator_process, ardent_emulator, ardent_stack  # noqa: F401
+
+_LAZY = {"ArdentStack": ".stack", "StackFactory": ".factory"}
+
+
+def __getattr__(name: str) -> Any:
+    # The Automation API classes import Pulumi's SDK; load them on first use so the plugin starts fast.
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ArdentEmulator", "ArdentStack", "EmulatorError", "PulumiNotFoundError", "StackFactory", "find_pulumi"]

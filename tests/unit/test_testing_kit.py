@@ -1,0 +1,159 @@
+"""The testing kit's pure parts: finding the Pulumi CLI, the project mirror, reading engine events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ardent_provider.testing import PulumiNotFoundError, find_pulumi
+from ardent_provider.testing.mirror import ProjectMirror, is_stack_settings_file
+from ardent_provider.testing.pulumi_bin import cache_root, pulumi_root
+from ardent_provider.testing.stack import _Recorder
+
+TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python")
+
+
+def bin_dir(path: Path, tools: tuple[str, ...] = TOOLS) -> Path:
+    path.mkdir(parents=True)
+    for tool in tools:
+        (path / tool).write_text("#!/bin/sh\n")
+        (path / tool).chmod(0o755)
+    return path
+
+
+def env_for(tmp_path: Path, path: list[Path] | None = None, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.pathsep.join(str(entry) for entry in (path or [tmp_path / "empty"])),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        **extra,
+    }
+
+
+def test_the_explicit_bin_dir_wins_then_path_then_the_newest_cached_cli(tmp_path: Path) -> None:
+    explicit = bin_dir(tmp_path / "explicit")
+    on_path = bin_dir(tmp_path / "on-path")
+    root = cache_root(env_for(tmp_path))
+    bin_dir(root / "v3.9.0" / "bin")
+    newest = bin_dir(root / "v3.274.1" / "bin")
+    bin_dir(root / "v3.100.0" / "bin")
+    (root / "vbroken" / "bin").mkdir(parents=True)
+
+    assert find_pulumi(env_for(tmp_path, [on_path], ARDENT_PULUMI_BIN_DIR=str(explicit))) == explicit
+    assert find_pulumi(env_for(tmp_path, [on_path])) == on_path
+    assert find_pulumi(env_for(tmp_path)) == newest
+
+
+def test_the_cache_follows_xdg_cache_home_or_home(tmp_path: Path) -> None:
+    assert cache_root({"XDG_CACHE_HOME": "/c"}) == Path("/c/ardent-provider/pulumi")
+    assert cache_root({"HOME": "/h"}) == Path("/h/.cache/ardent-provider/pulumi")
+
+
+def test_no_cli_anywhere_says_where_it_looked_and_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(PulumiNotFoundError) as caught:
+        find_pulumi(env_for(tmp_path))
+    message = str(caught.value)
+    assert "no `pulumi` on PATH" in message and "ARDENT_PULUMI_BIN_DIR is not set" in message
+    assert str(tmp_path / "cache" / "ardent-provider" / "pulumi") in message and "scripts/setup-pulumi" in message
+
+
+def test_a_cli_without_the_python_plugins_names_the_missing_one(tmp_path: Path) -> None:
+    lonely = bin_dir(tmp_path / "lonely", ("pulumi", "pulumi-language-python"))
+    with pytest.raises(PulumiNotFoundError, match="pulumi-resource-pulumi-python") as caught:
+        find_pulumi(env_for(tmp_path, [lonely]))
+    assert "pulumi-language-python`" not in str(caught.value)
+    plugins = bin_dir(tmp_path / "plugins", ("pulumi-resource-pulumi-python",))
+    assert find_pulumi(env_for(tmp_path, [lonely, plugins])) == lonely
+
+
+def test_an_explicit_bin_dir_without_pulumi_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(PulumiNotFoundError, match=r"ARDENT_PULUMI_BIN_DIR is set to .*nothing"):
+        find_pulumi(env_for(tmp_path, ARDENT_PULUMI_BIN_DIR=str(tmp_path / "nothing")))
+
+
+def test_the_automation_root_is_the_parent_of_bin_or_a_link_farm(tmp_path: Path) -> None:
+    standard = bin_dir(tmp_path / "usr" / "bin")
+    assert pulumi_root(standard, tmp_path / "scratch") == tmp_path / "usr"
+    unpacked = bin_dir(tmp_path / "pulumi")
+    root = pulumi_root(unpacked, tmp_path / "scratch")
+    assert (root / "bin" / "pulumi").resolve() == (unpacked / "pulumi").resolve()
+    assert pulumi_root(unpacked, tmp_path / "scratch") == root
+
+
+def test_the_mirror_links_everything_but_stack_settings_and_follows_changes(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py", "Pulumi.dev.yaml", "Pulumi.test.yaml", "Pulumi.prod.json"):
+        (project / name).write_text(name)
+    mirror = ProjectMirror(project, tmp_path / "mirror")
+    assert sorted(path.name for path in mirror.target.iterdir()) == ["Pulumi.yaml", "__main__.py", "lib"]
+    assert (mirror.target / "__main__.py").resolve() == (project / "__main__.py").resolve()
+
+    (mirror.target / "Pulumi.test.yaml").write_text("the stack's own settings")
+    (project / "keys.json").write_text("[]")
+    (project / "__main__.py").unlink()
+    mirror.sync()
+    assert sorted(path.name for path in mirror.target.iterdir()) == [
+        "Pulumi.test.yaml",
+        "Pulumi.yaml",
+        "keys.json",
+        "lib",
+    ]
+    assert (project / "Pulumi.test.yaml").read_text() == "Pulumi.test.yaml"
+
+
+@pytest.mark.parametrize(
+    ("name", "stack_file"),
+    [
+        ("Pulumi.yaml", False),
+        ("Pulumi.yml", False),
+        ("Pulumi.dev.yaml", True),
+        ("Pulumi.a.b.yml", True),
+        ("x.yaml", False),
+    ],
+)
+def test_stack_settings_files_are_recognised(name: str, stack_file: bool) -> None:
+    assert is_stack_settings_file(name) is stack_file
+
+
+def event(kind: str, op: str, type_: str, outputs: dict[str, Any] | None = None) -> Any:
+    metadata = SimpleNamespace(op=op, type=type_, new=SimpleNamespace(outputs=outputs) if outputs is not None else None)
+    return SimpleNamespace(
+        resource_pre_event=SimpleNamespace(metadata=metadata) if kind == "pre" else None,
+        res_outputs_event=SimpleNamespace(metadata=metadata) if kind == "done" else None,
+    )
+
+
+def test_the_summary_leaves_out_the_root_stack_as_the_outputs_event_counts_it() -> None:
+    recorder = _Recorder()
+    recorder(event("pre", "refresh", "pulumi:pulumi:Stack"))
+    recorder(event("done", "same", "pulumi:pulumi:Stack", {}))
+    recorder(SimpleNamespace(resource_pre_event=None, res_outputs_event=None))
+    assert recorder.summary({"same": 2, "update": 1, "delete": 0}) == {"same": 1, "update": 1}
+    assert _Recorder().summary({"create": 2}) == {"create": 2}
+    created = _Recorder()
+    created(event("pre", "create", "pulumi:pulumi:Stack"))
+    assert created.summary({"create": 2}) == {"create": 1}
+    assert created.summary(None) == {}
+
+
+def test_keys_are_recorded_from_the_outputs_of_key_resources_only() -> None:
+    recorder = _Recorder()
+    key_type = "pulumi-python:dynamic/ardent:ApiKey"
+    recorder(event("pre", "create", key_type))
+    recorder(
+        event(
+            "done",
+            "create",
+            key_type,
+            {"key_id": "key_new", "org_id": "org_1", "previous_key_id": "key_old", "pending_revoke_key_ids": ["key_p"]},
+        )
+    )
+    recorder(event("done", "create", "pulumi:providers:pulumi-python", {"key_id": "key_not_a_key"}))
+    recorder(event("done", "delete", key_type))
+    assert recorder.keys == {"key_new": "org_1", "key_old": "org_1", "key_p": "org_1"}
