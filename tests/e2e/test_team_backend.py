@@ -6,6 +6,7 @@ share the bucket, the passphrase and one emulator org.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ class ObjectStore:
 
     endpoint: str
     bucket: str
+    # One client for the whole test: polling for the lock must not load the machine the race runs on.
+    s3: Any = field(repr=False)
 
     @property
     def backend_url(self) -> str:
@@ -57,18 +60,19 @@ class ObjectStore:
     def env(self) -> dict[str, str]:
         return {**DUMMY_AWS, **QUIET_CHECKSUMS, "PULUMI_BACKEND_URL": self.backend_url}
 
-    def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=DUMMY_AWS["AWS_REGION"],
-            aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
-        )
-
     def object_names(self, prefix: str) -> list[str]:
-        listing = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=DUMMY_AWS["AWS_REGION"],
+        aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def wait_for_endpoint(process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
@@ -85,16 +89,13 @@ def wait_for_endpoint(process: subprocess.Popen[bytes], log: Path, timeout: floa
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=10)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM the whole group, then SIGKILL whatever is left of it (the leader too if it did not stop)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
 
@@ -112,8 +113,9 @@ def object_store(tmp_path: Path) -> Iterator[ObjectStore]:
             start_new_session=True,
         )
     try:
-        store = ObjectStore(wait_for_endpoint(process, log), BUCKET)
-        store.client().create_bucket(Bucket=store.bucket)
+        endpoint = wait_for_endpoint(process, log)
+        store = ObjectStore(endpoint, BUCKET, s3_client(endpoint))
+        store.s3.create_bucket(Bucket=store.bucket)
         yield store
     finally:
         stop_process_group(process)
