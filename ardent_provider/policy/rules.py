@@ -1,0 +1,235 @@
+"""The policies of the Ardent policy pack as pure decisions: a key's inputs and a config in, a message or None out.
+
+Nothing here imports ``pulumi_policy``; :mod:`ardent_provider.policy.crossguard` turns these into CrossGuard
+policies. Inputs arrive as the provider's ``check`` left them (roles as role keys, numbers as floats), with
+:data:`~ardent_provider.state.UNKNOWN` for a value the engine does not know yet: such a value is never a
+violation (the policy runs again at ``pulumi up``, when it is known).
+
+Policies see secret inputs in plaintext, so no message here contains an input's value: a message names the
+resource (its name is already in its URN), the policy, the role as Ardent names it, whole numbers of days, and
+the pattern from the policy's own configuration, never ``name``, ``scopes``, ``adopt_key_id`` or ``adopt_token``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ..models import RoleSpec, canonical_role
+from ..state import Unknown
+
+RESOURCE_TYPE: Final = "pulumi-python:dynamic/ardent:ApiKey"
+
+NO_OWNER_KEYS: Final = "ardent-no-owner-keys"
+EXPIRY_REQUIRED: Final = "ardent-expiry-required"
+ADMIN_KEYS_ROTATE: Final = "ardent-admin-keys-rotate"
+SCOPED_AUTOMATION_KEYS: Final = "ardent-scoped-automation-keys"
+NAME_PATTERN: Final = "ardent-name-pattern"
+
+DEFAULT_MAX_DAYS: Final = 365
+MAX_DAYS_LIMIT: Final = 3650
+# Names with a word such as ci, bot or deployer in them, separated by -, _, . or a space.
+DEFAULT_AUTOMATION_PATTERN: Final = r"(?i)(^|[-_. ])(ci|cd|bot|automation|pipeline|deploy|deployer|robot)([-_. ]|$)"
+# Lower-case words joined by hyphens, such as ci-deployer.
+DEFAULT_NAME_PATTERN: Final = r"[a-z0-9]+(-[a-z0-9]+)*"
+
+EnforcementLevel = Literal["advisory", "mandatory", "disabled"]
+_ADMIN_RANK: Final = 2
+
+
+@dataclass(frozen=True)
+class KeyInputs:
+    """The inputs of one ``ArdentApiKey`` that the policies read; any of them may be ``UNKNOWN``."""
+
+    resource: str
+    role: Any = None
+    name: Any = None
+    scopes: Any = None
+    expires_in_days: Any = None
+    rotate_before_days: Any = None
+
+    @classmethod
+    def from_props(cls, resource: str, props: Mapping[str, Any]) -> KeyInputs:
+        """The inputs from a property map such as a policy's ``args.props`` made plain."""
+        return cls(
+            resource=resource,
+            role=props.get("role"),
+            name=props.get("name"),
+            scopes=props.get("scopes"),
+            expires_in_days=props.get("expires_in_days"),
+            rotate_before_days=props.get("rotate_before_days"),
+        )
+
+    @property
+    def label(self) -> str:
+        """How a message names the resource."""
+        return f"ArdentApiKey '{self.resource}'"
+
+
+Decision = Callable[[KeyInputs, Mapping[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One policy: its name, what it asks, its default enforcement level, its options and its decision."""
+
+    name: str
+    description: str
+    enforcement_level: EnforcementLevel
+    config_schema: Mapping[str, Mapping[str, Any]]
+    decide: Decision
+
+
+def no_owner_keys(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when the key has the Owner role."""
+    role = _role(key.role)
+    if role is None or role.key != "role_org_owner":
+        return None
+    return (
+        f"{key.label} has role Owner, which {NO_OWNER_KEYS} forbids: an owner key can do everything in the org, "
+        "managing its keys and owners included. Change role to Admin, or to a narrower role with scopes; "
+        "create owner keys by hand, outside programs and pipelines."
+    )
+
+
+def expiry_required(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when the key never expires, or expires later than ``max_days`` days after its creation."""
+    max_days = _whole(config.get("max_days", DEFAULT_MAX_DAYS))
+    if max_days is None or not 1 <= max_days <= MAX_DAYS_LIMIT:
+        return (
+            f"{EXPIRY_REQUIRED} cannot check {key.label}: its option max_days must be a whole number of days from 1 "
+            f"to {MAX_DAYS_LIMIT}. Fix it in --policy-pack-config."
+        )
+    if isinstance(key.expires_in_days, Unknown):
+        return None
+    if key.expires_in_days is None:
+        return (
+            f"{key.label} never expires, but {EXPIRY_REQUIRED} wants every key to expire within {max_days} days. "
+            f"Set expires_in_days to {max_days} or less (and rotate_before_days, so that `pulumi up` replaces "
+            "the key before it expires)."
+        )
+    days = _whole(key.expires_in_days)
+    if days is None or days <= max_days:
+        return None
+    return (
+        f"{key.label} expires {days} days after its creation, later than the {max_days} days that "
+        f"{EXPIRY_REQUIRED} allows. Set expires_in_days to {max_days} or less."
+    )
+
+
+def admin_keys_rotate(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when an Admin or Owner key has no ``rotate_before_days``."""
+    role = _role(key.role)
+    if role is None or role.rank < _ADMIN_RANK or key.rotate_before_days is not None:
+        return None
+    expiry = "" if key.expires_in_days is not None else " with expires_in_days (rotation needs an expiry)"
+    return (
+        f"{key.label} has role {role.display_name} but no rotate_before_days, and {ADMIN_KEYS_ROTATE} wants admin "
+        f"and owner keys replaced before they expire. Set rotate_before_days (for example 14){expiry}, so that "
+        "`pulumi up` in that window creates a new key and revokes the old one."
+    )
+
+
+def scoped_automation_keys(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when a key whose name matches ``pattern`` (anywhere in it) has no scopes."""
+    pattern, problem = _pattern(config, DEFAULT_AUTOMATION_PATTERN, SCOPED_AUTOMATION_KEYS, key)
+    if pattern is None:
+        return problem
+    unscoped = key.scopes is None or (isinstance(key.scopes, Sequence) and len(key.scopes) == 0)
+    if not isinstance(key.name, str) or not unscoped or not pattern.search(key.name):
+        return None
+    role = _role(key.role)
+    holds = f"role {role.display_name}" if role is not None else "its role"
+    return (
+        f"{key.label} has a name that matches the automation-key pattern '{pattern.pattern}' of "
+        f"{SCOPED_AUTOMATION_KEYS} but no scopes, so it holds every permission of {holds}. Set scopes to the "
+        "permissions it needs, such as scopes=['projects.read', 'connectors.read']."
+    )
+
+
+def name_pattern(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when the key's whole name does not match ``pattern``."""
+    pattern, problem = _pattern(config, DEFAULT_NAME_PATTERN, NAME_PATTERN, key)
+    if pattern is None:
+        return problem
+    if not isinstance(key.name, str) or pattern.fullmatch(key.name):
+        return None
+    return (
+        f"{key.label} has a name that does not match the pattern '{pattern.pattern}' that {NAME_PATTERN} "
+        "requires of the whole name. Rename the key: set name (it defaults to the resource name) to a name "
+        "that matches; a new name replaces the key."
+    )
+
+
+def _pattern_schema(default: str) -> Mapping[str, Mapping[str, Any]]:
+    return {"pattern": {"type": "string", "minLength": 1, "default": default}}
+
+
+POLICIES: Final[tuple[PolicySpec, ...]] = (
+    PolicySpec(
+        NO_OWNER_KEYS,
+        "Ardent API keys must not have the Owner role.",
+        "mandatory",
+        {},
+        no_owner_keys,
+    ),
+    PolicySpec(
+        EXPIRY_REQUIRED,
+        "Ardent API keys must expire, within max_days (default 365) days of their creation.",
+        "advisory",
+        {"max_days": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS_LIMIT, "default": DEFAULT_MAX_DAYS}},
+        expiry_required,
+    ),
+    PolicySpec(
+        ADMIN_KEYS_ROTATE,
+        "Admin and owner Ardent API keys must set rotate_before_days.",
+        "advisory",
+        {},
+        admin_keys_rotate,
+    ),
+    PolicySpec(
+        SCOPED_AUTOMATION_KEYS,
+        "Ardent API keys whose name matches the pattern option must set scopes.",
+        "disabled",
+        _pattern_schema(DEFAULT_AUTOMATION_PATTERN),
+        scoped_automation_keys,
+    ),
+    PolicySpec(
+        NAME_PATTERN,
+        "Ardent API key names must match the pattern option.",
+        "disabled",
+        _pattern_schema(DEFAULT_NAME_PATTERN),
+        name_pattern,
+    ),
+)
+
+
+def _pattern(
+    config: Mapping[str, Any], default: str, policy: str, key: KeyInputs
+) -> tuple[re.Pattern[str] | None, str | None]:
+    """The compiled ``pattern`` option, or None and the message that says what is wrong with it."""
+    text = config.get("pattern", default)
+    if not isinstance(text, str) or not text:
+        return None, f"{policy} cannot check {key.label}: its option pattern must be a non-empty string."
+    try:
+        return re.compile(text), None
+    except re.error as error:
+        return None, (
+            f"{policy} cannot check {key.label}: its option pattern '{text}' is not a valid regular expression "
+            f"({error}). Fix it in --policy-pack-config."
+        )
+
+
+def _role(value: Any) -> RoleSpec | None:
+    return canonical_role(value) if isinstance(value, str) else None
+
+
+def _whole(value: Any) -> int | None:
+    # Pulumi carries every number as a float across the wire.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value)
