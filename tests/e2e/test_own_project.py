@@ -19,6 +19,7 @@ import pytest
 from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.pulumi_cli import PulumiCLI
+from ardent_provider.testing import find_pulumi
 
 from ..conftest import FAST_RETRY
 from .conftest import PASSPHRASE, ROOT, require_cli, token_works
@@ -224,6 +225,91 @@ def test_pulumi_python_cmd_still_picks_the_interpreter_of_a_project_without_runt
     preview = cli.run("preview", "--diff")
     assert "ci-deployer" in preview.stdout
     assert other_keys(emulator) == {}
+
+
+USER_TESTS = textwrap.dedent(
+    """\
+    import sys
+    from pathlib import Path
+
+    import pulumi
+
+    import ardent_provider
+    from ardent_provider import ArdentApiKey
+    from ardent_provider.testing import ArdentEmulator
+
+    PROJECT = Path(__file__).resolve().parents[1]
+    VENV = (PROJECT / "venv").resolve()
+
+
+    def reviewer():
+        key = ArdentApiKey("reviewer", role="Viewer")
+        pulumi.export("key_id", key.key_id)
+
+
+    def test_the_kit_comes_from_the_wheel_in_the_projects_virtualenv(ardent_emulator):
+        assert isinstance(ardent_emulator, ArdentEmulator)
+        assert Path(sys.prefix).resolve() == VENV
+        assert Path(ardent_provider.__file__).resolve().is_relative_to(VENV / "lib")
+
+
+    def test_the_project_and_an_inline_program_deploy_on_the_emulator(ardent_stack, ardent_emulator):
+        project, inline = ardent_stack(PROJECT), ardent_stack(reviewer)
+        outputs = project.up()
+        assert Path(outputs["package_file"]).resolve().is_relative_to(VENV / "lib")
+        assert project.outputs()["token"] == "[secret]" and outputs["token"].startswith("sk-ard_test_")
+        assert inline.preview() == {"create": 1}
+        inline.up()
+        assert sorted(key["name"] for key in ardent_emulator.active_keys()) == ["ci-deployer", "reviewer"]
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def venv_with_pytest(project_home: Path) -> Path:
+    """The user's virtualenv with pytest added, as `pip install pytest` in their project would."""
+    run(
+        [
+            project_home / "venv" / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"pytest=={pytest.__version__}",
+        ],
+        project_home,
+    )
+    return project_home / "venv"
+
+
+def test_a_users_own_tests_get_the_fixtures_from_the_installed_wheel(venv_with_pytest: Path, tmp_path: Path) -> None:
+    """No conftest, no repository on any path: the fixtures come from the wheel's pytest11 entry point."""
+    require_cli()
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "venv").symlink_to(venv_with_pytest, target_is_directory=True)
+    (project / "Pulumi.yaml").write_text(PULUMI_YAML)
+    (project / "__main__.py").write_text(PROGRAM)
+    (project / "tests" / "test_keys.py").write_text(USER_TESTS)
+    env = UserCLI(project, tmp_path / "unused-state", PASSPHRASE).env()
+    for name in [name for name in env if name.startswith(("PULUMI_", "PYTEST_", "COV_CORE_", "ARDENT_"))]:
+        del env[name]
+    env["PATH"] = f"{find_pulumi()}{os.pathsep}{env['PATH']}"  # found on PATH, as in a user's shell
+
+    result = subprocess.run(
+        [project / "venv" / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert not list(project.glob("Pulumi.*.yaml")), "the kit wrote a stack file into the user's project"
 
 
 @pytest.fixture
