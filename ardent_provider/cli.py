@@ -599,9 +599,13 @@ def plan_revocations(
     for item in managed:
         managers.setdefault(item.key_id, []).append(item)
     orgs = [reading.org_id for reading in readings]
+    listed: dict[str, tuple[OrgReading, ApiKey]] = {}
+    for reading in readings:
+        for key in reading.listed:
+            listed.setdefault(key.id, (reading, key))
     decisions: list[Decision] = []
     for key_id in dict.fromkeys(requested):
-        found = next(((reading, key) for reading in readings for key in reading.listed if key.id == key_id), None)
+        found = listed.get(key_id)
         if found is None:
             reason = (
                 f"not an active key of org{'s' if len(orgs) > 1 else ''} {', '.join(orgs)}: already revoked, "

@@ -27,6 +27,7 @@ from ardent_provider.cli import (
     main,
     org_credentials,
     org_ids,
+    org_tokens,
     plan_revocations,
     project_name,
     render_decision,
@@ -368,6 +369,9 @@ def test_an_org_no_stack_has_a_token_for_is_refused_naming_it_and_the_setting(mo
         (ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_partners"),),
     )
     assert own_only.token_setting("org_partners") == "the ARDENT_TOKEN environment variable"
+    assert org_tokens("org_partners", [own_only]) == [] and org_tokens("org_prod", [own_only]) == [
+        ("web/prod", RUNNING)
+    ]
     with pytest.raises(CheckError) as raised:
         org_credentials("org_partners", [own_only])
     message = str(raised.value)
