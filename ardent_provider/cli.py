@@ -38,6 +38,7 @@ from .errors import (
     PermissionDeniedError,
 )
 from .models import ApiKey, SecretToken
+from .policy.launcher import add_policy_pack_parser
 from .settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
 
 PENDING_REVOKE = "pending-revoke"
@@ -840,6 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stack_options(revoker)
     revoker.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
     revoker.set_defaults(handler=revoke)
+    add_policy_pack_parser(commands)
     return parser
 
 
