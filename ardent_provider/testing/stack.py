@@ -10,16 +10,21 @@ from typing import Any
 from pulumi import automation as auto
 
 ROOT_TYPE = "pulumi:pulumi:Stack"
+PROVIDER_TYPE_PREFIX = "pulumi:providers:"
 KEY_TYPE_SUFFIX = "ardent:ApiKey"
+REFRESH_OP = "refresh"
 MASKED = "[secret]"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine writes a value not known yet
 
 
 @dataclass
 class _Recorder:
-    """What one operation's engine events say: the root stack's step, and the keys states recorded."""
+    """What one operation's engine events say: the root stack's step, refresh outcomes, the keys recorded."""
 
     root_op: str | None = None
     keys: dict[str, str] = field(default_factory=dict)  # key id -> org id
+    refreshed: dict[str, str] = field(default_factory=dict)  # urn -> what its refresh step found
+    _refreshing: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
@@ -29,8 +34,14 @@ class _Recorder:
             return
         op = str(getattr(metadata.op, "value", metadata.op))
         with self._lock:
+            if pre is not None and op == REFRESH_OP:
+                self._refreshing.add(metadata.urn)
+            elif done is not None and metadata.urn in self._refreshing:
+                self._refreshing.discard(metadata.urn)
+                if metadata.type != ROOT_TYPE and not metadata.type.startswith(PROVIDER_TYPE_PREFIX):
+                    self.refreshed[metadata.urn] = op
             if metadata.type == ROOT_TYPE:
-                # The outputs event carries the step the summary counts (a refresh's "same", not "refresh").
+                # The outputs event carries the step the summary counts.
                 if done is not None or self.root_op is None:
                     self.root_op = op
             elif done is not None and metadata.type.endswith(KEY_TYPE_SUFFIX) and metadata.new is not None:
@@ -43,6 +54,17 @@ class _Recorder:
             plain[self.root_op] -= 1
         return {op: n for op, n in sorted(plain.items()) if n > 0}
 
+    def refresh_summary(self) -> dict[str, int]:
+        """What the refresh found per resource (``same``, ``update``, ``delete``), root stack not counted.
+
+        A refresh that runs the program also emits a ``same`` step for every resource the program declares,
+        which Pulumi's own summary adds to the refresh's findings; only the findings count here.
+        """
+        counts: dict[str, int] = {}
+        for op in self.refreshed.values():
+            counts[op] = counts.get(op, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 def _key_ids(outputs: Mapping[str, Any]) -> dict[str, str]:
     org = str(outputs.get("org_id") or "")
@@ -50,7 +72,12 @@ def _key_ids(outputs: Mapping[str, Any]) -> dict[str, str]:
     pending = outputs.get("pending_revoke_key_ids")
     if isinstance(pending, list):
         ids.extend(pending)
-    return {key_id: org for key_id in ids if isinstance(key_id, str) and key_id}
+    return {key_id: org for key_id in ids if isinstance(key_id, str) and key_id and key_id != UNKNOWN}
+
+
+def _plain_value(value: Any) -> Any:
+    """An output value, with the engine's placeholder for an unknown value read as None."""
+    return None if value == UNKNOWN else value
 
 
 class ArdentStack:
@@ -97,7 +124,7 @@ class ArdentStack:
     def up(self) -> dict[str, Any]:
         """Deploy; returns the stack outputs as a plain dict, secrets revealed."""
         result = self._run(lambda recorder: self._stack.up(on_event=recorder), creates=True)
-        return {name: output.value for name, output in result.outputs.items()}
+        return {name: _plain_value(output.value) for name, output in result.outputs.items()}
 
     def preview(self) -> dict[str, int]:
         """What ``up`` would do, as counts per step such as ``{"create": 1}`` (the root stack not counted)."""
@@ -107,17 +134,19 @@ class ArdentStack:
         return recorder.summary(result.change_summary)
 
     def refresh(self) -> dict[str, int]:
-        """Bring the state in line with Ardent; returns the counts per step, as :meth:`preview` does.
+        """Bring the state in line with Ardent; returns what it found per resource, such as ``{"update": 1}``.
 
-        The program runs too (``pulumi refresh --run-program``), so :meth:`outputs` shows what the refresh
-        found, such as a key's ``status`` turned ``expired``; a plain refresh would leave the outputs of the
-        last ``up``. ``automation.refresh()`` is the plain one.
+        ``same`` is a key as recorded, ``update`` one whose status changed (expired, token no longer valid),
+        ``delete`` one revoked outside Pulumi, now dropped from the state. The program runs too (``pulumi
+        refresh --run-program``), so :meth:`outputs` shows what the refresh found, such as a ``status`` turned
+        ``expired``, and an output of a dropped key reads None until the next ``up``; a plain refresh would
+        leave the outputs of the last ``up``. ``automation.refresh()`` is the plain one.
         """
         recorder = _Recorder()
-        result = self._run(
+        self._run(
             lambda events: self._stack.refresh(on_event=events, run_program=True), creates=True, recorder=recorder
         )
-        return recorder.summary(result.summary.resource_changes)
+        return recorder.refresh_summary()
 
     def destroy(self) -> dict[str, int]:
         """Delete every resource of the stack (revoking its keys); returns the counts per step."""
@@ -129,7 +158,7 @@ class ArdentStack:
     def outputs(self, show_secrets: bool = False) -> dict[str, Any]:
         """The stack outputs; secrets read ``"[secret]"`` unless ``show_secrets``."""
         return {
-            name: output.value if show_secrets or not output.secret else MASKED
+            name: _plain_value(output.value) if show_secrets or not output.secret else MASKED
             for name, output in self._stack.outputs().items()
         }
 

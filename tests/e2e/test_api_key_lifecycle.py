@@ -1,4 +1,8 @@
-"""ArdentApiKey end to end: the real Pulumi CLI, the emulator, and the stack's raw state."""
+"""ArdentApiKey end to end: the real Pulumi CLI, the emulator, and the stack's raw state.
+
+Some tests drive the CLI through `make_stack`; others use the testing kit's `ardent_stack` and
+`ardent_emulator` fixtures, the ones users get, so the kit runs on every e2e run.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from pathlib import Path
 
 import dill
 import httpx
+import pulumi
 import pytest
 
+from ardent_provider import ArdentApiKey, ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.testing import ArdentEmulator, StackFactory
 
+from ..conftest import FAST_RETRY
 from .conftest import ROOT, Stack, make_stack
 
 pytestmark = pytest.mark.e2e
@@ -60,14 +68,29 @@ def test_the_serialized_provider_in_state_holds_no_credential(stack: Stack) -> N
     assert dill.loads(raw).__dict__ == {}
 
 
-def test_a_second_up_changes_nothing_and_preview_expects_no_changes(stack: Stack) -> None:
-    stack.write_keys([{"resource": "steady", "role": "member", "scopes": ["projects.read"]}])
-    stack.up()
-    before = stack.active_keys()
-    output = stack.up()
-    assert "unchanged" in output and stack.active_keys().keys() == before.keys()
-    preview = stack.cli.run("preview", "--expect-no-changes", check=False)
-    assert preview.returncode == 0, preview.stdout + preview.stderr
+def steady() -> None:
+    key = ArdentApiKey("steady", role="member", scopes=["projects.read"])
+    pulumi.export("key_id", key.key_id)
+
+
+def three_viewers() -> None:
+    for i in range(3):
+        ArdentApiKey(f"k{i}", role="Viewer")
+
+
+def fragile() -> None:
+    key = ArdentApiKey("fragile", role="Member")
+    pulumi.export("key_id", key.key_id)
+
+
+def test_a_second_up_changes_nothing_and_preview_expects_no_changes(
+    ardent_stack: StackFactory, ardent_emulator: ArdentEmulator
+) -> None:
+    stack = ardent_stack(steady)
+    first = stack.up()
+    assert stack.up() == first
+    assert [key["id"] for key in ardent_emulator.active_keys()] == [first["key_id"]]
+    assert stack.preview() == {"same": 1}
 
 
 def test_changing_the_role_replaces_the_key_new_one_first(stack: Stack) -> None:
@@ -87,26 +110,27 @@ def test_changing_the_role_replaces_the_key_new_one_first(stack: Stack) -> None:
     assert old_row.revoked_at is not None and new_row.created_at < old_row.revoked_at, "create before delete"
 
 
-def test_refresh_drops_a_key_revoked_out_of_band_and_up_recreates_it(stack: Stack) -> None:
-    stack.write_keys([{"resource": "fragile", "role": "Member"}])
-    stack.up()
-    (key_id,) = stack.active_keys()
-    with stack.owner() as owner:
-        owner.revoke_key(stack.emulator.org_id, key_id)
-    stack.cli.run("refresh", "--yes")
-    state = json.loads(stack.state_text())["checkpoint"]["latest"]["resources"]
-    assert not any(r["type"].endswith("ardent:ApiKey") for r in state)
-    stack.up()
-    (recreated,) = stack.active_keys()
+def test_refresh_drops_a_key_revoked_out_of_band_and_up_recreates_it(
+    ardent_stack: StackFactory, ardent_emulator: ArdentEmulator
+) -> None:
+    stack = ardent_stack(fragile)
+    key_id = stack.up()["key_id"]
+    with ArdentClient(ardent_emulator.token, api_url=ardent_emulator.api_url, retry=FAST_RETRY) as owner:
+        owner.revoke_key(ardent_emulator.org_id, key_id)
+    assert stack.refresh() == {"delete": 1}
+    assert stack.outputs() == {"key_id": None}, "not known until the next up"
+    assert stack.preview() == {"create": 1}
+    recreated = stack.up()["key_id"]
     assert recreated != key_id
+    assert [key["id"] for key in ardent_emulator.active_keys()] == [recreated]
 
 
-def test_destroy_leaves_no_active_key(stack: Stack) -> None:
-    stack.write_keys([{"resource": f"k{i}", "role": "Viewer"} for i in range(3)])
+def test_destroy_leaves_no_active_key(ardent_stack: StackFactory, ardent_emulator: ArdentEmulator) -> None:
+    stack = ardent_stack(three_viewers)
     stack.up()
-    assert len(stack.active_keys()) == 3
-    stack.cli.run("destroy", "--yes")
-    assert stack.active_keys() == {}
+    assert len(ardent_emulator.active_keys()) == 3
+    assert stack.destroy() == {"delete": 3}
+    assert ardent_emulator.active_keys() == []
 
 
 def test_a_missing_token_is_one_clear_sentence_at_preview(tmp_path: Path, emulator: EmulatorServer) -> None:
@@ -134,15 +158,16 @@ def test_refreshing_fifty_keys_costs_a_few_list_calls(stack: Stack) -> None:
     assert len(stack.active_keys()) == 50
 
 
-def test_the_quickstart_example_runs(tmp_path: Path, emulator: EmulatorServer) -> None:
-    program = (ROOT / "examples" / "quickstart" / "__main__.py").read_text()
-    stack = make_stack(tmp_path, emulator, program, project="ardent-quickstart")
+def test_the_quickstart_example_runs(ardent_stack: StackFactory, ardent_emulator: ArdentEmulator) -> None:
+    """The repository's own root project (its Pulumi.yaml and .venv), as a project directory."""
+    stack = ardent_stack(ROOT)
+    assert stack.preview() == {"create": 1}
     stack.up()
-    outputs = stack.cli.outputs()
+    outputs = stack.outputs()
     assert outputs["production_test_token"] == "[secret]"
     assert outputs["production_test_role"] == "role_org_admin"
-    assert [key.name for key in stack.active_keys().values()] == ["Production-Test"]
-    assert httpx.get(f"{emulator.url}/_emulator/health").status_code == 200
+    assert [key["name"] for key in ardent_emulator.active_keys()] == ["Production-Test"]
+    assert httpx.get(f"{ardent_emulator.api_url}/_emulator/health").status_code == 200
 
 
 def _digest(token: str) -> str:

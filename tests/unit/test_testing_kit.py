@@ -121,8 +121,9 @@ def test_stack_settings_files_are_recognised(name: str, stack_file: bool) -> Non
     assert is_stack_settings_file(name) is stack_file
 
 
-def event(kind: str, op: str, type_: str, outputs: dict[str, Any] | None = None) -> Any:
-    metadata = SimpleNamespace(op=op, type=type_, new=SimpleNamespace(outputs=outputs) if outputs is not None else None)
+def event(kind: str, op: str, type_: str, outputs: dict[str, Any] | None = None, urn: str = "") -> Any:
+    new = SimpleNamespace(outputs=outputs) if outputs is not None else None
+    metadata = SimpleNamespace(op=op, type=type_, urn=urn or f"urn::{type_}", new=new)
     return SimpleNamespace(
         resource_pre_event=SimpleNamespace(metadata=metadata) if kind == "pre" else None,
         res_outputs_event=SimpleNamespace(metadata=metadata) if kind == "done" else None,
@@ -157,3 +158,24 @@ def test_keys_are_recorded_from_the_outputs_of_key_resources_only() -> None:
     recorder(event("done", "create", "pulumi:providers:pulumi-python", {"key_id": "key_not_a_key"}))
     recorder(event("done", "delete", key_type))
     assert recorder.keys == {"key_new": "org_1", "key_old": "org_1", "key_p": "org_1"}
+
+
+def test_a_refresh_that_runs_the_program_counts_what_it_found_not_the_programs_same_steps() -> None:
+    recorder = _Recorder()
+    key_type = "pulumi-python:dynamic/ardent:ApiKey"
+    # The order the engine uses for `pulumi refresh --run-program` on a stack whose one key was revoked.
+    for kind, op, type_, outputs in [
+        ("pre", "refresh", "pulumi:pulumi:Stack", None),
+        ("done", "update", "pulumi:pulumi:Stack", {}),
+        ("pre", "same", "pulumi:pulumi:Stack", None),
+        ("pre", "refresh", "pulumi:providers:pulumi-python", None),
+        ("done", "update", "pulumi:providers:pulumi-python", {}),
+        ("pre", "refresh", key_type, None),
+        ("done", "delete", key_type, None),
+        ("pre", "same", key_type, None),
+        ("done", "same", key_type, {"key_id": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}),
+        ("done", "same", "pulumi:pulumi:Stack", {}),
+    ]:
+        recorder(event(kind, op, type_, outputs))
+    assert recorder.refresh_summary() == {"delete": 1}
+    assert recorder.keys == {}, "the engine's placeholder for an unknown value is no key id"
