@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ardent_provider.cli import main
 from ardent_provider.policy import launcher
 from ardent_provider.policy.launcher import (
     LAUNCHER_NAME,
@@ -135,3 +136,18 @@ def test_the_script_quotes_what_it_embeds() -> None:
     assert "python='/a b/it'\"'\"'s/python'" in text
     assert "pack='/x y/pack'" in text
     assert text.startswith("#!/bin/sh\n")
+
+
+def test_ardent_keys_policy_pack_prints_only_the_path_or_exits_2_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(launcher, "launcher_directories", lambda python, pack: [tmp_path / "packs"])
+    assert main(["policy-pack"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == f"{tmp_path / 'packs' / LAUNCHER_NAME}\n"
+    assert printed.err == ""
+    monkeypatch.setattr(launcher, "launcher_directories", lambda python, pack: [])
+    assert main(["policy-pack"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err.startswith("ardent-keys policy-pack: cannot write the policy pack launcher")

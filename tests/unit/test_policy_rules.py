@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from typing import Any
 
@@ -311,3 +312,14 @@ def test_a_crossguard_policy_ignores_other_resource_types() -> None:
     provider_props = {"ardent:token": TOKEN, "role": "role_org_owner"}
     for spec in POLICIES:
         assert run_policy(spec, provider_props, resource_type="pulumi:providers:pulumi-python") == []
+
+
+def test_only_the_crossguard_adapter_and_the_pack_need_pulumi_policy() -> None:
+    """ardent-keys (which registers policy-pack) and the rules work without the policy extra."""
+    folder = pack_directory().parent
+    for path in sorted(folder.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        needs = any(name.split(".")[0] == "pulumi_policy" for name in names)
+        assert needs == (path.name == "crossguard.py"), path
