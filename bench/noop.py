@@ -8,8 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-from ardent_provider.resource import OUTPUT_NAMES, SECRET_OUTPUTS
-from ardent_provider.validation import INPUT_NAMES
+from ardent_provider.state import INPUT_NAMES, OUTPUT_NAMES, SECRET_OUTPUTS
 
 
 class NoopProvider(ResourceProvider):

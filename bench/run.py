@@ -1,205 +1,411 @@
-"""Cost of N keys against the engine's own floor and the API's floor, side by side, in one run.
+"""The cost of scale: ArdentApiKey against the engine's floor and the API's floor, A/B in one run.
 
-    scripts/bench [--sizes 10 50 200] [--rounds 3] [--latency-ms 50] [--latency-size 200]
+    scripts/bench [--parts floor latency big-org drift rss] [--sizes 50 200] [--rounds 3] [--budget-minutes 75]
 
-For each N it runs `pulumi up`, `pulumi refresh` and `pulumi destroy` on N ArdentApiKey resources and on N
-no-op dynamic resources (the engine floor: same CLI, same flags, a provider that returns at once),
-alternating the two over several rounds, and prints medians, ratios, API requests per operation (from the
-emulator's counters) and the provider process's peak RSS. A second table repeats `up` and `destroy` with
-a delay injected on every emulator request and compares them with the API floor:
-N x round trip / 4 (the Python dynamic provider serves at most 4 calls at once).
+Parts, each printing its figures with their targets and PASS/FAIL (and all of them again at the end):
+
+- floor: `pulumi up`, `refresh` and `destroy` on N ArdentApiKey resources and on N no-op dynamic resources
+  of the same shape (same CLI, same flags, a provider that returns at once), alternating over rounds. Ratio
+  to the floor at the largest N, and the marginal cost per key (slope between the two largest N), ours minus
+  the floor's. Also the API requests per operation and the provider's peak RSS.
+- latency: `up` and `destroy` of N keys with a delay injected on every emulator request, against the no-op
+  time plus the API floor N x delay / 4 (the dynamic provider server runs 4 calls at once).
+- big-org: `refresh` of a stack's keys in an org that holds many other keys (seeded through the API, many
+  creates at once) against the same refresh in an org holding only the stack's keys; list calls per refresh,
+  and how long the emulator takes to list the big org.
+- drift: `ardent-keys drift` over many stacks of one project against the same command over one stack;
+  list calls per org.
+- rss: the provider's peak RSS over `up`, `refresh` and `destroy` of many keys (the no-op's beside it).
+
+Exit status 0 when every target is met, 1 otherwise. A time budget bounds the run: what it leaves unmeasured
+is reported as not measured (FAIL). No process outlives its command.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import stat
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
-import time
+import traceback
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from types import FrameType
 
 from ardent_provider.emulator import EmulatorServer
-from ardent_provider.pulumi_cli import PulumiCLI
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "bench" / "program"
+from .harness import LIST_ROUTE, Bench, BudgetSpentError, Deadline, Measurement, describe_requests, progress
+from .targets import Scorecard
+
 OPERATIONS = ("up", "refresh", "destroy")
 PROVIDER_CONCURRENCY = 4
+RATIO_LIMIT = 1.15
+SLOPE_LIMIT_MS = {"up": 5.0, "refresh": 1.0, "destroy": 5.0}
+LATENCY_LIMIT = 1.10
+BIG_ORG_REFRESH_LIMIT = 1.5
+BIG_ORG_LIST_LIMIT_S = 1.0
+DRIFT_LIMIT = 2.0
+RSS_LIMIT_MB = 150.0
+LIST_TIMINGS = 5
+PARTS = ("floor", "latency", "big-org", "drift", "rss")
+
+Medians = dict[tuple[str, int, str], float]
 
 
-def measuring_virtualenv(folder: Path) -> Path:
-    """A virtualenv for the projects' runtime options whose ``bin/python`` runs rss_python.py.
-
-    Pulumi starts the program and the provider with ``<virtualenv>/bin/python``, so the provider's peak RSS is
-    recorded while the projects keep the runtime block any user project has.
-    """
-    venv = folder / "venv"
-    (venv / "bin").mkdir(parents=True)
-    wrapper = venv / "bin" / "python"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "bench" / "rss_python.py"}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    return venv
+def median_of(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
-def peak_rss_mb(path: Path) -> float:
-    if not path.exists():
-        return float("nan")
-    peaks = [int(line.split()[1]) for line in path.read_text().splitlines() if line.strip()]
-    path.unlink()
-    return max(peaks) / 1024 if peaks else float("nan")
+def alternating(round_: int, first: str, second: str) -> tuple[str, str]:
+    return (first, second) if round_ % 2 == 0 else (second, first)
 
 
-class Bench:
-    """One emulator, and a fresh stack per (kind, size, round)."""
+# -- floor ------------------------------------------------------------------------------------------------
 
-    def __init__(self, server: EmulatorServer, folder: Path) -> None:
-        self.server = server
-        self.folder = folder
-        self.virtualenv = measuring_virtualenv(folder)
-        self.rss_file = folder / "rss.txt"
-        self.counter = 0
 
-    def stack(self, kind: str, size: int) -> PulumiCLI:
-        self.counter += 1
-        project = self.folder / f"project-{self.counter}"
-        project.mkdir()
-        (project / "Pulumi.yaml").write_text(
-            "name: bench\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-            f"    virtualenv: {json.dumps(str(self.virtualenv))}\n"
+def part_floor(bench: Bench, args: argparse.Namespace, card: Scorecard) -> Medians:
+    sizes = sorted(set(args.sizes))
+    large = sizes[-1]
+    small = sizes[-2] if len(sizes) >= 2 else None
+    ratio_targets = {
+        op: card.declare("floor", f"{op}: ratio to the engine floor at N={large}", "<=", RATIO_LIMIT, "x")
+        for op in OPERATIONS
+    }
+    slope_targets = {
+        op: card.declare(
+            "floor",
+            f"{op}: marginal cost per key, ours minus the floor's, N={small}->{large}",
+            "<" if op == "refresh" else "<=",
+            SLOPE_LIMIT_MS[op],
+            " ms",
         )
-        (project / "__main__.py").write_text((PROGRAM / "__main__.py").read_text())
-        env = {
-            "PYTHONPATH": str(ROOT),
-            "ARDENT_BENCH_RSS_FILE": str(self.rss_file),
-        }
-        cli = PulumiCLI(project, self.folder / f"state-{self.counter}", "bench", extra_env=env)
-        cli.run("stack", "init", "bench")
-        for key, value in (
-            ("count", str(size)),
-            ("kind", kind),
-            ("ardent:apiUrl", self.server.url),
-            ("ardent:orgId", self.server.org_id),
-        ):
-            cli.set_config(f"bench:{key}" if ":" not in key else key, value)
-        cli.set_config("ardent:token", self.server.token, secret=True)
-        return cli
+        for op in OPERATIONS
+        if small is not None
+    }
 
-    def stats(self) -> dict[str, int]:
-        return httpx.get(f"{self.server.url}/_emulator/stats").json()["requests"]
+    times: dict[tuple[str, int, str], list[float]] = defaultdict(list)
+    requests: dict[tuple[int, str], str] = {}
+    rss: dict[tuple[str, int], float] = defaultdict(float)
+    for size in sizes:
+        for round_ in range(args.rounds):
+            for kind in alternating(round_, "ardent", "noop"):
+                cli = bench.stack(kind, size)
+                done = []
+                for operation in OPERATIONS:
+                    measured = bench.measure(cli, operation)
+                    times[(kind, size, operation)].append(measured.seconds)
+                    if kind == "ardent":
+                        requests[(size, operation)] = describe_requests(measured.requests)
+                    rss[(kind, size)] = max(rss[(kind, size)], measured.rss_mb)
+                    done.append(f"{operation} {measured.seconds:.2f}s")
+                progress(f"floor N={size} round {round_ + 1}/{args.rounds} {kind}: {', '.join(done)}")
+    medians: Medians = {key: median_of(values) for key, values in times.items()}
 
-    def measure(self, cli: PulumiCLI, operation: str) -> tuple[float, dict[str, int], float]:
-        args = {
-            "up": ("up", "--yes", "--skip-preview"),
-            "refresh": ("refresh", "--yes", "--skip-preview"),
-            "destroy": ("destroy", "--yes", "--skip-preview"),
-        }[operation]
-        httpx.post(f"{self.server.url}/_emulator/stats/reset")
-        started = time.perf_counter()
-        cli.run(*args)
-        elapsed = time.perf_counter() - started
-        return elapsed, self.stats(), peak_rss_mb(self.rss_file)
+    print(f"\nfloor: medians of {args.rounds} rounds, A/B alternating (same CLI, same flags), no injected latency\n")
+    header = (
+        f"{'N':>5} {'operation':<9} {'ours s':>8} {'no-op s':>8} {'ratio':>6}  {'provider RSS MB':>15}  requests (ours)"
+    )
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        for operation in OPERATIONS:
+            ours, floor = medians[("ardent", size, operation)], medians[("noop", size, operation)]
+            print(
+                f"{size:>5} {operation:<9} {ours:>8.2f} {floor:>8.2f} {ours / floor:>6.2f}  "
+                f"{rss[('ardent', size)]:>6.1f} / {rss[('noop', size)]:>6.1f}  {requests[(size, operation)]}"
+            )
+    print()
+    for operation in OPERATIONS:
+        ours, floor = medians[("ardent", large, operation)], medians[("noop", large, operation)]
+        card.record(ratio_targets[operation], ours / floor, f"ours {ours:.2f} s, no-op {floor:.2f} s")
+    if small is not None:
+        for operation in OPERATIONS:
+            ours_slope = slope_ms(medians, "ardent", operation, small, large)
+            floor_slope = slope_ms(medians, "noop", operation, small, large)
+            card.record(
+                slope_targets[operation],
+                ours_slope - floor_slope,
+                f"ours {ours_slope:.2f} ms/key, no-op {floor_slope:.2f} ms/key",
+            )
+    return medians
 
 
-def describe_requests(stats: dict[str, int]) -> str:
-    short = {"POST": "create", "DELETE": "revoke"}
-    parts = []
-    for route, count in sorted(stats.items()):
-        method, template = route.split(" ", 1)
-        name = short.get(method) or ("list" if template.endswith("api-keys") else template.rsplit("/", 1)[-1])
-        parts.append(f"{count} {name}")
-    return ", ".join(parts) or "none"
+def slope_ms(medians: Medians, kind: str, operation: str, small: int, large: int) -> float:
+    return (medians[(kind, large, operation)] - medians[(kind, small, operation)]) * 1000 / (large - small)
+
+
+# -- latency ----------------------------------------------------------------------------------------------
+
+
+def part_latency(bench: Bench, args: argparse.Namespace, card: Scorecard, floor_medians: Medians) -> None:
+    size, delay = args.latency_size, args.latency_ms
+    api_floor = size * delay / 1000 / PROVIDER_CONCURRENCY
+    targets = {
+        op: card.declare(
+            "latency",
+            f"{op} with {delay} ms per request, N={size}: ours / (no-op + N x {delay} ms / {PROVIDER_CONCURRENCY})",
+            "<=",
+            LATENCY_LIMIT,
+            "x",
+        )
+        for op in ("up", "destroy")
+    }
+    noop: dict[str, list[float]] = defaultdict(list)
+    ours: dict[str, list[Measurement]] = defaultdict(list)
+    measure_noop = any(("noop", size, op) not in floor_medians for op in ("up", "destroy"))
+    for round_ in range(args.rounds):
+        for kind in alternating(round_, "ardent", "noop") if measure_noop else ("ardent",):
+            cli = bench.stack(kind, size)
+            if kind == "ardent":
+                bench.inject_delay(delay)
+            done = []
+            try:
+                for operation in ("up", "destroy"):
+                    measured = bench.measure(cli, operation)
+                    if kind == "ardent":
+                        ours[operation].append(measured)
+                    else:
+                        noop[operation].append(measured.seconds)
+                    done.append(f"{operation} {measured.seconds:.2f}s")
+            finally:
+                bench.clear_faults()
+            progress(f"latency N={size} round {round_ + 1}/{args.rounds} {kind}: {', '.join(done)}")
+
+    print(
+        f"\nlatency: {delay} ms injected on every emulator request, N={size}, medians of {args.rounds} rounds; "
+        f"API floor = N x {delay} ms / {PROVIDER_CONCURRENCY} = {api_floor:.2f} s"
+        + ("" if measure_noop else "; no-op times from the floor part")
+        + "\n"
+    )
+    print(f"{'operation':<9} {'ours s':>8} {'no-op s':>8} {'no-op + API floor':>18} {'ratio':>6}  requests (ours)")
+    for operation in ("up", "destroy"):
+        elapsed = median_of([m.seconds for m in ours[operation]])
+        floor = median_of(noop[operation]) if measure_noop else floor_medians[("noop", size, operation)]
+        bound = floor + api_floor
+        print(
+            f"{operation:<9} {elapsed:>8.2f} {floor:>8.2f} {bound:>18.2f} {elapsed / bound:>6.2f}  "
+            f"{describe_requests(ours[operation][-1].requests)}"
+        )
+    print()
+    for operation in ("up", "destroy"):
+        elapsed = median_of([m.seconds for m in ours[operation]])
+        floor = median_of(noop[operation]) if measure_noop else floor_medians[("noop", size, operation)]
+        card.record(
+            targets[operation],
+            elapsed / (floor + api_floor),
+            f"ours {elapsed:.2f} s, no-op {floor:.2f} s + API floor {api_floor:.2f} s",
+        )
+
+
+# -- an org with many keys ------------------------------------------------------------------------------
+
+
+def part_big_org(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
+    managed, total = args.managed_keys, args.org_keys
+    calls_target = card.declare(
+        "big-org", f"refresh of {managed} keys in an org of {total} keys: list calls (most in a round)", "==", 1, ""
+    )
+    ratio_target = card.declare(
+        "big-org",
+        f"refresh of {managed} keys: org of {total} keys / org of {managed} keys",
+        "<=",
+        BIG_ORG_REFRESH_LIMIT,
+        "x",
+    )
+    list_target = card.declare(
+        "big-org", f"emulator lists an org of {total} keys (median of {LIST_TIMINGS})", "<", BIG_ORG_LIST_LIMIT_S, " s"
+    )
+    big, small = bench.new_org(), bench.new_org()
+    stacks = {"big": bench.stack("ardent", managed, big), "small": bench.stack("ardent", managed, small)}
+    for name, cli in stacks.items():
+        measured = bench.measure(cli, "up")
+        progress(f"big-org: up of {managed} keys in the {name} org: {measured.seconds:.2f}s")
+    filler = total - managed - 1  # the org's bootstrap owner key counts too
+    progress(f"big-org: seeding {filler} keys through the API, {args.seed_clients} creates at once")
+    seeded = bench.seed(big, filler, args.seed_clients, lambda done: progress(f"big-org: {done} keys created"))
+    listed, _ = bench.list_keys(big)
+    progress(f"big-org: seeded in {seeded:.1f}s; the org lists {listed} keys")
+    list_times = [bench.list_keys(big)[1] for _ in range(LIST_TIMINGS)]
+
+    refresh: dict[str, list[Measurement]] = defaultdict(list)
+    for round_ in range(args.rounds):
+        for name in alternating(round_, "big", "small"):
+            refresh[name].append(bench.measure(stacks[name], "refresh"))
+        progress(
+            f"big-org round {round_ + 1}/{args.rounds}: refresh big {refresh['big'][-1].seconds:.2f}s, "
+            f"small {refresh['small'][-1].seconds:.2f}s"
+        )
+    big_s = median_of([m.seconds for m in refresh["big"]])
+    small_s = median_of([m.seconds for m in refresh["small"]])
+    print(f"\nbig-org: refresh of {managed} managed keys, medians of {args.rounds} rounds, A/B alternating\n")
+    print(f"{'org keys':>9} {'refresh s':>10} {'list calls':>11}  provider RSS MB  requests")
+    for name, keys, seconds in (("small", managed + 1, small_s), ("big", listed, big_s)):
+        last = refresh[name][-1]
+        rss = max(m.rss_mb for m in refresh[name])
+        print(f"{keys:>9} {seconds:>10.2f} {last.list_calls:>11}  {rss:>15.1f}  {describe_requests(last.requests)}")
+    print(f"list of {listed} keys by the emulator: {', '.join(f'{t:.3f}' for t in list_times)} s\n")
+    card.record(calls_target, max(m.list_calls for m in refresh["big"]), f"{args.rounds} rounds")
+    card.record(ratio_target, big_s / small_s, f"{big_s:.2f} s / {small_s:.2f} s")
+    card.record(
+        list_target,
+        statistics.median(list_times),
+        f"{listed} keys; fastest {min(list_times):.3f} s, slowest {max(list_times):.3f} s",
+    )
+
+
+# -- ardent-keys drift over many stacks -------------------------------------------------------------------
+
+
+def ardent_keys() -> list[str]:
+    script = Path(sys.executable).parent / "ardent-keys"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ardent_provider.cli"]
+
+
+def part_drift(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
+    count, keys, org_count = args.drift_stacks, args.drift_keys, args.drift_orgs
+    ratio_target = card.declare(
+        "drift", f"ardent-keys drift: {count} stacks of {keys} keys / one stack", "<=", DRIFT_LIMIT, "x"
+    )
+    calls_target = card.declare(
+        "drift", f"ardent-keys drift over {count} stacks in {org_count} org(s): list calls", "==", org_count, ""
+    )
+    orgs = [bench.new_org() for _ in range(org_count)]
+    solo_org = bench.new_org()
+    cli = bench.project()
+    names = [f"s{index:02d}" for index in range(count)]
+    for index, name in enumerate([*names, "solo"]):
+        bench.add_stack(cli, name, "ardent", keys, solo_org if name == "solo" else orgs[index % org_count])
+        measured = bench.measure(cli, "up")
+        progress(f"drift: stack {index + 1}/{count + 1} ({name}) up: {measured.seconds:.2f}s")
+    commands = {
+        "one": [*ardent_keys(), "drift", "--cwd", str(cli.project_dir), "--stack", "solo"],
+        "all": [*ardent_keys(), "drift", "--cwd", str(cli.project_dir), *(f"--stack={name}" for name in names)],
+    }
+    env = cli.env()
+    runs: dict[str, list[Measurement]] = defaultdict(list)
+    for round_ in range(args.rounds):
+        for which in alternating(round_, "one", "all"):
+            measured, output = bench.timed(commands[which], cli.project_dir, env)
+            if "No drift" not in output:
+                raise RuntimeError(f"ardent-keys drift ({which}) found drift in a clean setup:\n{output[-2000:]}")
+            runs[which].append(measured)
+        progress(
+            f"drift round {round_ + 1}/{args.rounds}: one stack {runs['one'][-1].seconds:.2f}s, "
+            f"{count} stacks {runs['all'][-1].seconds:.2f}s"
+        )
+    one = median_of([m.seconds for m in runs["one"]])
+    many = median_of([m.seconds for m in runs["all"]])
+    print(f"\ndrift: `ardent-keys drift`, medians of {args.rounds} rounds, A/B alternating\n")
+    print(f"{'stacks':>7} {'keys':>6} {'orgs':>5} {'seconds':>8}  requests")
+    print(f"{1:>7} {keys:>6} {1:>5} {one:>8.2f}  {describe_requests(runs['one'][-1].requests)}")
+    print(f"{count:>7} {count * keys:>6} {org_count:>5} {many:>8.2f}  {describe_requests(runs['all'][-1].requests)}")
+    print()
+    card.record(ratio_target, many / one, f"{many:.2f} s / {one:.2f} s")
+    card.record(calls_target, max(m.requests.get(LIST_ROUTE, 0) for m in runs["all"]), f"{args.rounds} rounds")
+
+
+# -- peak RSS ---------------------------------------------------------------------------------------------
+
+
+def part_rss(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
+    size = args.rss_size
+    target = card.declare("rss", f"provider peak RSS over up, refresh, destroy at N={size}", "<", RSS_LIMIT_MB, " MB")
+    peaks: dict[str, float] = {}
+    seconds: dict[tuple[str, str], float] = {}
+    for kind in ("ardent", "noop"):
+        cli = bench.stack(kind, size)
+        peaks[kind] = 0.0
+        for operation in OPERATIONS:
+            measured = bench.measure(cli, operation)
+            seconds[(kind, operation)] = measured.seconds
+            peaks[kind] = max(peaks[kind], measured.rss_mb)
+            progress(f"rss N={size} {kind} {operation}: {measured.seconds:.2f}s, peak {measured.rss_mb:.1f} MB")
+    print(f"\nrss: N={size}, one round each\n")
+    print(f"{'kind':<7} {'up s':>7} {'refresh s':>10} {'destroy s':>10} {'peak RSS MB':>12}")
+    for kind in ("ardent", "noop"):
+        times = " ".join(f"{seconds[(kind, op)]:>{w}.2f}" for op, w in zip(OPERATIONS, (7, 10, 10), strict=True))
+        print(f"{'ours' if kind == 'ardent' else 'no-op':<7} {times} {peaks[kind]:>12.1f}")
+    print()
+    card.record(target, peaks["ardent"], f"no-op {peaks['noop']:.1f} MB")
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    doc = __doc__ or ""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to run, in this order")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200], help="floor: N (slope: two largest)")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds of every timed comparison")
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--latency-size", type=int, default=200)
+    parser.add_argument("--org-keys", type=int, default=10_000, help="big-org: keys in the big org")
+    parser.add_argument("--managed-keys", type=int, default=50, help="big-org: keys of the refreshed stack")
+    parser.add_argument("--seed-clients", type=int, default=16, help="big-org: creates at once while seeding")
+    parser.add_argument("--drift-stacks", type=int, default=20)
+    parser.add_argument("--drift-keys", type=int, default=50, help="drift: keys per stack")
+    parser.add_argument("--drift-orgs", type=int, default=1, help="drift: orgs the stacks are spread over")
+    parser.add_argument("--rss-size", type=int, default=1000)
+    parser.add_argument("--budget-minutes", type=float, default=75, help="stop measuring after this long")
+    args = parser.parse_args()
+    if args.rounds < 1 or min(args.sizes) < 1 or args.drift_orgs < 1 or args.drift_stacks < 1:
+        parser.error("--rounds, --sizes, --drift-stacks and --drift-orgs must be positive")
+    if args.org_keys <= args.managed_keys:
+        parser.error("--org-keys must exceed --managed-keys")
+    return args
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--latency-size", type=int, default=200)
-    args = parser.parse_args()
+    args = parse_args()
+    deadline = Deadline(args.budget_minutes * 60)
+    card = Scorecard()
+    folder = Path(tempfile.mkdtemp(prefix="ardent-bench-"))
+    try:
+        with EmulatorServer(db=folder / "emulator.db") as server:
+            bench = Bench(server, folder, deadline)
+            floor_medians: Medians = {}
+            steps: dict[str, Callable[[], object]] = {
+                "floor": lambda: floor_medians.update(part_floor(bench, args, card)),
+                "latency": lambda: part_latency(bench, args, card, floor_medians),
+                "big-org": lambda: part_big_org(bench, args, card),
+                "drift": lambda: part_drift(bench, args, card),
+                "rss": lambda: part_rss(bench, args, card),
+            }
+            try:
+                for part in (part for part in PARTS if part in args.parts):
+                    progress(f"part {part}")
+                    try:
+                        deadline.remaining()
+                        steps[part]()
+                    except BudgetSpentError as error:
+                        progress(f"part {part}: {error}")
+                        card.abandon(part, str(error))
+                    except Exception as error:
+                        traceback.print_exc()
+                        card.abandon(part, f"failed: {str(error).splitlines()[0][:160]}")
+                    finally:
+                        bench.clear_faults()
+            finally:
+                bench.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    passed = card.summary()
+    progress(f"done; {'every target met' if passed else 'some targets missed'}")
+    return 0 if passed else 1
 
-    with tempfile.TemporaryDirectory(prefix="ardent-bench-") as raw, EmulatorServer(db=Path(raw) / "e.db") as server:
-        bench = Bench(server, Path(raw))
-        times: dict[tuple[str, int, str], list[float]] = defaultdict(list)
-        requests: dict[tuple[int, str], str] = {}
-        rss: dict[tuple[str, int], float] = {}
-        for size in args.sizes:
-            for round_ in range(args.rounds):
-                kinds = ("ardent", "noop") if round_ % 2 == 0 else ("noop", "ardent")
-                for kind in kinds:
-                    cli = bench.stack(kind, size)
-                    for operation in OPERATIONS:
-                        elapsed, stats, peak = bench.measure(cli, operation)
-                        times[(kind, size, operation)].append(elapsed)
-                        if kind == "ardent":
-                            requests[(size, operation)] = describe_requests(stats)
-                        rss[(kind, size)] = max(rss.get((kind, size), 0.0), peak)
-                    print(f"  N={size} round {round_ + 1} {kind}: done", file=sys.stderr, flush=True)
 
-        print(f"\nNo injected latency; medians of {args.rounds} rounds, A/B alternating (same CLI, same flags)\n")
-        header = (
-            f"{'N':>5} {'operation':<9} {'ours s':>8} {'no-op s':>8} {'ratio':>6}  "
-            f"{'provider RSS MB':>15}  requests (ours)"
-        )
-        print(header)
-        print("-" * len(header))
-        for size in args.sizes:
-            for operation in OPERATIONS:
-                ours = statistics.median(times[("ardent", size, operation)])
-                floor = statistics.median(times[("noop", size, operation)])
-                print(
-                    f"{size:>5} {operation:<9} {ours:>8.2f} {floor:>8.2f} {ours / floor:>6.2f}  "
-                    f"{rss[('ardent', size)]:>6.1f} / {rss[('noop', size)]:>6.1f}  {requests[(size, operation)]}"
-                )
-        if len(args.sizes) >= 2:
-            small, large = sorted(args.sizes)[-2:]
-            for operation in OPERATIONS:
-                ours = statistics.median(times[("ardent", large, operation)]) / statistics.median(
-                    times[("ardent", small, operation)]
-                )
-                floor = statistics.median(times[("noop", large, operation)]) / statistics.median(
-                    times[("noop", small, operation)]
-                )
-                print(f"growth {small}->{large} {operation}: ours x{ours:.2f}, no-op x{floor:.2f}")
-
-        size = args.latency_size
-        delay = args.latency_ms
-        for route in (
-            "POST /v1/orgs/{org_id}/api-keys",
-            "GET /v1/orgs/{org_id}/api-keys",
-            "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}",
-            "GET /v1/orgs/{org_id}/roles",
-        ):
-            httpx.post(f"{server.url}/_emulator/faults", json={"route": route, "mode": "delay", "delay_ms": delay})
-        cli = bench.stack("ardent", size)
-        api_floor = size * delay / 1000 / PROVIDER_CONCURRENCY
-        print(
-            f"\n{delay} ms injected on every emulator request, N={size}; API floor = N x {delay} ms / "
-            f"{PROVIDER_CONCURRENCY} = {api_floor:.2f} s\n"
-        )
-        print(
-            f"{'operation':<9} {'ours s':>8} {'no-op s':>8} {'ours - no-op':>12} {'vs API floor':>12} "
-            f"{'ours / (no-op + API floor)':>27}  requests"
-        )
-        for operation in ("up", "destroy"):
-            elapsed, stats, _ = bench.measure(cli, operation)
-            floor = statistics.median(times[("noop", size, operation)]) if ("noop", size, operation) in times else 0.0
-            print(
-                f"{operation:<9} {elapsed:>8.2f} {floor:>8.2f} {elapsed - floor:>12.2f} "
-                f"{(elapsed - floor) / api_floor:>11.2f}x {elapsed / (floor + api_floor):>26.2f}x  "
-                f"{describe_requests(stats)}"
-            )
-        httpx.delete(f"{server.url}/_emulator/faults")
-    return 0
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through every `finally`, so the running command's session is killed and the folder goes.
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
     os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     sys.exit(main())
