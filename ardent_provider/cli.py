@@ -842,6 +842,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoker.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
     revoker.set_defaults(handler=revoke)
     add_policy_pack_parser(commands)
+    # Imported here: audit builds on this module's stack and org reading.
+    from .audit import add_audit_parser
+
+    add_audit_parser(commands)
     return parser
 
 
