@@ -15,25 +15,32 @@ keys at teardown). Without pytest::
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from .emulator import ArdentEmulator, EmulatorError
-from .pulumi_bin import PulumiNotFoundError, find_pulumi
-
 if TYPE_CHECKING:
+    from .emulator import ArdentEmulator, EmulatorError
     from .factory import StackFactory
+    from .pulumi_bin import PulumiNotFoundError, find_pulumi
     from .stack import ArdentStack
 
 # pytest finds fixtures among a plugin module's attributes; without pytest the kit still imports.
 if importlib.util.find_spec("pytest") is not None:
     from .plugin import _ardent_emulator_process, ardent_emulator, ardent_stack  # noqa: F401
 
-_LAZY = {"ArdentStack": ".stack", "StackFactory": ".factory"}
+# Loaded on first use: pytest imports this module at startup in every run, most of which never use the kit.
+_LAZY = {
+    "ArdentEmulator": ".emulator",
+    "EmulatorError": ".emulator",
+    "ArdentStack": ".stack",
+    "StackFactory": ".factory",
+    "PulumiNotFoundError": ".pulumi_bin",
+    "find_pulumi": ".pulumi_bin",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The Automation API classes import Pulumi's SDK; load them on first use so the plugin starts fast.
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

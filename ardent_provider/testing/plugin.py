@@ -1,4 +1,8 @@
-"""The pytest fixtures ``ardent_emulator`` and ``ardent_stack``, registered through the ``pytest11`` entry point."""
+"""The pytest fixtures ``ardent_emulator`` and ``ardent_stack``, registered through the ``pytest11`` entry point.
+
+pytest imports this module at startup in every project that installs the package, before any test runs
+(and before a coverage run starts measuring), so the kit's own modules are imported inside the fixtures.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .emulator import ArdentEmulator
-from .pulumi_bin import PulumiNotFoundError
-
 if TYPE_CHECKING:
+    from .emulator import ArdentEmulator
     from .factory import StackFactory
 
 
 @pytest.fixture(scope="session")
 def _ardent_emulator_process() -> Iterator[ArdentEmulator]:
     """The one emulator process of the test session, stopped (with its process group) when the session ends."""
+    from .emulator import ArdentEmulator
+
     with ArdentEmulator() as emulator:
         yield emulator
 
@@ -35,7 +39,8 @@ def ardent_stack(ardent_emulator: ArdentEmulator, tmp_path_factory: pytest.TempP
     At teardown every stack it made is destroyed, and the test fails if a key one of them created is still
     active.
     """
-    from .factory import StackFactory  # imports Pulumi's SDK, so only tests that use the fixture pay for it
+    from .factory import StackFactory
+    from .pulumi_bin import PulumiNotFoundError
 
     try:
         factory = StackFactory(ardent_emulator, tmp_path_factory.mktemp("ardent-stack"))

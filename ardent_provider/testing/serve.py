@@ -11,23 +11,37 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
+from typing import BinaryIO, TextIO
 
 from ..emulator import EmulatorServer
 
 
-def _exit_at_end_of_input() -> None:
-    while sys.stdin.buffer.read(65536):
+def _watch(stdin: BinaryIO, server: EmulatorServer, on_end: Callable[[EmulatorServer], None]) -> None:
+    while stdin.read(65536):
         pass
+    on_end(server)
+
+
+def _exit_now(server: EmulatorServer) -> None:
     # Everything lives in memory and the parent is gone: there is nothing to flush or close.
     os._exit(0)
 
 
-def main() -> int:
-    """Serve the emulator until stdin closes or a signal ends the process."""
+def main(
+    stdin: BinaryIO | None = None,
+    stdout: TextIO | None = None,
+    on_end: Callable[[EmulatorServer], None] = _exit_now,
+) -> int:
+    """Serve the emulator until ``stdin`` ends (then ``on_end(server)``) or a signal ends the process."""
     server = EmulatorServer(host="127.0.0.1", port=0, db=":memory:", credentials=None)
-    threading.Thread(target=_exit_at_end_of_input, name="ardent-emulator-parent-watch", daemon=True).start()
-    sys.stdout.write(json.dumps({"api_url": server.url, "org_id": server.org_id, "token": server.token}) + "\n")
-    sys.stdout.flush()
+    watched = stdin if stdin is not None else sys.stdin.buffer
+    watcher = threading.Thread(target=_watch, args=(watched, server, on_end), name="ardent-emulator-parent-watch")
+    watcher.daemon = True
+    watcher.start()
+    out = stdout if stdout is not None else sys.stdout
+    out.write(json.dumps({"api_url": server.url, "org_id": server.org_id, "token": server.token}) + "\n")
+    out.flush()
     server.serve_forever()
     return 0
 

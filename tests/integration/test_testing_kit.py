@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pulumi.automation import ConfigValue
 
 from ardent_provider import ArdentClient, AuthenticationError, RetryPolicy
 from ardent_provider.testing import ArdentEmulator, EmulatorError, StackFactory
@@ -230,3 +234,196 @@ def test_the_factory_refuses_what_is_not_a_project_before_running_anything(tmp_p
         with pytest.raises(FileNotFoundError, match=r"holds no Pulumi\.yaml"):
             factory(tmp_path)
         assert factory.stacks == [] and factory.close() == []
+
+
+FAKE_PULUMI = """\
+#!{python}
+import json, os, sys
+args = sys.argv[1:]
+if args == ["version"]:
+    print("v3.200.0")  # before 3.205, so the Automation API reads engine events from the --event-log file
+    sys.exit(0)
+stdin = sys.stdin.read() if "--secret" in args else None
+with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
+    seen = {{name: os.environ.get(name) for name in ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_PYTHON_CMD")}}
+    log.write(json.dumps({{"args": args, "stdin": stdin, "cwd": os.getcwd(), **seen}}) + "\\n")
+words = [arg for arg in args if not arg.startswith("-")]
+path = os.environ.get("FAKE_PULUMI_SCENARIO", "")
+step = (json.load(open(path)) if os.path.exists(path) else {{}}).get(words[0] if words else "", {{}})
+if "--event-log" in args:
+    with open(args[args.index("--event-log") + 1], "a") as events:
+        for item in step.get("events", []) + [{{"cancelEvent": {{}}}}]:
+            events.write(json.dumps(item) + "\\n")
+    print(step.get("stderr", ""), file=sys.stderr)
+    sys.exit(step.get("exit", 0))
+if words[:2] == ["stack", "output"]:
+    print("{{}}")
+elif words[:2] == ["stack", "history"]:
+    when = "2026-01-01T00:00:00.000Z"
+    print(json.dumps([{{"kind": "update", "startTime": when, "endTime": when, "message": "", "environment": {{}},
+                       "config": {{}}, "result": "succeeded", "resourceChanges": {{}}}}]))
+"""
+
+
+class FakeCLI:
+    """A stand-in `pulumi` that records every call (arguments, stdin, directory, environment) and succeeds."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.bin = tmp_path / "fake-pulumi" / "bin"
+        self.bin.mkdir(parents=True)
+        (self.bin / "pulumi").write_text(FAKE_PULUMI.format(python=sys.executable))
+        for name in ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python"):
+            (self.bin / name).touch()
+            (self.bin / name).chmod(0o755)
+        self.log = tmp_path / "fake-pulumi.log"
+        self.scenario_file = tmp_path / "fake-pulumi-scenario.json"
+        monkeypatch.setenv("FAKE_PULUMI_LOG", str(self.log))
+        monkeypatch.setenv("FAKE_PULUMI_SCENARIO", str(self.scenario_file))
+        monkeypatch.setenv("ARDENT_PULUMI_BIN_DIR", str(self.bin))
+        monkeypatch.delenv("PULUMI_PYTHON_CMD", raising=False)
+
+    def scenario(self, steps: dict[str, Any]) -> None:
+        """What `up`, `destroy`, ... do: the engine events they emit, their stderr and exit code."""
+        self.scenario_file.write_text(json.dumps(steps))
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCLI:
+    return FakeCLI(tmp_path, monkeypatch)
+
+
+def test_stacks_are_configured_against_the_emulator_with_secrets_on_stdin_only(
+    fake_cli: FakeCLI, tmp_path: Path
+) -> None:
+    def billing() -> None:
+        pass
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: team-keys\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    with ArdentEmulator() as api:
+        factory = StackFactory(api, tmp_path / "work")
+        inline = factory(
+            billing,
+            config={
+                "app:size": 3,
+                "app:label": "blue",
+                "app:password": ConfigValue("hunter2", secret=True),
+                "ardent:orgId": None,
+            },
+        )
+        directory = factory(project, stack="dev")
+        assert (inline.project, inline.name, directory.project, directory.name) == (
+            "billing",
+            "test",
+            "team-keys",
+            "dev",
+        )
+        with pytest.raises(ValueError, match="already made stack 'test' of project 'billing'"):
+            factory(billing)
+
+        calls = fake_cli.calls()
+        assert all(
+            api.token not in " ".join(call["args"]) and "hunter2" not in " ".join(call["args"]) for call in calls
+        )
+        secrets = [(call["args"][-1], call["stdin"]) for call in calls if "--secret" in call["args"]]
+        assert secrets == [("ardent:token", api.token), ("app:password", "hunter2"), ("ardent:token", api.token)]
+        (plain,) = [call["args"] for call in calls if "set-all" in call["args"] and "test" in call["args"]]
+        assert f"ardent:apiUrl={api.api_url}" in plain and "app:size=3" in plain and "app:label=blue" in plain
+        assert not any(arg.startswith("ardent:orgId") for arg in plain)
+
+        inline_calls = [call for call in calls if call["cwd"].startswith(str(tmp_path / "work" / "inline-billing"))]
+        directory_calls = [call for call in calls if call["cwd"].startswith(str(tmp_path / "work" / "project-project"))]
+        assert inline_calls and directory_calls and len(inline_calls) + len(directory_calls) == len(calls)
+        assert {call["PULUMI_PYTHON_CMD"] for call in inline_calls} == {sys.executable}
+        assert {call["PULUMI_PYTHON_CMD"] for call in directory_calls} == {None}
+        assert {call["PULUMI_BACKEND_URL"] for call in calls} == {(tmp_path / "work" / "backend").resolve().as_uri()}
+        assert {call["PULUMI_HOME"] for call in calls} == {str(tmp_path / "work" / "pulumi-home")}
+        mirror = Path(directory_calls[0]["cwd"])
+        assert (mirror / "Pulumi.yaml").is_symlink() and not (mirror / "Pulumi.dev.yaml").exists()
+
+        assert factory.stacks == [inline, directory]
+        assert factory.close() == [], "nothing was deployed, so nothing is destroyed or left"
+
+
+def test_the_fixtures_of_this_session_are_the_reset_emulator_and_a_factory_on_it(
+    fake_cli: FakeCLI, ardent_emulator: ArdentEmulator, ardent_stack: StackFactory
+) -> None:
+    assert isinstance(ardent_emulator, ArdentEmulator) and isinstance(ardent_stack, StackFactory)
+    assert ardent_emulator.active_keys() == [] and ardent_emulator.request_counts() == {}
+    stack = ardent_stack(lambda: None, stack="fixture")
+    assert (stack.project, stack.name) == ("lambda", "fixture")
+    (plain,) = [call["args"] for call in fake_cli.calls() if "set-all" in call["args"]]
+    assert f"ardent:orgId={ardent_emulator.org_id}" in plain
+
+
+def key_event(key_id: str, org_id: str) -> dict[str, Any]:
+    key_type = "pulumi-python:dynamic/ardent:ApiKey"
+    urn = f"urn:pulumi:test::program::{key_type}::{key_id}"
+    new = {"type": key_type, "urn": urn, "outputs": {"key_id": key_id, "org_id": org_id}}
+    return {"resOutputsEvent": {"metadata": {"op": "create", "urn": urn, "type": key_type, "new": new}}}
+
+
+def test_closing_destroys_what_was_deployed_and_names_the_keys_still_active(fake_cli: FakeCLI, tmp_path: Path) -> None:
+    with ArdentEmulator() as api:
+        with client(api) as owner:
+            kept = owner.create_key(api.org_id, name="kept", role="role_org_viewer")
+            revoked = owner.create_key(api.org_id, name="revoked", role="role_org_viewer")
+            owner.revoke_key(api.org_id, revoked.id)
+        fake_cli.scenario(
+            {
+                "up": {"events": [key_event(kept.id, api.org_id), key_event(revoked.id, api.org_id)]},
+                "destroy": {"exit": 255, "stderr": "error: the destroy went wrong"},
+            }
+        )
+        stacks = StackFactory(api, tmp_path / "work")
+
+        def program() -> None:
+            pass
+
+        stack = stacks(program)
+        assert stack.up() == {}
+        assert stack.recorded_keys == {kept.id: api.org_id, revoked.id: api.org_id}
+        api.inject_fault("GET /v1/orgs/{org_id}/api-keys", "status", status=503)
+
+        problems = stacks.close()
+
+        assert len(problems) == 2, problems
+        assert problems[0].startswith("ardent_stack could not destroy stack program/test:")
+        assert "the destroy went wrong" in problems[0]
+        assert (
+            f"left 1 key(s) it created active after its destroy: {kept.id} ('kept') in org {api.org_id}" in problems[1]
+        )
+        assert revoked.id not in problems[1] and api.token not in "".join(problems)
+        assert [call["args"][1] for call in fake_cli.calls() if "--event-log" in call["args"]] == ["up", "destroy"]
+
+        api.stop()
+        (unreachable,) = stacks.close()
+        assert unreachable.startswith("ardent_stack could not reach the emulator to clean up")
+
+
+def test_the_child_entry_point_announces_itself_once_and_ends_with_its_input() -> None:
+    from ardent_provider.testing import serve
+
+    read_in, write_in = os.pipe()
+    read_out, write_out = os.pipe()
+    ended: list[str] = []
+
+    def stop(server: Any) -> None:
+        ended.append(server.url)
+        server.stop()
+
+    with os.fdopen(read_in, "rb") as stdin, os.fdopen(write_out, "w") as stdout, os.fdopen(read_out) as announced:
+        runner = threading.Thread(target=serve.main, args=(stdin, stdout, stop))
+        runner.start()
+        ready = json.loads(announced.readline())
+        assert httpx.get(f"{ready['api_url']}/_emulator/health").status_code == 200
+        with ArdentClient(ready["token"], api_url=ready["api_url"], retry=FAST_RETRY) as owner:
+            assert owner.get_org(ready["org_id"]).id == ready["org_id"]
+        os.close(write_in)
+        runner.join(timeout=10)
+    assert not runner.is_alive() and ended == [ready["api_url"]]

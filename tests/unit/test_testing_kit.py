@@ -12,7 +12,7 @@ import pytest
 from ardent_provider.testing import PulumiNotFoundError, find_pulumi
 from ardent_provider.testing.mirror import ProjectMirror, is_stack_settings_file
 from ardent_provider.testing.pulumi_bin import cache_root, pulumi_root
-from ardent_provider.testing.stack import _Recorder
+from ardent_provider.testing.stack import ArdentStack, _Recorder
 
 TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python")
 
@@ -179,3 +179,96 @@ def test_a_refresh_that_runs_the_program_counts_what_it_found_not_the_programs_s
         recorder(event(kind, op, type_, outputs))
     assert recorder.refresh_summary() == {"delete": 1}
     assert recorder.keys == {}, "the engine's placeholder for an unknown value is no key id"
+
+
+class FakeAutomationStack:
+    """Stands in for pulumi.automation.Stack: replays engine events and answers with canned results."""
+
+    name = "test"
+
+    def __init__(self, events: list[Any], outputs: dict[str, Any], fail: bool = False) -> None:
+        self.events, self.stored, self.fail = events, outputs, fail
+        self.workspace = SimpleNamespace(project_settings=lambda: SimpleNamespace(name="proj"))
+        self.calls: list[str] = []
+
+    def _replay(self, operation: str, on_event: Any) -> None:
+        self.calls.append(operation)
+        for item in self.events:
+            on_event(item)
+        if self.fail:
+            raise RuntimeError(f"{operation} failed")
+
+    def up(self, on_event: Any) -> Any:
+        self._replay("up", on_event)
+        return SimpleNamespace(outputs=self.stored)
+
+    def preview(self, on_event: Any) -> Any:
+        self._replay("preview", on_event)
+        return SimpleNamespace(change_summary={"create": 2})
+
+    def refresh(self, on_event: Any, run_program: bool) -> Any:
+        assert run_program
+        self._replay("refresh", on_event)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"same": 2}))
+
+    def destroy(self, on_event: Any) -> Any:
+        self.events = [event("pre", "delete", KEY_TYPE), event("pre", "delete", "pulumi:pulumi:Stack")]
+        self._replay("destroy", on_event)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"delete": 2}))
+
+    def outputs(self) -> dict[str, Any]:
+        return self.stored
+
+
+KEY_TYPE = "pulumi-python:dynamic/ardent:ApiKey"
+CREATE_EVENTS = [
+    event("pre", "create", "pulumi:pulumi:Stack"),
+    event("pre", "create", KEY_TYPE),
+    event("done", "create", KEY_TYPE, {"key_id": "key_1", "org_id": "org_1"}),
+    event("done", "create", "pulumi:pulumi:Stack", {}),
+]
+
+
+def test_the_stack_answers_in_plain_values_with_secrets_masked_only_on_request() -> None:
+    from pulumi.automation import OutputValue
+
+    stored = {
+        "token": OutputValue("sk-ard_test_x", secret=True),
+        "key_id": OutputValue("key_1", secret=False),
+        "later": OutputValue("04da6b54-80e4-46f7-96ec-b56ff0331ba9", secret=False),
+    }
+    synced: list[str] = []
+    automation = FakeAutomationStack(CREATE_EVENTS, stored)
+    stack = ArdentStack(automation, lambda: synced.append("sync"))  # type: ignore[arg-type]
+
+    assert (stack.name, stack.project, repr(stack)) == ("test", "proj", "ArdentStack(proj/test)")
+    assert stack.preview() == {"create": 1} and not stack.has_resources
+    assert stack.up() == {"token": "sk-ard_test_x", "key_id": "key_1", "later": None}
+    assert stack.has_resources and stack.recorded_keys == {"key_1": "org_1"}
+    assert stack.outputs() == {"token": "[secret]", "key_id": "key_1", "later": None}
+    assert stack.outputs(show_secrets=True)["token"] == "sk-ard_test_x"
+    assert stack.destroy() == {"delete": 1} and not stack.has_resources
+    assert synced == ["sync"] * 3 and automation.calls == ["preview", "up", "destroy"]
+    assert stack.automation is automation and stack.has_resources, "what it does outside the kit may create"
+
+
+def test_keys_seen_before_a_failure_are_still_recorded_and_the_stack_still_needs_a_destroy() -> None:
+    stack = ArdentStack(FakeAutomationStack(CREATE_EVENTS[:3], {}, fail=True))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="up failed"):
+        stack.up()
+    assert stack.recorded_keys == {"key_1": "org_1"} and stack.has_resources
+    with pytest.raises(RuntimeError, match="destroy failed"):
+        stack.destroy()
+    assert stack.has_resources
+
+
+def test_refresh_reports_the_findings_per_resource() -> None:
+    key_urn = "urn::key"
+    events = [
+        event("pre", "refresh", KEY_TYPE, urn=key_urn),
+        event("done", "update", KEY_TYPE, {"key_id": "key_1", "org_id": "org_1", "status": "expired"}, urn=key_urn),
+        event("pre", "same", KEY_TYPE, urn=key_urn),
+        event("done", "same", KEY_TYPE, {"key_id": "key_1", "org_id": "org_1"}, urn=key_urn),
+    ]
+    stack = ArdentStack(FakeAutomationStack(events, {}))  # type: ignore[arg-type]
+    assert stack.refresh() == {"update": 1}
