@@ -184,11 +184,12 @@ class KeyAudit:
         }
 
 
-def audit_order(item: KeyAudit) -> tuple[str, int, datetime, str]:
-    """Org, then the most severe finding (keys without findings last), oldest first, then key id."""
+def audit_order(item: KeyAudit) -> tuple[str, int, datetime, datetime, str]:
+    """Org, then the most severe finding (keys without findings last), oldest first, first to expire, key id."""
     rank = SEVERITY[item.primary] if item.primary else len(SEVERITY)
     created = item.key.created_at or datetime.min.replace(tzinfo=UTC)
-    return (item.org_id, rank, created, item.key.id)
+    expires = item.key.expires_at or datetime.max.replace(tzinfo=UTC)
+    return (item.org_id, rank, created, expires, item.key.id)
 
 
 def audit_org(reading: OrgReading, managed: Sequence[ManagedKey], policy: AuditPolicy) -> list[KeyAudit]:

@@ -46,6 +46,8 @@ CHART_RIGHT = WIDTH - 16
 ROW = 12
 BAR = 8
 AXIS_HEIGHT = 30
+# Half the width of a tick's label: a label closer than this to either end of the axis would be cut off.
+LABEL_ROOM = 28
 NAME_CHARS = 40
 MOST_TICKS = 10
 DAY_STEPS = (1, 2, 7, 14)
@@ -150,7 +152,7 @@ def render_page(report: AuditReport) -> str:
 
 def _style() -> str:
     rules = "".join(f".f-{code}{{fill:{colour};background:{colour}}}" for code, colour in COLOURS.items())
-    return (STYLE % {"now": NOW_COLOUR}) + rules + "\n"
+    return STYLE.replace("%(now)s", NOW_COLOUR) + rules + "\n"
 
 
 def _summary(body: ET.Element, report: AuditReport) -> None:
@@ -162,8 +164,8 @@ def _summary(body: ET.Element, report: AuditReport) -> None:
     _paragraph(
         body,
         f"{len(report.keys):,} active key(s), {flagged:,} with at least one finding. Checked at {checked} "
-        f"(the service's time). Stale after {report.policy.stale_after_days:g} days without use; expiring "
-        f"within {report.policy.expiring_within_days:g} days.",
+        f"(the service's time). Stale after {report.policy.stale_after_days:g} day(s) without use; expiring "
+        f"within {report.policy.expiring_within_days:g} day(s).",
     )
     if report.views:
         stacks = ", ".join(view.ref.label for view in report.views)
@@ -177,8 +179,8 @@ def _summary(body: ET.Element, report: AuditReport) -> None:
         ET.SubElement(header, "th").text = title
     counts = report.counts()
     meanings = {
-        "stale": f"not used for more than {report.policy.stale_after_days:g} days",
-        "expiring": f"expires within {report.policy.expiring_within_days:g} days: rotate it",
+        "stale": f"not used for more than {report.policy.stale_after_days:g} day(s)",
+        "expiring": f"expires within {report.policy.expiring_within_days:g} day(s): rotate it",
     }
     rows = [(kind.code, kind.title, counts[kind.code], meanings.get(kind.code, kind.meaning)) for kind in FINDING_KINDS]
     rows.append((OK, "No finding", len(report.keys) - flagged, "nothing to do"))
@@ -246,7 +248,8 @@ def _axis(parent: ET.Element, scale: Scale, marks: Sequence[tuple[datetime, str]
     for moment, label in marks:
         x = scale.x(moment)
         ET.SubElement(svg, "line", {"class": "tick", "x1": _n(x), "x2": _n(x), "y1": "22", "y2": _n(AXIS_HEIGHT)})
-        ET.SubElement(svg, "text", x=_n(x), y="20", attrib={"text-anchor": "middle"}).text = label
+        if CHART_LEFT + LABEL_ROOM <= x <= WIDTH - LABEL_ROOM:
+            ET.SubElement(svg, "text", x=_n(x), y="20", attrib={"text-anchor": "middle"}).text = label
     x = scale.x(now)
     ET.SubElement(svg, "line", {"class": "now", "x1": _n(x), "x2": _n(x), "y1": "12", "y2": _n(AXIS_HEIGHT)})
     ET.SubElement(svg, "text", {"class": "now-label", "x": _n(x + 3), "y": "9"}).text = "now"
