@@ -111,7 +111,7 @@ def timeline_scale(keys: Sequence[KeyAudit], now: datetime, expiring_within: tim
 
 
 def ticks(start: datetime, end: datetime, most: int = MOST_TICKS) -> list[tuple[datetime, str]]:
-    """Round moments between ``start`` and ``end`` (days, weeks or calendar months), at most ``most``."""
+    """Round moments between ``start`` and ``end`` (days, Mondays, calendar months or years), about ``most``."""
     days = (end - start) / timedelta(days=1)
     midnight = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for step in DAY_STEPS:
