@@ -85,11 +85,18 @@ class ArdentEmulator:
             ready = json.loads(line)
             self._api_url, self._org_id, self._token = ready["api_url"], ready["org_id"], ready["token"]
         except (ValueError, KeyError, TypeError):
+            try:  # an empty line means the child closed its stdout: it is exiting, so wait for its code
+                code = process.wait(timeout=2) if not line else process.poll()
+            except subprocess.TimeoutExpired:
+                code = None
             log.seek(0)
             errors = log.read().decode("utf-8", "replace").strip()
             self.stop()
+            how = (
+                f"exited with code {code}" if code is not None else f"did not start within {self._startup_timeout:g} s"
+            )
             raise EmulatorError(
-                f"The Ardent emulator (`{' '.join(command)}`) did not start within {self._startup_timeout:g} s"
+                f"The Ardent emulator (`{' '.join(command)}`) {how}"
                 + (f":\n{errors[-2000:]}" if errors else ".")
                 + "\nIs ardent-provider installed in that interpreter?"
             ) from None

@@ -96,7 +96,7 @@ class StackFactory:
                 continue
             try:
                 made.stack.destroy()
-            except auto.CommandError as error:
+            except Exception as error:  # reported, so the other stacks are still destroyed and checked
                 problems.append(f"ardent_stack could not destroy stack {_label(made.stack)}:\n{_tail(error)}")
         for made in self._made.values():
             problems.extend(self._leaks(made))

@@ -124,7 +124,9 @@ def test_a_failed_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> N
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'No module named ardent_provider' >&2\nexit 1\n")
     fake.chmod(0o755)
-    with pytest.raises(EmulatorError, match=r"did not start(.|\n)*No module named ardent_provider(.|\n)*installed"):
+    with pytest.raises(
+        EmulatorError, match=r"exited with code 1:(.|\n)*No module named ardent_provider(.|\n)*installed"
+    ):
         ArdentEmulator(python=fake, startup_timeout=10).start()
     with pytest.raises(EmulatorError, match="Could not start"):
         ArdentEmulator(python=tmp_path / "missing").start()
