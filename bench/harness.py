@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -101,9 +102,13 @@ def end_session(session: int) -> None:
 
 def run_in_session(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], deadline: Deadline, stdin: str | None = None
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run a command in a new session within the budget; return its result and wall time."""
+) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run a command in a new session within the budget; return its result, wall time and CPU time.
+
+    The CPU time is the command's and its descendants' that it waited for (user + system).
+    """
     timeout = deadline.remaining()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with subprocess.Popen(
         list(argv),
@@ -124,7 +129,9 @@ def run_in_session(
             end_session(process.pid)
             if process.poll() is None:
                 process.kill()
-    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr), elapsed
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr), elapsed, cpu
 
 
 @dataclass
@@ -133,6 +140,7 @@ class BenchCLI(PulumiCLI):
 
     deadline: Deadline = field(default_factory=lambda: Deadline(3600))
     last_elapsed: float = 0.0
+    last_cpu: float = 0.0
 
     def run(
         self,
@@ -141,7 +149,7 @@ class BenchCLI(PulumiCLI):
         stdin: str | None = None,
         timeout: float = 900,
     ) -> subprocess.CompletedProcess[str]:
-        result, self.last_elapsed = run_in_session(
+        result, self.last_elapsed, self.last_cpu = run_in_session(
             ["pulumi", *args, "--non-interactive"],
             cwd=self.project_dir,
             env=self.env(),
@@ -164,6 +172,7 @@ class Measurement:
     seconds: float
     requests: dict[str, int]
     rss_mb: float
+    cpu_seconds: float
 
     @property
     def list_calls(self) -> int:
@@ -263,16 +272,16 @@ class Bench:
         self.rss_file.unlink(missing_ok=True)
         self.reset_stats()
         cli.run(*OPERATION_ARGS[operation])
-        return Measurement(cli.last_elapsed, self.stats(), self._peak_rss_mb())
+        return Measurement(cli.last_elapsed, self.stats(), self._peak_rss_mb(), cli.last_cpu)
 
     def timed(self, argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[Measurement, str]:
         """Run any command with the request counters reset first; its measurement and its stdout."""
         self.reset_stats()
-        result, elapsed = run_in_session(argv, cwd=cwd, env=env, deadline=self.deadline)
+        result, elapsed, cpu = run_in_session(argv, cwd=cwd, env=env, deadline=self.deadline)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise RuntimeError(f"`{' '.join(argv[:3])} …` exited with {result.returncode}:\n{tail}")
-        return Measurement(elapsed, self.stats(), float("nan")), result.stdout
+        return Measurement(elapsed, self.stats(), float("nan"), cpu), result.stdout
 
     def _peak_rss_mb(self) -> float:
         if not self.rss_file.exists():
