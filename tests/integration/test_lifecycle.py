@@ -183,7 +183,8 @@ def test_create_gives_up_after_the_attempt_limit_naming_the_keys_it_left(world: 
 def test_two_pipelines_creating_the_same_names_under_commit_then_drop_never_revoke_each_others_keys(
     world: World,
 ) -> None:
-    world.fault(CREATE, "drop_after_commit", rate=0.3)
+    # Capped below the create attempts, so every create converges however the faults fall.
+    world.fault(CREATE, "drop_after_commit", rate=0.3, count=CREATE_ATTEMPTS - 1)
     first, second = world.new_lifecycle(), world.new_lifecycle()
     results: dict[str, list[KeyState]] = {"first": [], "second": []}
 
