@@ -15,6 +15,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +64,7 @@ class Deadline:
     def remaining(self) -> float:
         left = self.end - time.monotonic()
         if left <= 0:
-            raise BudgetSpentError(f"the time budget of {self.seconds / 60:.0f} min is spent")
+            raise BudgetSpentError(f"the time budget of {self.seconds / 60:g} min is spent")
         return left
 
 
@@ -304,10 +305,13 @@ class Bench:
         """Create ``count`` keys in ``org`` through the API, ``clients`` requests at a time; the time it took."""
         started = time.perf_counter()
         created = itertools.count(1)
+        stopping = threading.Event()
 
         def create(share: range) -> None:
             with httpx.Client(base_url=self.server.url, timeout=120) as http:
                 for index in share:
+                    if stopping.is_set():
+                        return
                     self.deadline.remaining()
                     answer = http.post(
                         self.list_url(org),
@@ -321,7 +325,11 @@ class Bench:
                         on_progress(total)
 
         with ThreadPoolExecutor(max_workers=clients) as pool:
-            list(pool.map(create, [range(start, count, clients) for start in range(clients)]))
+            try:
+                list(pool.map(create, [range(start, count, clients) for start in range(clients)]))
+            finally:
+                # On a failure or a signal the other workers stop at their next key instead of finishing.
+                stopping.set()
         return time.perf_counter() - started
 
     def list_keys(self, org: Org) -> tuple[int, float]:

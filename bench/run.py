@@ -419,6 +419,6 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGHUP, _stop)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _stop)
     sys.exit(main())
