@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -100,7 +100,7 @@ class AuditPage(HTMLParser):
         return found
 
 
-def check_page(page: AuditPage, expected: dict[str, Collection[str]], secrets: Iterable[str]) -> None:
+def check_page(page: AuditPage, expected: Mapping[str, Collection[str]], secrets: Iterable[str]) -> None:
     """Assert that every expected key (id -> its findings) has a row and that each finding is drawn in colour.
 
     The bar carries the most severe finding's colour (``ok`` without findings), one square per finding carries

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ def open_page(browser: webdriver.Chrome, path: Path) -> dict[str, Any]:
     return rendered
 
 
-def check_rendered(rendered: dict[str, Any], expected: dict[str, tuple[str, ...] | list[str]]) -> None:
+def check_rendered(rendered: dict[str, Any], expected: Mapping[str, Sequence[str]]) -> None:
     """Every key has a row whose bar has a box, painted in its most severe finding's colour, one square each."""
     assert {row["id"] for row in rendered["rows"]} == set(expected)
     for row in rendered["rows"]:
