@@ -169,7 +169,7 @@ def _summary(body: ET.Element, report: AuditReport) -> None:
     )
     if report.views:
         stacks = ", ".join(view.ref.label for view in report.views)
-        _paragraph(body, f"Managed keys and credentials taken from the stacks {stacks}.")
+        _paragraph(body, f"Managed keys and credentials taken from the stack(s) {stacks}.")
     else:
         _paragraph(body, "No stacks were given, so no key is judged unmanaged.")
     ET.SubElement(body, "h2").text = "Summary"
@@ -351,7 +351,7 @@ def _tooltip(item: KeyAudit, timespec: str) -> str:
     if managers:
         lines.append(f"managed by {', '.join(managers)}")
     if item.credential_of:
-        lines.append(f"the token of {', '.join(item.credential_of)}")
+        lines.append(f"credential of {', '.join(item.credential_of)}")
     return "\n".join(lines)
 
 
