@@ -243,7 +243,9 @@ class Bench:
         env = {"PYTHONPATH": str(ROOT), "ARDENT_BENCH_RSS_FILE": str(self.rss_file)}
         return BenchCLI(project, self.folder / f"state-{self.counter}", "bench", extra_env=env, deadline=self.deadline)
 
-    def add_stack(self, cli: BenchCLI, name: str, kind: str, size: int, org: Org) -> None:
+    def add_stack(
+        self, cli: BenchCLI, name: str, kind: str, size: int, org: Org, *, reset_pickler: bool = False
+    ) -> None:
         """Create and select a stack of ``size`` resources of ``kind`` ("ardent" or "noop") in ``org``."""
         cli.run("stack", "init", name)
         cli.run(
@@ -251,14 +253,15 @@ class Bench:
             "set-all",
             *("--plaintext", f"bench:count={size}"),
             *("--plaintext", f"bench:kind={kind}"),
+            *("--plaintext", f"bench:resetPickler={str(reset_pickler).lower()}"),
             *("--plaintext", f"ardent:apiUrl={self.server.url}"),
             *("--plaintext", f"ardent:orgId={org.org_id}"),
         )
         cli.set_config("ardent:token", org.token, secret=True)
 
-    def stack(self, kind: str, size: int, org: Org | None = None) -> BenchCLI:
+    def stack(self, kind: str, size: int, org: Org | None = None, *, reset_pickler: bool = False) -> BenchCLI:
         cli = self.project()
-        self.add_stack(cli, "bench", kind, size, org or self.default_org)
+        self.add_stack(cli, "bench", kind, size, org or self.default_org, reset_pickler=reset_pickler)
         return cli
 
     def reset_stats(self) -> None:

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
-Comparison = Literal["<=", "<", "=="]
+Comparison = Literal["<=", "<", "==", ">="]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Target:
             return value <= self.limit
         if self.comparison == "<":
             return value < self.limit
+        if self.comparison == ">=":
+            return value >= self.limit
         return value == self.limit
 
     def describe(self) -> str:
