@@ -40,8 +40,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0:
-            self._send(error_response(400, "Invalid Content-Length header."))
             self.close_connection = True
+            self._send(error_response(400, "Invalid Content-Length header."))
             return
         if length > MAX_BODY_BYTES:
             # Read what was sent (within reason) so the client is not reset before it reads the answer.
@@ -51,8 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 remaining -= len(chunk)
-            self._send(error_response(413, f"Request body larger than {MAX_BODY_BYTES} bytes."))
             self.close_connection = True
+            self._send(error_response(413, f"Request body larger than {MAX_BODY_BYTES} bytes."))
             return
         body = self.rfile.read(length) if length else b""
         request = Request(
@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             if name.lower() != "date":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            # Said out loud, so a keep-alive client does not send its next request down a closed socket.
+            self.send_header("Connection", "close")
         self.end_headers()
         if response.body and self.command != "HEAD":
             self.wfile.write(response.body)

@@ -697,6 +697,8 @@ def test_drift_could_not_check_when_the_pulumi_on_path_cannot_be_executed(world:
     web = world.project("web")
     web.add_stack("prod", world.config())
     (world.bin_dir / "pulumi").chmod(0o644)
+    # Only the broken pulumi: a real one later on PATH would otherwise be found instead.
+    world.monkeypatch.setenv("PATH", str(world.bin_dir))
 
     drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
     revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "key_anything")
