@@ -269,8 +269,9 @@ class ArdentClient:
         return failure
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        self._http.close()
+        """Close the pooled connections; a transport the caller passed in stays the caller's to close."""
+        if self._transport is None:
+            self._http.close()
 
     def __enter__(self) -> ArdentClient:
         return self

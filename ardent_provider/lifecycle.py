@@ -243,39 +243,65 @@ class KeyLifecycle:
         may as well be another pipeline's, so they are left active and named in a warning.
         """
         with self._name_lock(spec.name):
-            last_error: ArdentError | None = None
-            suspects: dict[str, ApiKey] = {}
-            for attempt in range(CREATE_ATTEMPTS):
-                began = self.service_now() - CLOCK_SLACK
-                try:
-                    created = self.client.create_key(
-                        self.org_id,
-                        name=spec.name,
-                        role=spec.role,
-                        scopes=spec.scopes,
-                        expires_days=spec.expires_in_days,
+            ambiguous_since: datetime | None = None
+            failures = 0
+            created: CreatedKey | None = None
+            try:
+                for attempt in range(CREATE_ATTEMPTS):
+                    began = self.service_now() - CLOCK_SLACK
+                    try:
+                        created = self.client.create_key(
+                            self.org_id,
+                            name=spec.name,
+                            role=spec.role,
+                            scopes=spec.scopes,
+                            expires_days=spec.expires_in_days,
+                        )
+                    except (ArdentTransportError, ArdentAPIError) as error:
+                        if not is_ambiguous(error) or attempt == CREATE_ATTEMPTS - 1:
+                            raise
+                        ambiguous_since = ambiguous_since or began
+                        failures += 1
+                        self._sleep(min(2.0, 0.25 * 2**attempt))
+                        continue
+                    break
+            except ArdentError as error:
+                if is_ambiguous(error):
+                    ambiguous_since = ambiguous_since or began
+                    failures += 1
+                if ambiguous_since is not None:
+                    left = self._report_left_behind(spec.name, ambiguous_since, failures)
+                    error.add_note(
+                        f"{failures} attempt(s) failed without an answer; keys named {spec.name!r} that appeared "
+                        f"meanwhile were left active: {', '.join(left) or 'none so far'}."
                     )
-                except (ArdentTransportError, ArdentAPIError) as error:
-                    if not is_ambiguous(error):
-                        raise
-                    last_error = error
-                    suspects.update(self._appeared_since(spec.name, began))
-                    self._sleep(min(2.0, 0.25 * 2**attempt))
-                    continue
-                with self._lock:
-                    self._created_ids.add(created.id)
-                self.inventory().invalidate()
-                if suspects:
-                    self._warn_left_behind(spec.name, suspects.values())
-                return created
-        assert last_error is not None
+                raise
+            assert created is not None
+            with self._lock:
+                self._created_ids.add(created.id)
+            self.inventory().invalidate()
+            if ambiguous_since is not None:
+                self._report_left_behind(spec.name, ambiguous_since, failures)
+            return created
+
+    def _report_left_behind(self, name: str, since: datetime, failures: int) -> list[str]:
+        """Warn about keys a failed attempt may have left, by id; they are never revoked. Their ids, sorted."""
+        suspects = sorted(self._appeared_since(name, since))
         if suspects:
-            self._warn_left_behind(spec.name, suspects.values())
-        last_error.add_note(
-            f"Tried {CREATE_ATTEMPTS} times. Keys named {spec.name!r} that appeared meanwhile were left active: "
-            f"{', '.join(sorted(suspects)) or 'none'}."
-        )
-        raise last_error
+            self._warn(
+                f"A create of Ardent key {name!r} failed without an answer ({failures} time(s)) and may have "
+                f"created a key whose token never arrived. Key(s) {', '.join(suspects)} named {name!r} appeared "
+                f"in org {self.org_id} meanwhile; they may be that attempt's or another pipeline's, so they were "
+                "left active. `ardent-keys drift` lists them as unmanaged; revoke them with `ardent-keys revoke` "
+                "once no other stack claims them."
+            )
+        else:
+            self._warn(
+                f"A create of Ardent key {name!r} failed without an answer ({failures} time(s)). No other key of "
+                f"that name has appeared in org {self.org_id} so far, but the service may still complete that "
+                "attempt; `ardent-keys drift` would then list the key as unmanaged."
+            )
+        return suspects
 
     def _appeared_since(self, name: str, since: datetime) -> dict[str, ApiKey]:
         try:
@@ -290,15 +316,6 @@ class KeyLifecycle:
             for key in listed
             if key.name == name and key.created_at is not None and key.created_at >= since and key.id not in own
         }
-
-    def _warn_left_behind(self, name: str, keys: Iterable[ApiKey]) -> None:
-        ids = ", ".join(sorted(key.id for key in keys))
-        self._warn(
-            f"A create of Ardent key {name!r} failed without an answer and may have created a key whose token "
-            f"never arrived. Key(s) {ids} named {name!r} appeared in org {self.org_id} meanwhile; they may be "
-            "that attempt's or another pipeline's, so they were left active. `ardent-keys drift` lists them as "
-            "unmanaged; revoke them with `ardent-keys revoke` once no other stack claims them."
-        )
 
     def _created_state(self, spec: KeySpec, created: CreatedKey) -> KeyState:
         token = created.token.reveal()
@@ -388,8 +405,8 @@ class KeyLifecycle:
                 probe.get_org(self.org_id)
             except AuthenticationError:
                 return False
-            except ArdentAPIError as error:
-                return error.status == 403
+            except PermissionDeniedError:
+                return True  # authenticated; the key may simply not read the org
         return True
 
     def _listed_state(self, spec: KeySpec, key: ApiKey, token: str | None) -> KeyState:
@@ -459,7 +476,9 @@ class KeyLifecycle:
 
     def update(self, old: KeyState, spec: KeySpec) -> KeyState:
         """Record changed settings; revoke the previous key once its grace period is over, and leftovers."""
-        state = replace(old, spec=replace(spec, name=old.spec.name, role=old.spec.role))
+        state = replace(
+            old, spec=replace(spec, name=old.spec.name, role=old.spec.role), org_id=old.org_id or self.org_id
+        )
         previous_due = old.previous_key_id and _is_due(old.previous_revoke_after, self.service_now())
         if previous_due and not self.revoke_or_defer([str(old.previous_key_id)], reason="the expired grace period"):
             state = state.without_previous()

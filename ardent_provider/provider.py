@@ -9,13 +9,16 @@ through :meth:`ArdentApiKeyProvider.configure` in the provider process, where th
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import sys
 import threading
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import pulumi
 from pulumi.dynamic import (
@@ -154,12 +157,31 @@ def _describe(state: KeyState) -> str:
     return f"Ardent key {state.key_id} ({state.spec.name!r}){org}"
 
 
+@dataclass
+class _Run:
+    """One run's lifecycles (one per org and credentials) and the replacement ledger they share."""
+
+    lifecycles: dict[Settings, KeyLifecycle] = field(default_factory=dict)
+    ledger: ReplacementLedger = field(default_factory=ReplacementLedger)
+
+
+def _run_key(config: Mapping[str, object] | Callable[[str], object | None]) -> str:
+    """A digest that tells runs (stack configurations) apart; it is kept in memory only."""
+    if callable(config):
+        return f"lookup-{id(config)}"
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class ArdentApiKeyProvider(ResourceProvider):
     """Creates, reads, rotates and revokes Ardent API keys. A change of key input replaces the key."""
 
-    # Nothing per-run is set in __init__ or restored by __setstate__, so an unpickled provider's __dict__
-    # stays empty until configure(); this lock only guards creating the run's lifecycles.
-    _run_lock = threading.Lock()
+    # What a run remembers (its lifecycles and their shared replacement ledger) is kept by the class, not by an
+    # instance: the engine may load two instances in one run (it caches one per pickled ``__provider`` string,
+    # and an old state's string can differ from the program's), and the instance that deletes the replaced
+    # key must see what the one that created its successor decided. Runs are told apart by their config.
+    _runs_lock: ClassVar[threading.Lock] = threading.Lock()
+    _runs: ClassVar[dict[str, _Run]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle nothing: settings and connections are per process, never part of state."""
@@ -179,21 +201,21 @@ class ArdentApiKeyProvider(ResourceProvider):
 
     def lifecycle(self, org_id: str | None = None) -> KeyLifecycle:
         """The run's lifecycle for an org (the configured default when None), created on first use."""
-        settings = resolve_settings(getattr(self, "_config", {}), org_id=org_id)
-        with self._run_lock:
-            lifecycles: dict[Settings, KeyLifecycle] = self.__dict__.setdefault("_lifecycles", {})
-            ledger: ReplacementLedger = self.__dict__.setdefault("_ledger", ReplacementLedger())
-            found = lifecycles.get(settings)
+        config = getattr(self, "_config", {})
+        settings = resolve_settings(config, org_id=org_id)
+        with self._runs_lock:
+            run = self._runs.setdefault(_run_key(config), _Run())
+            found = run.lifecycles.get(settings)
             if found is None:
                 client = ArdentClient(settings.token, api_url=settings.api_url)
                 found = KeyLifecycle(
                     client,
                     settings.org_id,
                     warn=pulumi.log.warn,
-                    ledger=ledger,
+                    ledger=run.ledger,
                     borrowed_credentials=not settings.own_credentials,
                 )
-                lifecycles[settings] = found
+                run.lifecycles[settings] = found
             return found
 
     # -- preview ------------------------------------------------------------------------------------
@@ -250,6 +272,9 @@ class ArdentApiKeyProvider(ResourceProvider):
         old = _state(id_, olds)
         news = from_engine(news)
         with _reporting("plan the change of", _describe(old)):
+            if old.org_id is None:
+                # State from a release that did not record the org: the key lives in the configured default org.
+                old = replace(old, org_id=self.lifecycle().org_id)
             lifecycle, target_org = self._target(news)
             plan = lifecycle.plan(old, news, target_org)
         return DiffResult(changes=plan.changes, replaces=list(plan.replaces), stables=[], delete_before_replace=False)

@@ -23,6 +23,7 @@ ORGS_CONFIG_KEY = "ardent:orgs"
 TOKEN_VARIABLE = "ARDENT_TOKEN"  # noqa: S105 - a variable name
 ORG_VARIABLE = "ARDENT_ORG_ID"
 API_URL_VARIABLE = "ARDENT_API_URL"
+TOKEN_MARKER = "sk-ard_"  # noqa: S105 - how every Ardent token starts, not a token
 
 # The settings a user may set, in the order error messages list them.
 SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY, ORGS_CONFIG_KEY)
@@ -103,6 +104,11 @@ def _suggestion(key: str) -> str:
     return f"; did you mean `{names[close[0]]}`?" if close else "."
 
 
+def looks_like_token(value: str) -> bool:
+    """Whether a setting holds an Ardent token by mistake; such a value is never echoed in a message."""
+    return TOKEN_MARKER in value
+
+
 def check_api_url(url: str) -> str:
     """A usable base URL without its trailing slash; plain ``http://`` only for loopback hosts.
 
@@ -110,6 +116,11 @@ def check_api_url(url: str) -> str:
     ``/v1/...`` itself, so a path, query or fragment would only turn every call into a 404.
     """
     candidate = url.strip().rstrip("/")
+    if looks_like_token(candidate):
+        raise ArdentConfigurationError(
+            "The Ardent API URL holds what looks like an Ardent token (it contains 'sk-ard_'); it is not shown. "
+            f"Put the token in ardent:token and set ardent:apiUrl to the base URL, such as {DEFAULT_API_URL}."
+        )
     parts = urlsplit(candidate)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ArdentConfigurationError(
@@ -195,6 +206,13 @@ def resolve_settings(
     default_org = pick(ORG_CONFIG_KEY, ORG_VARIABLE)
     default_token = pick(TOKEN_CONFIG_KEY, TOKEN_VARIABLE)
     org = org_id or default_org
+    mistaken = [key for key in (org or "", *entries) if looks_like_token(key)]
+    if mistaken:
+        raise ArdentConfigurationError(
+            "An Ardent org id (ardent:orgId, ARDENT_ORG_ID, a key of ardent:orgs or an org_id input) holds what "
+            "looks like an Ardent token; it is not shown. Give the org id (org_…), and keep tokens in "
+            "ardent:token or `ardent:orgs.<org id>.token`."
+        )
     if org is None and default_token is None:
         raise ArdentConfigurationError(
             "No Ardent token is configured: run `pulumi config set --secret ardent:token <token>` or set "

@@ -104,6 +104,8 @@ def _check_adoption(news: Mapping[str, Any], inputs: dict[str, Any]) -> list[tup
 def _check_org_id(value: Any) -> tuple[Any, str | None]:
     if value is None:
         return None, None
+    if isinstance(value, str) and value.startswith("sk-ard_"):
+        return value, "org_id holds an Ardent token (not shown), not an org id; give the org id such as 'org_…'"
     if not isinstance(value, str) or not KEY_ID_PATTERN.match(value):
         return value, f"org_id must be an Ardent org id such as 'org_…' (or omitted for ardent:orgId), not {value!r}"
     return value, None

@@ -318,3 +318,53 @@ def test_an_org_without_usable_credentials_fails_preview_on_org_id(
     failures = revoked.check({}, inputs(org_id=other["org_id"])).failures
     assert [failure.property for failure in failures] == ["org_id"] and "HTTP 401" in failures[0].reason
     assert provider.check({}, inputs(org_id="not an org")).failures[0].property == "org_id"
+
+
+def test_a_key_kept_by_one_provider_instance_is_not_revoked_by_another_of_the_same_run(
+    emulator: EmulatorServer,
+) -> None:
+    config = {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
+    # The engine may hold two instances in one run: one unpickled from the program, one from an older state.
+    from_program, from_old_state = configured(config), configured(dict(config))
+    checked = from_program.check({}, inputs(keep_previous_for_days=2, expires_in_days=30)).inputs
+    first = from_program.create(checked)
+    rotated = {**checked, "rotation_triggers": {"r": "2"}}
+    assert from_program.diff(first.id, first.outs or {}, rotated).replaces == ["rotation_triggers"]
+    second = from_program.create(rotated)
+    assert (second.outs or {})["previous_key_id"] == first.id
+    from_old_state.delete(first.id, first.outs or {})
+    assert first.id in org_keys(emulator, emulator.org_id, emulator.token), "the kept key stays for its grace"
+
+
+def test_state_without_an_org_is_in_the_default_org_and_moves_when_another_is_declared(
+    two_orgs: tuple[ArdentApiKeyProvider, dict[str, str]], emulator: EmulatorServer
+) -> None:
+    provider, other = two_orgs
+    checked = provider.check({}, inputs()).inputs
+    created = provider.create(checked)
+    legacy = {key: value for key, value in (created.outs or {}).items() if key != "org_id"}
+    assert provider.diff(created.id, legacy, checked).changes is False
+    assert provider.diff(created.id, legacy, {**checked, "org_id": other["org_id"]}).replaces == ["org_id"]
+    updated = provider.update(created.id, legacy, {**checked, "keep_previous_for_days": 1})
+    assert (updated.outs or {})["org_id"] == emulator.org_id, "the first update records the org"
+
+
+def test_a_token_given_where_an_org_id_or_url_belongs_is_refused_without_being_shown(
+    emulator: EmulatorServer,
+) -> None:
+    token = emulator.token
+    cases = [
+        {"ardent:apiUrl": token, "ardent:orgId": emulator.org_id, "ardent:token": token},
+        {"ardent:apiUrl": emulator.url, "ardent:orgId": token, "ardent:token": token},
+        {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:orgs": json.dumps({token: {}})},
+    ]
+    for config in cases:
+        failures = configured({"ardent:token": token, **config}).check({}, inputs()).failures
+        assert (
+            len(failures) == 1
+            and token not in failures[0].reason
+            and "looks like an Ardent token" in (failures[0].reason)
+        )
+    provider = configured({"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": token})
+    failures = provider.check({}, inputs(org_id=token)).failures
+    assert [failure.property for failure in failures] == ["org_id"] and token not in failures[0].reason
