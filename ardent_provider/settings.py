@@ -7,7 +7,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ArdentConfigurationError
@@ -27,7 +27,6 @@ TOKEN_MARKER = "sk-ard_"  # noqa: S105 - how every Ardent token starts, not a to
 
 # The settings a user may set, in the order error messages list them.
 SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY, ORGS_CONFIG_KEY)
-RESERVED_KEYS: tuple[str, ...] = ()
 # What an entry of ardent:orgs may hold (set with `pulumi config set --path 'ardent:orgs.<org id>.token'`).
 ORG_ENTRY_KEYS: tuple[str, ...] = ("token", "apiUrl")
 
@@ -42,7 +41,7 @@ class Settings:
 
     api_url: str
     org_id: str
-    token: SecretToken = field(repr=True)
+    token: SecretToken
     own_credentials: bool = True
 
 
@@ -83,7 +82,7 @@ def check_config_keys(keys: Iterable[str]) -> None:
     Keys of other namespaces (the program's own, ``pulumi:``, other providers') are not ours and pass.
     A misspelt key would otherwise be ignored silently and the token sent to the default production URL.
     """
-    known = {*SETTING_KEYS, *RESERVED_KEYS}
+    known = set(SETTING_KEYS)
     unknown = sorted({key for key in keys if key.split(":", 1)[0] == CONFIG_NAMESPACE and key not in known})
     if not unknown:
         return

@@ -23,12 +23,10 @@ SETTING_INPUTS: Final = (
     "on_missing_token",
 )
 """Inputs that only steer the provider; changing them never needs a new key."""
-IDENTITY_INPUTS: Final = ("resource_name", "parent_resource")
 ORG_INPUT: Final = "org_id"
 """The declared org (None: the configured default). A different org replaces the key; see ``KeyLifecycle.plan``."""
-"""Where the resource sits in the program; lets a replacement find the key it replaces."""
 INPUT_NAMES: Final = (*REPLACING_INPUTS, *SETTING_INPUTS, ORG_INPUT)
-RECORDED_INPUTS: Final = (*INPUT_NAMES, *IDENTITY_INPUTS)
+"""The inputs a program declares; ``resource_name`` and ``parent_resource`` are added by ``ArdentApiKey``."""
 COMPUTED_OUTPUTS: Final = (
     "key_id",
     "org_id",
