@@ -165,6 +165,15 @@ class ArdentEmulator:
         with self._lock:
             self._own_requests.clear()
 
+    def add_org(self) -> dict[str, str]:
+        """Create another org with an owner token of its own: ``{"api_url", "org_id", "token"}``.
+
+        For programs that put keys in several orgs (``ArdentApiKey(..., org_id=...)``): give the org's token to
+        a stack as ``config={"ardent:orgs": {org_id: {"token": token}}}``. A :meth:`reset` removes it again.
+        """
+        answer = self._call("POST", "/_emulator/orgs")
+        return {"api_url": str(answer["api_url"]), "org_id": str(answer["org_id"]), "token": str(answer["token"])}
+
     def advance_clock(self, days: float = 0, seconds: float = 0) -> datetime:
         """Move the emulator's clock forward; expiry, timestamps and ``Date`` follow. Returns the new time."""
         total = days * SECONDS_PER_DAY + seconds

@@ -12,8 +12,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,10 @@ PASSPHRASE = "ardent-testing"  # noqa: S105
 TOKEN_KEY = "ardent:token"  # noqa: S105 - a config key, not a token
 ORG_KEY = "ardent:orgId"
 URL_KEY = "ardent:apiUrl"
+ORGS_KEY = "ardent:orgs"
 OUTPUT_TAIL_LINES = 30
+# A segment of a config path that needs no quoting: `ardent:orgs.org_1.token`, not `ardent:orgs["a.b"].token`.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
 Program = Callable[[], None] | str | os.PathLike[str]
 
@@ -37,8 +40,9 @@ Program = Callable[[], None] | str | os.PathLike[str]
 @dataclass(frozen=True)
 class _Made:
     stack: ArdentStack
+    automation: auto.Stack = field(repr=False)
     org_id: str
-    token: str
+    token: str = field(repr=False)
 
 
 class StackFactory:
@@ -48,8 +52,15 @@ class StackFactory:
     run in this process). The stack lives on a file backend under ``workdir`` and is configured with the
     emulator's ``ardent:apiUrl``, ``ardent:orgId`` and ``ardent:token`` (a secret); ``config`` adds or
     overrides values: a string, a JSON-able value, a :class:`pulumi.automation.ConfigValue` (for secrets), or
-    ``None`` to leave a default key unset. A project directory is used through a mirror of symlinks, so the
-    stack's settings file never lands in the project.
+    ``None`` to leave a default key unset. Keys are config paths, as ``pulumi config set --path`` takes them.
+    ``ardent:orgs`` (per-org credentials, such as ``{"ardent:orgs": {org_id: {"token": token}}}``), any key
+    whose last path part is ``token`` and any structured value holding a ``token`` are always stored as
+    secrets, a structured one leaf by leaf; secrets go to ``pulumi config set --secret --path`` on its stdin,
+    never on a command line. A project directory is used through a mirror of symlinks, so the stack's
+    settings file never lands in the project.
+
+    At :meth:`close`, each org's keys are listed with the emulator's owner token for its own org, else with
+    the stack's ``ardent:orgs.<org>.token``, else with its ``ardent:token``, as the provider chooses them.
     """
 
     def __init__(self, emulator: ArdentEmulator, workdir: Path, *, bin_dir: Path | None = None) -> None:
@@ -81,7 +92,7 @@ class StackFactory:
         automation = auto.Stack.create_or_select(stack, workspace)
         org_id, token = self._configure(automation, workspace, config or {})
         made = ArdentStack(automation, before_operation)
-        self._made[(project, stack)] = _Made(made, org_id, token)
+        self._made[(project, stack)] = _Made(made, automation, org_id, token)
         return made
 
     def close(self) -> list[str]:
@@ -174,16 +185,16 @@ class StackFactory:
         for key, value in values.items():
             if value is None:
                 continue
-            if isinstance(value, auto.ConfigValue):
-                text, is_secret = str(value.value), bool(value.secret)
+            given_secret = isinstance(value, auto.ConfigValue) and bool(value.secret)
+            value = _plain(value)
+            if given_secret or is_secret_config(key, value):
+                # A structured secret (such as ardent:orgs) is set leaf by leaf, each leaf a secret of its own,
+                # as `pulumi config set --secret --path 'ardent:orgs.<org>.token'` would set it.
+                secret.update(_leaves(key, value))
             else:
-                text, is_secret = (value if isinstance(value, str) else json.dumps(value)), False
-            if key == TOKEN_KEY or is_secret:
-                secret[key] = text
-            else:
-                plain[key] = auto.ConfigValue(text)
+                plain[key] = auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
         if plain:
-            automation.set_all_config(plain)
+            automation.set_all_config(plain, path=True)
         for key, text in secret.items():
             self._set_secret(automation, workspace, key, text)
         org_id = str(_plain(values.get(ORG_KEY)) or self._emulator.org_id)
@@ -193,7 +204,7 @@ class StackFactory:
     def _set_secret(self, automation: auto.Stack, workspace: auto.LocalWorkspace, key: str, value: str) -> None:
         # Unlike the Automation API's set_config, this passes the value on stdin, never on a command line.
         env = {**os.environ, **workspace.env_vars, "PULUMI_HOME": str(self._home)}
-        command = [str(self._bin_dir / "pulumi"), "config", "set", "--secret", "--stack", automation.name]
+        command = [str(self._bin_dir / "pulumi"), "config", "set", "--secret", "--path", "--stack", automation.name]
         result = subprocess.run(
             [*command, "--non-interactive", key],
             cwd=workspace.work_dir,
@@ -207,7 +218,7 @@ class StackFactory:
         if result.returncode != 0:
             raise RuntimeError(
                 f"ardent_stack could not set the secret config value {key!r} of stack {automation.name!r}: "
-                f"{(result.stderr or result.stdout).strip()}"
+                f"{result.stderr.strip() or f'pulumi exited with code {result.returncode}'}"
             )
 
     # -- checking ----------------------------------------------------------------------------------
@@ -218,10 +229,14 @@ class StackFactory:
             return []
         problems: list[str] = []
         left: list[str] = []
-        for org_id in sorted({org or made.org_id for org in recorded.values()}):
-            token = self._emulator.token if org_id == self._emulator.org_id else made.token
+        orgs = sorted({org or made.org_id for org in recorded.values()})
+        try:
+            tokens = self._org_tokens(made, orgs)
+        except Exception as error:  # reported like any other problem of this stack's check
+            return [f"ardent_stack could not read the config of stack {_label(made.stack)}:\n{_tail(error)}"]
+        for org_id in orgs:
             try:
-                active = {str(key.get("id")): key for key in self._emulator.keys_of(org_id, token)}
+                active = {str(key.get("id")): key for key in self._emulator.keys_of(org_id, tokens[org_id])}
             except EmulatorError as error:
                 problems.append(f"ardent_stack could not check the keys of stack {_label(made.stack)}: {error}")
                 continue
@@ -238,6 +253,21 @@ class StackFactory:
             )
         return problems
 
+    def _org_tokens(self, made: _Made, orgs: list[str]) -> dict[str, str]:
+        """The token to list each org's keys with, chosen as the provider chooses it.
+
+        The emulator's owner token for its own org, else the stack's ``ardent:orgs.<org>.token`` when it has
+        one, else the stack's ``ardent:token``.
+        """
+        tokens = {org: self._emulator.token for org in orgs if org == self._emulator.org_id}
+        others = [org for org in orgs if org not in tokens]
+        if others:
+            # Read back from the stack, so entries set after it was made (through `automation`) count too.
+            config = made.automation.get_all_config()
+            entries = _org_entries(_plain(config.get(ORGS_KEY)))
+            tokens.update({org: entries.get(org, {}).get("token") or made.token for org in others})
+        return tokens
+
 
 @functools.cache
 def _pulumi_command(root: str) -> auto.PulumiCommand:
@@ -252,6 +282,68 @@ def _project_name(program: Callable[[], None]) -> str:
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, auto.ConfigValue) else value
+
+
+def is_secret_config(key: str, value: Any = None) -> bool:
+    """Whether a config value must be stored as a secret even when not given as one.
+
+    ``ardent:orgs`` (and any path under it), any key whose last path part is ``token`` in any namespace
+    (``ardent:token``, ``ardent:orgs.org_1.token``, ``myproj:db.token``), and a structured value holding a
+    ``token`` anywhere.
+    """
+    parts = _path_parts(key)
+    if parts[0] == ORGS_KEY or parts[-1].rsplit(":", 1)[-1].lower() == "token":
+        return True
+    return any(path[-1].lower() == "token" for path, _ in _walk(value, []) if path and isinstance(path[-1], str))
+
+
+def _path_parts(key: str) -> list[str]:
+    """The parts of a config path: ``'ardent:orgs.org_1.token'`` is ``['ardent:orgs', 'org_1', 'token']``."""
+    return [part.strip('"') for part in re.split(r"[.\[\]]", key) if part] or [key]
+
+
+def _walk(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], Any]]:
+    """Every leaf of a JSON-able value with its path below the value."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _walk(item, [*path, str(name)])
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _walk(item, [*path, index])
+    else:
+        yield path, value
+
+
+def _leaves(key: str, value: Any) -> dict[str, str]:
+    """A value as ``pulumi config set --path`` paths and texts: itself for a scalar, one per leaf for a map."""
+    leaves: dict[str, str] = {}
+    for path, leaf in _walk(value, []):
+        full = key
+        for part in path:
+            if isinstance(part, int):
+                full += f"[{part}]"
+            elif _PLAIN_SEGMENT.fullmatch(part):
+                full += f".{part}"
+            else:
+                full += f"[{json.dumps(part)}]"
+        leaves[full] = leaf if isinstance(leaf, str) else json.dumps(leaf)
+    return leaves
+
+
+def _org_entries(value: Any) -> dict[str, dict[str, str]]:
+    """``ardent:orgs`` as read back from a stack (JSON text) or as given (a mapping): org id -> its settings."""
+    if isinstance(value, str) and value:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(org): {str(name): str(item) for name, item in entry.items() if isinstance(item, str)}
+        for org, entry in value.items()
+        if isinstance(entry, Mapping)
+    }
 
 
 def _label(stack: ArdentStack) -> str:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi import automation as auto
+from pulumi.runtime.rpc import UNKNOWN  # how the engine writes a value not known yet
 
 ROOT_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
 KEY_TYPE_SUFFIX = "ardent:ApiKey"
 REFRESH_OP = "refresh"
 MASKED = "[secret]"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine writes a value not known yet
+# What a CLI without `pulumi refresh --run-program` says to the flag.
+_UNKNOWN_FLAG = "unknown flag: --run-program"
 
 
 @dataclass
@@ -75,6 +78,14 @@ def _key_ids(outputs: Mapping[str, Any]) -> dict[str, str]:
     return {key_id: org for key_id in ids if isinstance(key_id, str) and key_id and key_id != UNKNOWN}
 
 
+def _takes_run_program(automation: auto.Stack) -> bool:
+    """Whether this Automation API's ``Stack.refresh`` has the ``run_program`` parameter."""
+    try:
+        return "run_program" in inspect.signature(automation.refresh).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _plain_value(value: Any) -> Any:
     """An output value, with the engine's placeholder for an unknown value read as None."""
     return None if value == UNKNOWN else value
@@ -93,6 +104,7 @@ class ArdentStack:
         self._lock = threading.Lock()
         self._keys: dict[str, str] = {}
         self._has_resources = False
+        self._refresh_runs_program = _takes_run_program(automation)
 
     @property
     def name(self) -> str:
@@ -137,15 +149,28 @@ class ArdentStack:
         """Bring the state in line with Ardent; returns what it found per resource, such as ``{"update": 1}``.
 
         ``same`` is a key as recorded, ``update`` one whose status changed (expired, token no longer valid),
-        ``delete`` one revoked outside Pulumi, now dropped from the state. The program runs too (``pulumi
-        refresh --run-program``), so :meth:`outputs` shows what the refresh found, such as a ``status`` turned
-        ``expired``, and an output of a dropped key reads None until the next ``up``; a plain refresh would
-        leave the outputs of the last ``up``. ``automation.refresh()`` is the plain one.
+        ``delete`` one revoked outside Pulumi, now dropped from the state. Where the Pulumi SDK's
+        ``Stack.refresh`` takes ``run_program`` and the CLI knows ``pulumi refresh --run-program`` (2025
+        releases on), the program runs too, so :meth:`outputs` shows what the refresh found, such as a
+        ``status`` turned ``expired``, and an output of a dropped key reads None until the next ``up``. With an
+        older SDK or CLI it is a plain refresh: the same findings, but the outputs stay those of the last
+        ``up`` until the next one. ``automation.refresh()`` is always the plain one.
         """
+        if self._refresh_runs_program:
+            recorder = _Recorder()
+            try:
+                self._run(
+                    lambda events: self._stack.refresh(on_event=events, run_program=True),
+                    creates=True,
+                    recorder=recorder,
+                )
+                return recorder.refresh_summary()
+            except auto.CommandError as error:
+                if _UNKNOWN_FLAG not in str(error):
+                    raise
+                self._refresh_runs_program = False  # an SDK newer than the CLI: refused before the engine ran
         recorder = _Recorder()
-        self._run(
-            lambda events: self._stack.refresh(on_event=events, run_program=True), creates=True, recorder=recorder
-        )
+        self._run(lambda events: self._stack.refresh(on_event=events), creates=True, recorder=recorder)
         return recorder.refresh_summary()
 
     def destroy(self) -> dict[str, int]:

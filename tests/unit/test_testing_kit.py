@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -272,3 +273,201 @@ def test_refresh_reports_the_findings_per_resource() -> None:
     ]
     stack = ArdentStack(FakeAutomationStack(events, {}))  # type: ignore[arg-type]
     assert stack.refresh() == {"update": 1}
+
+
+# -- the factory's configuration and teardown check ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "secret"),
+    [
+        ("ardent:token", "sk", True),
+        ("ardent:orgs", {"org_1": {"token": "sk", "apiUrl": "http://127.0.0.1:1"}}, True),
+        ("ardent:orgs.org_1.token", "sk", True),
+        ("ardent:orgs.org_1.apiUrl", "http://127.0.0.1:1", True),
+        ("myproj:token", "x", True),
+        ("myproj:db.token", "x", True),
+        ("myproj:db", {"host": "h", "token": "x"}, True),
+        ("myproj:servers", [{"name": "a", "Token": "x"}], True),
+        ("ardent:apiUrl", "http://127.0.0.1:1", False),
+        ("ardent:orgId", "org_1", False),
+        ("myproj:tokens", ["a"], False),
+        ("myproj:db", {"host": "h"}, False),
+    ],
+)
+def test_orgs_and_every_token_are_secret_config_whatever_the_namespace(key: str, value: Any, secret: bool) -> None:
+    from ardent_provider.testing.factory import is_secret_config
+
+    assert is_secret_config(key, value) is secret
+
+
+def test_a_structured_secret_is_set_leaf_by_leaf_as_config_paths() -> None:
+    from ardent_provider.testing.factory import _leaves
+
+    assert _leaves("ardent:orgs", {"org_1": {"token": "a", "apiUrl": "u"}, "org.2": {"token": "b"}}) == {
+        "ardent:orgs.org_1.token": "a",
+        "ardent:orgs.org_1.apiUrl": "u",
+        'ardent:orgs["org.2"].token': "b",
+    }
+    assert _leaves("ardent:token", "sk") == {"ardent:token": "sk"}
+    assert _leaves("p:list", [{"token": "t"}, 3]) == {"p:list[0].token": "t", "p:list[1]": "3"}
+
+
+class FakeConfigStack:
+    """The parts of pulumi.automation.Stack the factory configures and reads back."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.plain: dict[str, str] = {}
+        self.secret: dict[str, str] = {}
+
+    def set_all_config(self, config: dict[str, Any], *, path: bool = False) -> None:
+        assert path
+        self.plain.update({key: value.value for key, value in config.items()})
+
+    def get_all_config(self) -> dict[str, Any]:
+        from pulumi.automation import ConfigValue
+
+        orgs: dict[str, dict[str, str]] = {}
+        for key, value in self.secret.items():
+            if key.startswith("ardent:orgs."):
+                _, org, name = key.split(".")
+                orgs.setdefault(org, {})[name] = value
+        return {"ardent:orgs": ConfigValue(json.dumps(orgs), secret=True)} if orgs else {}
+
+
+def fake_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Any) -> Any:
+    from ardent_provider.testing.factory import StackFactory
+
+    factory = StackFactory(emulator, tmp_path, bin_dir=tmp_path / "bin")
+
+    def set_secret(automation: FakeConfigStack, workspace: Any, key: str, value: str) -> None:
+        automation.secret[key] = value
+
+    monkeypatch.setattr(factory, "_set_secret", set_secret)
+    return factory
+
+
+def test_orgs_given_as_plain_config_are_stored_as_secrets_never_in_plaintext(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = SimpleNamespace(api_url="http://127.0.0.1:9", org_id="org_default", token="sk-default")
+    factory = fake_factory(tmp_path, monkeypatch, emulator)
+    automation = FakeConfigStack()
+    orgs = {"org_b": {"token": "sk-b", "apiUrl": "http://127.0.0.1:9"}}
+
+    org_id, token = factory._configure(automation, None, {"ardent:orgs": orgs, "proj:db.token": "sk-db"})
+
+    assert (org_id, token) == ("org_default", "sk-default")
+    assert automation.plain == {"ardent:apiUrl": "http://127.0.0.1:9", "ardent:orgId": "org_default"}
+    assert automation.secret == {
+        "ardent:token": "sk-default",
+        "ardent:orgs.org_b.token": "sk-b",
+        "ardent:orgs.org_b.apiUrl": "http://127.0.0.1:9",
+        "proj:db.token": "sk-db",
+    }
+
+
+class FakeEmulator:
+    """An emulator whose orgs each accept only their own token, as the real one does (403 otherwise)."""
+
+    api_url = "http://127.0.0.1:9"
+    org_id = "org_default"
+    token = "sk-default"
+
+    def __init__(self, keys: dict[str, list[str]], tokens: dict[str, str]) -> None:
+        self.keys, self.tokens = keys, tokens
+
+    def clear_faults(self) -> None:
+        pass
+
+    def keys_of(self, org_id: str, token: str) -> list[dict[str, Any]]:
+        from ardent_provider.testing import EmulatorError
+
+        if self.tokens[org_id] != token:
+            raise EmulatorError(f"GET /v1/orgs/{org_id}/api-keys failed with HTTP 403: forbidden")
+        return [{"id": key_id, "name": key_id} for key_id in self.keys[org_id]]
+
+
+def test_teardown_lists_each_org_with_its_own_token_from_the_stacks_orgs_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ardent_provider.testing.factory import _Made
+
+    emulator = FakeEmulator(
+        {"org_default": ["key_a"], "org_b": ["key_b"], "org_c": ["key_c"]},
+        {"org_default": "sk-default", "org_b": "sk-b", "org_c": "sk-default"},
+    )
+    factory = fake_factory(tmp_path, monkeypatch, emulator)
+    automation = FakeConfigStack()
+    factory._configure(automation, None, {"ardent:orgs": {"org_b": {"token": "sk-b"}}})
+    stack = ArdentStack(FakeAutomationStack([], {}))  # type: ignore[arg-type]
+    stack._keys.update({"key_a": "org_default", "key_b": "org_b", "key_c": "org_c"})
+    made = _Made(stack, automation, "org_default", "sk-default")  # type: ignore[arg-type]
+
+    (problem,) = factory._leaks(made)
+
+    assert "could not check" not in problem, problem
+    assert "left 3 key(s)" in problem
+    for key_id, org_id in (("key_a", "org_default"), ("key_b", "org_b"), ("key_c", "org_c")):
+        assert f"{key_id} ('{key_id}') in org {org_id}" in problem
+    assert "sk-" not in repr(made) and "sk-" not in problem
+
+
+class OlderSdkStack(FakeAutomationStack):
+    """An Automation API from before ``Stack.refresh(run_program=...)``: the keyword is a TypeError there."""
+
+    def refresh(self, on_event: Any) -> Any:  # type: ignore[override]
+        self._replay("refresh", on_event)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"same": 1}))
+
+
+class OlderCliStack(FakeAutomationStack):
+    """A new Automation API driving a CLI that does not know ``pulumi refresh --run-program``."""
+
+    def refresh(self, on_event: Any, run_program: bool | None = None) -> Any:
+        from pulumi.automation import CommandError
+        from pulumi.automation._cmd import CommandResult
+
+        if run_program:
+            self.calls.append("refresh --run-program")
+            raise CommandError(CommandResult(stdout="", stderr="error: unknown flag: --run-program", code=255))
+        self._replay("refresh", on_event)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"same": 1}))
+
+
+REFRESH_EVENTS = [
+    event("pre", "refresh", KEY_TYPE, urn="urn::key"),
+    event("done", "update", KEY_TYPE, {"key_id": "key_1", "org_id": "org_1", "status": "expired"}, urn="urn::key"),
+]
+
+
+def test_refresh_falls_back_to_a_plain_refresh_with_an_automation_api_without_run_program() -> None:
+    automation = OlderSdkStack(REFRESH_EVENTS, {})
+    stack = ArdentStack(automation)  # type: ignore[arg-type]
+    assert stack.refresh() == {"update": 1}
+    assert automation.calls == ["refresh"] and stack.recorded_keys == {"key_1": "org_1"}
+
+
+def test_refresh_falls_back_once_to_a_plain_refresh_when_the_cli_does_not_know_run_program() -> None:
+    automation = OlderCliStack(REFRESH_EVENTS, {})
+    stack = ArdentStack(automation)  # type: ignore[arg-type]
+    assert stack.refresh() == {"update": 1}
+    assert stack.refresh() == {"update": 1}
+    assert automation.calls == ["refresh --run-program", "refresh", "refresh"]
+
+
+def test_other_refresh_failures_are_not_taken_for_an_old_cli() -> None:
+    automation = FakeAutomationStack(REFRESH_EVENTS, {}, fail=True)
+    with pytest.raises(RuntimeError, match="refresh failed"):
+        ArdentStack(automation).refresh()  # type: ignore[arg-type]
+    assert automation.calls == ["refresh"]
+
+
+def test_the_unknown_placeholder_is_the_sdks_own() -> None:
+    from pulumi.runtime.rpc import UNKNOWN
+
+    from ardent_provider.testing import stack as stack_module
+
+    assert stack_module.UNKNOWN is UNKNOWN
