@@ -1,6 +1,6 @@
 """The cost of scale: ArdentApiKey against the engine's floor and the API's floor, A/B in one run.
 
-    scripts/bench [--parts floor latency big-org drift rss] [--sizes 50 200] [--rounds 3] [--budget-minutes 75]
+    scripts/bench [--parts floor latency big-org drift rss] [--sizes 50 200] [--rounds 3] [--budget-minutes 45]
 
 Parts, each printing its figures with their targets and PASS/FAIL (and all of them again at the end):
 
@@ -15,7 +15,8 @@ Parts, each printing its figures with their targets and PASS/FAIL (and all of th
   and how long the emulator takes to list the big org.
 - drift: `ardent-keys drift` over many stacks of one project against the same command over one stack;
   list calls per org.
-- rss: the provider's peak RSS over `up`, `refresh` and `destroy` of many keys (the no-op's beside it).
+- rss: how many ArdentApiKey resources one program can declare (bench/pickling.py), and the provider's peak
+  RSS over `up`, `refresh` and `destroy` of many keys (the no-op's beside it).
 
 Exit status 0 when every target is met, 1 otherwise. A time budget bounds the run: what it leaves unmeasured
 is reported as not measured (FAIL). No process outlives its command.
@@ -405,7 +406,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drift-keys", type=int, default=50, help="drift: keys per stack")
     parser.add_argument("--drift-orgs", type=int, default=1, help="drift: orgs the stacks are spread over")
     parser.add_argument("--rss-size", type=int, default=1000, help="rss: N")
-    parser.add_argument("--budget-minutes", type=float, default=75, help="stop measuring after this long")
+    parser.add_argument("--budget-minutes", type=float, default=45, help="stop measuring after this long")
     args = parser.parse_args()
     if args.rounds < 1 or min(args.sizes) < 1 or args.drift_orgs < 1 or args.drift_stacks < 1:
         parser.error("--rounds, --sizes, --drift-stacks and --drift-orgs must be positive")
