@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +32,7 @@ from .cli import (
     ManagedKey,
     OrgReading,
     StackView,
+    add_stack_options,
     credential_key_ids,
     read_orgs,
     read_stacks,
@@ -42,6 +41,7 @@ from .cli import (
 )
 from .client import ArdentClient
 from .errors import ArdentError, AuthenticationError, NotFoundError, PermissionDeniedError
+from .files import write_atomic
 from .models import ApiKey
 from .settings import API_URL_VARIABLE, ORG_VARIABLE, TOKEN_VARIABLE, resolve_settings
 
@@ -399,26 +399,12 @@ def _managers(item: KeyAudit) -> str:
     return ", ".join(labels) or "-"
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, then a rename)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 # -- the command -------------------------------------------------------------------------------------
 
 
 def audit(args: argparse.Namespace) -> int:
     """The ``audit`` command."""
-    for option, value in (("--stale-after", args.stale_after), ("--expiring-within", args.audit_expiring_within)):
+    for option, value in (("--stale-after", args.stale_after), ("--expiring-within", args.expiring_within)):
         if not (math.isfinite(value) and 0 <= value <= MAX_DAYS):
             return _refuse(f"{option} must be a number of days from 0 to {MAX_DAYS}", args.json)
     stacks_given = bool(args.stack or args.all_stacks)
@@ -426,7 +412,7 @@ def audit(args: argparse.Namespace) -> int:
         return _refuse(
             "--cwd names projects whose stacks to read: give --stack NAME or --all-stacks with it", args.json
         )
-    policy = AuditPolicy(args.stale_after, args.audit_expiring_within, stacks_given)
+    policy = AuditPolicy(args.stale_after, args.expiring_within, stacks_given)
     try:
         if stacks_given:
             views = read_stacks(args)
@@ -441,7 +427,7 @@ def audit(args: argparse.Namespace) -> int:
         from .audit_html import render_page
 
         try:
-            write_file(Path(args.html), render_page(report))
+            write_atomic(Path(args.html), render_page(report))
         except OSError as error:
             return _refuse(f"could not write {args.html}: {error.strerror or error}", args.json)
     if args.json:
@@ -471,20 +457,7 @@ def add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "the stacks use, with their credentials; without, the org of ARDENT_ORG_ID with ARDENT_TOKEN (at "
         "ARDENT_API_URL). Exit 0: no finding; 1: findings; 2: could not check.",
     )
-    parser.add_argument(
-        "--cwd",
-        action="append",
-        metavar="DIR",
-        help="a Pulumi project directory (repeat for several; default: the current directory)",
-    )
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--stack",
-        action="append",
-        metavar="NAME",
-        help="a stack to read, NAME or org/project/stack; repeatable (without it: ARDENT_* only)",
-    )
-    which.add_argument("--all-stacks", action="store_true", help="every stack of every given project")
+    add_stack_options(parser, stacks_required=False)
     parser.add_argument(
         "--stale-after",
         type=float,
@@ -494,7 +467,6 @@ def add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     parser.add_argument(
         "--expiring-within",
-        dest="audit_expiring_within",
         type=float,
         default=DEFAULT_EXPIRING_WITHIN_DAYS,
         metavar="DAYS",

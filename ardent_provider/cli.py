@@ -37,6 +37,7 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from .files import project_file
 from .models import ApiKey, SecretToken
 from .policy.launcher import add_policy_pack_parser
 from .settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
@@ -45,7 +46,6 @@ PENDING_REVOKE = "pending-revoke"
 RESOURCE_TYPE_SUFFIX = "dynamic/ardent:ApiKey"
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED = 0, 1
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
 MAX_EXPIRING_WITHIN_DAYS = 36500
 # Each stack costs two pulumi processes and each org one list call; a few at a time is plenty on a runner.
 MAX_PARALLEL_READS = 4
@@ -202,17 +202,29 @@ def run_pulumi(args: Sequence[str], cwd: Path) -> str:
             "the Pulumi CLI and executable (`ls -l $(command -v pulumi)`)"
         ) from None
     if result.returncode != 0:
-        reason = (result.stderr or result.stdout).strip().splitlines()
-        raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} failed: {reason[-1] if reason else 'no output'}")
+        # Only stderr: stdout may hold what was asked for, such as `config --show-secrets`' decrypted secrets.
+        reason = result.stderr.strip().splitlines()
+        said = reason[-1] if reason else f"exit code {result.returncode}, nothing on stderr"
+        raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} failed: {said}")
     return result.stdout
 
 
 def project_name(directory: Path) -> str:
-    """The ``name:`` of the project whose ``Pulumi.yaml`` lies in ``directory``."""
-    path = next((directory / name for name in PROJECT_FILES if (directory / name).is_file()), None)
+    """The ``name`` of the project whose ``Pulumi.yaml`` (or ``.yml`` / ``.json``) lies in ``directory``."""
+    path = project_file(directory)
     if path is None:
         raise CheckError(f"{directory} holds no Pulumi.yaml; give the Pulumi project directory with --cwd")
-    for line in path.read_text(encoding="utf-8").splitlines():
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise CheckError(f"{path} is not valid JSON ({error}), so its project cannot be named") from None
+        name = document.get("name") if isinstance(document, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+        raise CheckError(f"{path} has no top-level `name`, so its project cannot be named")
+    for line in text.splitlines():
         # Only an unindented `name:` is the project's; indented ones belong to nested maps.
         match = re.match(r"name\s*:\s*(.*)$", line)
         if match:
@@ -734,6 +746,14 @@ def drift_report(
 
 def drift(args: argparse.Namespace) -> int:
     """The ``drift`` command."""
+    within = args.expiring_within
+    if within is not None and not (0 <= within <= MAX_EXPIRING_WITHIN_DAYS):
+        # Refused before any stack is read, without the "could not check" of a check that was tried.
+        reason = f"--expiring-within must be a number of days from 0 to {MAX_EXPIRING_WITHIN_DAYS}"
+        if args.json:
+            print(json.dumps({"error": reason}))
+        print(f"ardent-keys drift: {reason}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         views = read_stacks(args)
         readings = read_orgs(views)
@@ -798,19 +818,24 @@ def _revoke_one(client: ArdentClient, org_id: str, decision: Decision) -> tuple[
     return "revoked", decision.reason
 
 
-def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+def add_stack_options(parser: argparse.ArgumentParser, *, stacks_required: bool = True) -> None:
+    """``--cwd DIR`` (repeatable) and one of ``--stack NAME`` (repeatable) or ``--all-stacks``.
+
+    ``stacks_required=False`` lets a command run without stacks (``audit`` then reads ``ARDENT_*`` only).
+    """
     parser.add_argument(
         "--cwd",
         action="append",
         metavar="DIR",
         help="a Pulumi project directory (repeat for several; default: the current directory)",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
+    which = parser.add_mutually_exclusive_group(required=stacks_required)
     which.add_argument(
         "--stack",
         action="append",
         metavar="NAME",
-        help="a stack to read, NAME or org/project/stack (the project picks the --cwd directory); repeatable",
+        help="a stack to read, NAME or org/project/stack (the project picks the --cwd directory); repeatable"
+        + ("" if stacks_required else " (without it: ARDENT_* only)"),
     )
     which.add_argument("--all-stacks", action="store_true", help="every stack of every given project")
 
@@ -826,7 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unmanaged keys (managed by none of the given stacks) in every org the stacks use, grouped by org. "
         "Exit 0: no drift; 1: drift; 2: could not check.",
     )
-    _add_stack_options(check)
+    add_stack_options(check)
     check.add_argument("--expiring-within", type=float, metavar="DAYS", help="also report keys expiring that soon")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(handler=drift)
@@ -838,7 +863,7 @@ def build_parser() -> argparse.ArgumentParser:
         "runs with, any given stack's token, and keys that any given stack manages. Exit 0: all revoked; 1: "
         "something refused or not revoked; 2: could not check (nothing revoked).",
     )
-    _add_stack_options(revoker)
+    add_stack_options(revoker)
     revoker.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
     revoker.set_defaults(handler=revoke)
     add_policy_pack_parser(commands)
@@ -852,13 +877,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ardent-keys``."""
     args = build_parser().parse_args(argv)
-    within = getattr(args, "expiring_within", None)
-    if within is not None and not (0 <= within <= MAX_EXPIRING_WITHIN_DAYS):
-        reason = f"--expiring-within must be a number of days from 0 to {MAX_EXPIRING_WITHIN_DAYS}"
-        if args.json:
-            print(json.dumps({"error": reason}))
-        print(f"ardent-keys drift: {reason}", file=sys.stderr)
-        return EXIT_ERROR
     handler = args.handler
     result: int = handler(args)
     return result

@@ -23,10 +23,10 @@ import os
 import shlex
 import stat
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..files import write_atomic
 from . import pack_directory
 
 LAUNCHER_NAME = "ardent-policy-pack"
@@ -158,17 +158,8 @@ def add_policy_pack_parser(commands: argparse._SubParsersAction[argparse.Argumen
 
 def _write_if_changed(path: Path, text: str, mode: int) -> Path:
     try:
-        if path.read_text() == text and stat.S_IMODE(path.stat().st_mode) == mode:
+        if path.read_text(encoding="utf-8") == text and stat.S_IMODE(path.stat().st_mode) == mode:
             return path
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pass
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, text, mode)

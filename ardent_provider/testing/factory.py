@@ -19,8 +19,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from ..files import project_file
 from .emulator import ArdentEmulator, EmulatorError
-from .mirror import ProjectMirror, project_file
+from .mirror import ProjectMirror
 from .pulumi_bin import find_pulumi, pulumi_root
 from .stack import ArdentStack
 

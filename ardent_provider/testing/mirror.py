@@ -11,18 +11,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml", "Pulumi.json")
+from ..files import PROJECT_FILES
+
 _STACK_FILE = re.compile(r"Pulumi\.[^/]+\.(yaml|yml|json)")
 
 
 def is_stack_settings_file(name: str) -> bool:
     """Whether ``name`` is a stack's settings file (``Pulumi.dev.yaml``), not the project file."""
     return name not in PROJECT_FILES and _STACK_FILE.fullmatch(name) is not None
-
-
-def project_file(directory: Path) -> Path | None:
-    """The ``Pulumi.yaml`` (or ``.yml`` / ``.json``) of a project directory, if it has one."""
-    return next((directory / name for name in PROJECT_FILES if (directory / name).is_file()), None)
 
 
 class ProjectMirror:

@@ -11,7 +11,10 @@ outputs (by default every secret output, such as a key's token) to the next step
   hides it in every later log line, then appended to ``$GITHUB_OUTPUT`` (read it in a later step of the
   same job as ``steps.<id>.outputs.<name>``);
 * anywhere else, or with ``--outputs-file``, they are written as one JSON object to a file that only its
-  owner can read (mode 0600), ``ardent-outputs.json`` unless told otherwise.
+  owner can read (mode 0600), and only its path is printed. Unless told otherwise the file is
+  ``$RUNNER_TEMP/ardent-outputs.json`` when ``RUNNER_TEMP`` is set (a CI runner's temporary directory,
+  emptied after each job), else ``ardent-outputs.json`` in a new private temporary directory (mode 0700):
+  never in the workspace, where a later step could commit, cache or upload it.
 
 ``drift`` is the gate to run before a deploy or on a schedule: ``pulumi preview --refresh`` must propose no
 change, and ``ardent-keys drift`` must find no key missing, expired, expiring within the given days, or
@@ -42,7 +45,7 @@ from pulumi import automation as auto
 from ardent_provider.cli import main as ardent_keys
 
 EXIT_OK, EXIT_FAILED, EXIT_MISCONFIGURED = 0, 1, 2
-DEFAULT_OUTPUTS_FILE = "ardent-outputs.json"
+OUTPUTS_FILE_NAME = "ardent-outputs.json"
 
 
 def log(message: str) -> None:
@@ -79,10 +82,19 @@ def deploy(args: argparse.Namespace) -> int:
         hand_to_github(values, Path(os.environ["GITHUB_OUTPUT"]))
         log(f"handed {', '.join(values) or 'no output'} to the next step through $GITHUB_OUTPUT (masked)")
     else:
-        path = args.outputs_file or Path(DEFAULT_OUTPUTS_FILE)
+        path = args.outputs_file or default_outputs_file()
         write_private_json(path, values)
-        log(f"wrote {', '.join(values) or 'no output'} to {path} (mode 0600)")
+        log(f"wrote {', '.join(values) or 'no output'} to {path.resolve()} (mode 0600)")
     return EXIT_OK
+
+
+def default_outputs_file(environ: Mapping[str, str] | None = None) -> Path:
+    """``$RUNNER_TEMP/ardent-outputs.json``, else the file in a new private temporary directory (mode 0700)."""
+    env = os.environ if environ is None else environ
+    runner_temp = env.get("RUNNER_TEMP")
+    if runner_temp:
+        return Path(runner_temp) / OUTPUTS_FILE_NAME
+    return Path(tempfile.mkdtemp(prefix="ardent-outputs-")) / OUTPUTS_FILE_NAME
 
 
 def as_text(value: Any) -> str:
@@ -158,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--cwd", type=Path, default=Path(), help="the Pulumi project directory (default: .)")
     up = commands.choices["up"]
     up.add_argument("--output", action="append", help="an output to hand on (repeatable; default: every secret)")
-    up.add_argument("--outputs-file", type=Path, help=f"write the outputs here (default: {DEFAULT_OUTPUTS_FILE})")
+    up.add_argument(
+        "--outputs-file",
+        type=Path,
+        help=f"write the outputs here (default: $RUNNER_TEMP/{OUTPUTS_FILE_NAME}, else a new private temporary "
+        "directory)",
+    )
     drift = commands.choices["drift"]
     drift.add_argument("--expiring-within", type=float, metavar="DAYS", help="also fail on keys expiring that soon")
     return parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -28,6 +29,8 @@ class Job:
     """The example copied into a repository of its own, run with the environment a CI runner gives it."""
 
     def __init__(self, tmp_path: Path, emulator: ArdentEmulator) -> None:
+        self.tmp = tmp_path / "tmp"  # TMPDIR: where the default outputs file's private directory goes
+        self.tmp.mkdir()
         self.project = tmp_path / "repo"
         self.project.mkdir()
         for name in ("Pulumi.yaml", "__main__.py", "deploy.py"):
@@ -38,7 +41,7 @@ class Job:
         self.env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("GITHUB_", "ARDENT_", "PULUMI_")) and key not in {"VIRTUAL_ENV", "CI"}
+            if not key.startswith(("GITHUB_", "ARDENT_", "PULUMI_", "RUNNER_")) and key not in {"VIRTUAL_ENV", "CI"}
         }
         (tmp_path / "backend").mkdir()
         self.env.update(
@@ -51,6 +54,7 @@ class Job:
             ARDENT_API_URL=emulator.api_url,
             ARDENT_ORG_ID=emulator.org_id,
             ARDENT_TOKEN=emulator.token,
+            TMPDIR=str(self.tmp),
         )
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -66,6 +70,16 @@ class Job:
 
     def key_ids(self) -> list[str]:
         return [key["id"] for key in self.emulator.active_keys()]
+
+    def outputs_files(self) -> list[Path]:
+        """Every outputs file written: in the workspace (never), under TMPDIR, or wherever the log said."""
+        return sorted([*self.project.rglob("ardent-outputs*"), *self.tmp.rglob("ardent-outputs.json")])
+
+
+def written_to(result: subprocess.CompletedProcess[str]) -> Path:
+    """The path the log line names; the only thing printed about the file."""
+    (path,) = re.findall(r"wrote ci_deployer_token to (\S+) \(mode 0600\)", result.stderr)
+    return Path(path)
 
 
 @pytest.fixture
@@ -97,17 +111,38 @@ def test_on_github_actions_the_token_is_masked_then_handed_on_through_github_out
     assert job.key_ids() == [key_id]
 
 
-def test_elsewhere_the_outputs_go_to_a_file_only_its_owner_can_read(job: Job) -> None:
+def test_elsewhere_the_outputs_go_to_a_private_temporary_file_outside_the_workspace(job: Job) -> None:
     result = job.run("up", "--stack", "ci")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    handed = job.project / "ardent-outputs.json"
+    handed = written_to(result)
+    assert job.outputs_files() == [handed] and handed.parent.parent == job.tmp
+    assert handed.name == "ardent-outputs.json" and handed.parent.name.startswith("ardent-outputs-")
+    assert stat.S_IMODE(handed.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(handed.stat().st_mode) == 0o600
     token = json.loads(handed.read_text())["ci_deployer_token"]
     assert token.startswith("sk-ard_test_") and token not in result.stdout + result.stderr
-    assert "wrote ci_deployer_token to" in result.stderr
     (key,) = job.emulator.active_keys()
     assert token.startswith(key["key_prefix"]) and key["name"] == "ci-deployer"
+
+    # Each run its own directory, so no later job reads an earlier one's file.
+    again = job.run("up", "--stack", "ci")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert written_to(again).parent != handed.parent and len(job.outputs_files()) == 2
+
+
+def test_on_a_runner_with_runner_temp_the_outputs_go_there(job: Job, tmp_path: Path) -> None:
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+
+    result = job.run("up", "--stack", "ci", RUNNER_TEMP=str(runner_temp))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    handed = runner_temp / "ardent-outputs.json"
+    assert written_to(result) == handed and job.outputs_files() == []
+    assert stat.S_IMODE(handed.stat().st_mode) == 0o600
+    token = json.loads(handed.read_text())["ci_deployer_token"]
+    assert token.startswith("sk-ard_test_") and token not in result.stdout + result.stderr
 
 
 def test_exit_codes_tell_a_failed_deploy_from_a_misconfigured_job(job: Job, tmp_path: Path) -> None:
@@ -119,7 +154,7 @@ def test_exit_codes_tell_a_failed_deploy_from_a_misconfigured_job(job: Job, tmp_
     refused = job.run("up", "--stack", "ci")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "HTTP 403" in refused.stdout and "`pulumi up` failed on stack ci" in refused.stderr
-    assert job.key_ids() == [] and not (job.project / "ardent-outputs.json").exists()
+    assert job.key_ids() == [] and job.outputs_files() == []
 
     job.emulator.clear_faults()
     unknown = job.run("up", "--stack", "ci", "--output", "ci_deployer_tokn")
@@ -128,7 +163,8 @@ def test_exit_codes_tell_a_failed_deploy_from_a_misconfigured_job(job: Job, tmp_
 
 
 def test_the_drift_step_passes_on_a_clean_stack_and_fails_once_the_key_is_revoked(job: Job) -> None:
-    assert job.run("up", "--stack", "ci").returncode == 0
+    deployed = job.run("up", "--stack", "ci")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     clean = job.run("drift", "--stack", "ci", "--expiring-within", "14")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "the preview proposes no change" in clean.stderr
@@ -139,5 +175,5 @@ def test_the_drift_step_passes_on_a_clean_stack_and_fails_once_the_key_is_revoke
     drifted = job.run("drift", "--stack", "ci")
     assert drifted.returncode == 1, drifted.stdout + drifted.stderr
     assert "the preview proposes 1 create" in drifted.stderr and key_id in drifted.stdout
-    token = json.loads((job.project / "ardent-outputs.json").read_text())["ci_deployer_token"]
+    token = json.loads(written_to(deployed).read_text())["ci_deployer_token"]
     assert token not in drifted.stdout + drifted.stderr

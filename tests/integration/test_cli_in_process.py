@@ -709,6 +709,25 @@ def test_drift_could_not_check_when_the_pulumi_on_path_cannot_be_executed(world:
     assert "nothing revoked" in revoke.err and "could not be run" in revoke.err
 
 
+def test_a_failing_pulumi_that_printed_secrets_on_stdout_never_has_them_quoted(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config())
+    leaked = "sk-ard_test_decrypted_secret_on_stdout"
+    # Exits non-zero with nothing on stderr after printing decrypted config, as `config --show-secrets` would.
+    (world.bin_dir / "pulumi").write_text(
+        f'#!/bin/sh\necho \'{{"ardent:token": {{"secret": true, "value": "{leaked}"}}}}\'\nexit 3\n'
+    )
+
+    table = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    report = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    revoke = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "key_anything")
+
+    assert table.code == report.code == revoke.code == 2
+    assert "exit code 3, nothing on stderr" in table.err and "exit code 3" in report.json()["error"]
+    assert "nothing revoked" in revoke.err
+    assert not world.printed_anything_of([leaked, "decrypted_secret"])
+
+
 def test_drift_could_not_check_when_pulumi_does_not_answer_in_time(world: World) -> None:
     web = world.project("web")
     web.add_stack("prod", world.config())

@@ -21,7 +21,6 @@ from ardent_provider.audit import (
     read_environment_org,
     render_audit_table,
     span,
-    write_file,
 )
 from ardent_provider.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
 from ardent_provider.cli import (
@@ -393,19 +392,6 @@ def test_ticks_are_round_days_mondays_months_or_years() -> None:
     assert len(decades) <= 11 and all(moment.month == 1 for moment, _ in decades)
 
 
-def test_write_file_replaces_the_file_whole_and_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
-    target = tmp_path / "audit.html"
-    target.write_text("old")
-    write_file(target, "new")
-    assert target.read_text() == "new" and [path.name for path in tmp_path.iterdir()] == ["audit.html"]
-    with pytest.raises(OSError):
-        write_file(tmp_path / "missing" / "audit.html", "x")
-    (tmp_path / "folder").mkdir()
-    with pytest.raises(OSError):
-        write_file(tmp_path / "folder", "x")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["audit.html", "folder"]
-
-
 # -- reading without stacks, and the command's refusals -----------------------------------------------
 
 
@@ -469,7 +455,7 @@ def test_the_audit_command_takes_the_drift_stack_options() -> None:
         "f.html",
         True,
     )
-    assert (parsed.stale_after, parsed.audit_expiring_within) == (90, 30)
+    assert (parsed.stale_after, parsed.expiring_within) == (90, 30)
     assert build_parser().parse_args(["audit", "--all-stacks"]).all_stacks is True
     with pytest.raises(SystemExit):
         build_parser().parse_args(["audit", "--all-stacks", "--stack", "x"])

@@ -266,6 +266,33 @@ def test_the_project_name_comes_from_pulumi_yaml(tmp_path: Path) -> None:
         project_name(tmp_path)
 
 
+def test_a_project_named_in_pulumi_json_is_a_project_too(tmp_path: Path) -> None:
+    json_project = tmp_path / "j"
+    json_project.mkdir()
+    (json_project / "Pulumi.json").write_text('{"runtime": "python", "name": "jobs"}')
+    assert project_name(json_project) == "jobs"
+    (json_project / "Pulumi.json").write_text('{"runtime": "python"}')
+    with pytest.raises(CheckError, match="no top-level `name`"):
+        project_name(json_project)
+    (json_project / "Pulumi.json").write_text("name: jobs")
+    with pytest.raises(CheckError, match="not valid JSON"):
+        project_name(json_project)
+
+
+def test_the_expiry_window_is_checked_by_drift_and_audit_each_under_its_own_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["drift", "--stack", "prod", "--expiring-within", "-1", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"error": "--expiring-within must be a number of days from 0 to 36500"}
+    assert captured.err == "ardent-keys drift: --expiring-within must be a number of days from 0 to 36500\n"
+    assert main(["audit", "--expiring-within", "-1"]) == 2
+    assert capsys.readouterr().err.startswith("ardent-keys audit: --expiring-within must be")
+    drift_args = build_parser().parse_args(["drift", "--all-stacks"])
+    audit_args = build_parser().parse_args(["audit"])
+    assert (drift_args.expiring_within, audit_args.expiring_within) == (None, 30)
+
+
 def test_projects_are_read_once_and_two_directories_of_one_project_are_refused(tmp_path: Path) -> None:
     web = write_project(tmp_path, "web", "name: web\n")
     write_project(tmp_path, "copy", "name: web\n")
