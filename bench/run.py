@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -442,7 +443,7 @@ def main() -> int:
                         card.abandon(part, str(error))
                     except Exception as error:
                         traceback.print_exc()
-                        card.abandon(part, f"failed: {str(error).splitlines()[0][:160]}")
+                        card.abandon(part, f"failed: {failure_summary(error)}")
                     finally:
                         bench.clear_faults()
             finally:
@@ -452,6 +453,15 @@ def main() -> int:
     passed = card.summary()
     progress(f"done; {'every target met' if passed else 'some targets missed'}")
     return 0 if passed else 1
+
+
+def failure_summary(error: Exception) -> str:
+    """The error's first line, and the last line of its output that names an error (a command's own)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    named = [line for line in lines[1:] if re.search(r"(Error|error):", line)]
+    return lines[0][:160] + (f" ... {named[-1][:160]}" if named else "")
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
