@@ -65,6 +65,54 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+def processes() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent pid, process group, session) of every live process (zombies left out), from /proc."""
+    found: dict[int, tuple[int, int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[3]))
+    return found
+
+
+def tree_of(root: int) -> dict[int, int]:
+    """pid -> process group of ``root``, its descendants, and every other process of its session."""
+    table = processes()
+    members = {pid for pid, (_, _, session) in table.items() if session == root}
+    members.add(root)
+    grown = True
+    while grown:
+        children = {pid for pid, (parent, _, _) in table.items() if parent in members} - members
+        members |= children
+        grown = bool(children)
+    return {pid: table[pid][1] for pid in members if pid in table}
+
+
+def kill_tree(root: int, within: float = 10.0) -> dict[int, int]:
+    """SIGKILL ``root``'s whole tree, as a cancelled CI job is killed; returns what it found first.
+
+    Pulumi starts its language host and plugins (the Python dynamic provider among them) in process groups
+    of their own, so ``killpg`` of the CLI's group would leave them running. Every process is collected
+    (children through /proc, and the session ``start_new_session`` gave the CLI) and killed, until none is left.
+    """
+    first = tree_of(root)
+    deadline = time.monotonic() + within
+    while (members := tree_of(root)) and time.monotonic() < deadline:
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        time.sleep(0.05)
+    return first
+
+
 def managed_ids(stack: Stack) -> set[str]:
     resources = stack.cli.export()["deployment"]["resources"]
     return {r["id"] for r in resources if r["type"].endswith("ardent:ApiKey")}
@@ -195,8 +243,11 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack)
     deadline = time.monotonic() + 120
     while stack.stats().get(CREATE, 0) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
+    killed = kill_tree(process.pid)
     process.wait()
+    assert len(set(killed.values())) > 1, f"the plugins run in process groups of their own: {killed}"
+    survivors = [pid for pid in killed if pid in processes()]
+    assert survivors == [] and tree_of(process.pid) == {}, f"still running after SIGKILL: {survivors}"
     time.sleep(1.5)
     httpx.delete(f"{stack.emulator.url}/_emulator/faults")
 
