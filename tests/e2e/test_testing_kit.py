@@ -257,14 +257,19 @@ def readme_project(tmp_path: Path) -> Path:
 
 def test_the_readme_test_files_pass(readme_project: Path) -> None:
     blocks = [block for block in python_blocks(readme_section("Testing your Ardent keys")) if "def test_" in block]
-    assert len(blocks) == 2, "the README's stack tests and its mock test"
-    (readme_project / "tests" / "test_keys.py").write_text(blocks[0])
-    (readme_project / "tests" / "test_mocks.py").write_text(blocks[1])
+    files = {
+        "test_keys.py": [block for block in blocks if "PROJECT = " in block],
+        "test_orgs.py": [block for block in blocks if "add_org()" in block],
+        "test_mocks.py": [block for block in blocks if "set_mocks" in block],
+    }
+    assert len(blocks) == 3 and all(len(found) == 1 for found in files.values()), "stack, two-org and mock tests"
+    for name, (block,) in files.items():
+        (readme_project / "tests" / name).write_text(block)
 
     result = run_user_pytest(readme_project, "tests")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout
 
 
 def test_the_readme_script_without_pytest_runs(readme_project: Path) -> None:
