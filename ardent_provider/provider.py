@@ -183,9 +183,14 @@ class ArdentApiKeyProvider(ResourceProvider):
     _runs_lock: ClassVar[threading.Lock] = threading.Lock()
     _runs: ClassVar[dict[str, _Run]] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle nothing: settings and connections are per process, never part of state."""
-        return {}
+    def __getstate__(self) -> None:
+        """Pickle nothing: settings and connections are per process, never part of state.
+
+        None, not an empty dict: the SDK's ``serialize_provider`` wraps pickle's dict writer once more for
+        every resource it serialises, so a dict in the pickle recurses one level deeper per key and a program
+        with about a thousand keys fails with RecursionError. Without state there is no dict to write.
+        """
+        return None
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         """Start empty; :meth:`configure` supplies the settings."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import subprocess
+import sys
 import traceback
 import types
 from pathlib import Path
@@ -55,3 +57,17 @@ def test_ardent_errors_are_reported_as_their_message_and_other_errors_keep_their
 
 def test_outside_the_provider_server_nothing_is_patched() -> None:
     assert install_plain_error_reports(types.ModuleType("just_a_program")) is False
+
+
+def test_a_program_can_serialize_the_provider_for_thousands_of_keys() -> None:
+    # serialize_provider wraps pickle's dict writer once per call and never unwraps it, so the check runs in a
+    # child interpreter, where a provider pickling a dict would hit RecursionError near a thousand keys.
+    script = (
+        "from pulumi.dynamic.dynamic import serialize_provider\n"
+        "from ardent_provider.provider import ArdentApiKeyProvider\n"
+        "blobs = {serialize_provider(ArdentApiKeyProvider()) for _ in range(3000)}\n"
+        "print(len(blobs))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "1"
