@@ -36,7 +36,8 @@ PROJECT = "ardent-team"
 BUCKET = "team-state"
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
-CREATE_DELAY_MS = 3000
+# Long enough that the second runner, started once the lock is seen, reaches its lock check on a loaded machine.
+CREATE_DELAY_MS = 10_000
 # Dummy credentials: moto accepts any, and they keep the SDKs from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 # moto sends no response checksums; without this the CLI's AWS SDK warns about it on every read.
