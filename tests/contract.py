@@ -17,10 +17,11 @@ from referencing.jsonschema import DRAFT202012
 from ardent_provider.emulator import EmulatorApp, Request
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC_PATH = ROOT.parent / "shared" / "ardent-api" / "openapi.public.json"
+CONTRACT_DIR = ROOT / "contract" / "ardent"
+SPEC_PATH = CONTRACT_DIR / "openapi.public.json"
 SPEC_URI = "urn:ardent:openapi.public.json"
 
-# Statuses the contract README documents for every endpoint, accepted even where the vendor's file does not list
+# Statuses the contract (contract/ardent/README.md) documents for every endpoint, accepted even where the vendor's file does not list
 # them for the operation. README, "Auth, roles, errors (documented)", "General status meanings": 401 (missing,
 # invalid, expired or revoked token; "Every request carries Authorization: Bearer <token>", "Endpoints that
 # matter"), 403 (a valid token without access to that org or action; every emulated path names an org), 429 (too
@@ -46,9 +47,9 @@ EMULATED_OPERATIONS = {
 
 
 def load_spec() -> dict[str, Any]:
-    """Ardent's published OpenAPI file, read from the shared folder beside the project."""
+    """Ardent's published OpenAPI file, the project's unchanged copy (``contract/ardent/``)."""
     if not SPEC_PATH.is_file():
-        raise FileNotFoundError(f"Ardent's OpenAPI file is expected at {SPEC_PATH} (shared/ beside the project)")
+        raise FileNotFoundError(f"Ardent's OpenAPI file is missing from the checkout: expected at {SPEC_PATH}")
     return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 
 

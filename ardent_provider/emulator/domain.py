@@ -1,6 +1,6 @@
 """Keys, roles and orgs of the emulated Ardent service, and the rules that govern them.
 
-Everything here follows ``shared/ardent-api/README.md``: the documented behaviour, and where the vendor is
+Everything here follows the contract in ``contract/ardent/README.md``: the documented behaviour, and where the vendor is
 silent, the behaviour marked "assumed" there. Nothing in this module knows about HTTP beyond the status code
 that each rule violation carries.
 """
