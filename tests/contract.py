@@ -21,14 +21,13 @@ CONTRACT_DIR = ROOT / "contract" / "ardent"
 SPEC_PATH = CONTRACT_DIR / "openapi.public.json"
 SPEC_URI = "urn:ardent:openapi.public.json"
 
-# Statuses the contract (contract/ardent/README.md) documents for every endpoint, accepted even where the vendor's file does not list
-# them for the operation. README, "Auth, roles, errors (documented)", "General status meanings": 401 (missing,
-# invalid, expired or revoked token; "Every request carries Authorization: Bearer <token>", "Endpoints that
-# matter"), 403 (a valid token without access to that org or action; every emulated path names an org), 429 (too
-# many requests) and 500/502/503 (server or dependency error). Not 400, 404 or 409: bad data, a missing resource
-# and a conflict depend on the operation, so they count only where the file lists them (400 on create, 404 on
-# revoke, as in the README's table). Nothing else, not 504, not 405: the file lists a single 2xx per operation,
-# and any other status, success or not, breaks the contract.
+# Statuses the contract documents for every endpoint, accepted even where the vendor's file does not list them
+# for the operation (contract/ardent/README.md, "Tokens, roles, errors (documented)"): 401 (token missing,
+# invalid, expired or revoked; every request carries a bearer token), 403 (no access to that org or action;
+# every emulated path names an org), 429 (retry later) and 500/502/503 (server or dependency error). Not 400,
+# 404 or 409: bad data, a missing resource and a conflict depend on the operation, so they count only where the
+# file lists them (400 on create, 404 on revoke, as in the README's table). Nothing else, not 504, not 405: the
+# file lists a single 2xx per operation, and any other status, success or not, breaks the contract.
 GENERAL_STATUSES = frozenset({401, 403, 429, 500, 502, 503})
 
 # The contract's error shape ({"detail": "<message>"}); the vendor documents it in prose, not in the file.
