@@ -10,6 +10,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from .provider import ArdentApiKeyProvider
+from .resource_types import DYNAMIC_MODULE, DYNAMIC_NAME
 from .state import OUTPUT_NAMES, SECRET_OUTPUTS
 
 
@@ -40,7 +41,7 @@ class ArdentApiKeyArgs:
     org_id: pulumi.Input[str] | None = None
 
 
-class ArdentApiKey(Resource, module="ardent", name="ApiKey"):
+class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
     """An Ardent API key. Any change of input creates a new key before the old one is revoked.
 
     The resource id is the key id. ``token`` exists only once, in the create response; it is kept in the

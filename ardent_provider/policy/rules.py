@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..models import RoleSpec, canonical_role
+from ..resource_types import DYNAMIC_KEY_TYPE
 from ..state import Unknown
 
-RESOURCE_TYPE: Final = "pulumi-python:dynamic/ardent:ApiKey"
+RESOURCE_TYPE: Final = DYNAMIC_KEY_TYPE
 
 NO_OWNER_KEYS: Final = "ardent-no-owner-keys"
 EXPIRY_REQUIRED: Final = "ardent-expiry-required"

@@ -11,9 +11,10 @@ from typing import Any
 from pulumi import automation as auto
 from pulumi.runtime.rpc import UNKNOWN  # how the engine writes a value not known yet
 
+from ..resource_types import is_key_type
+
 ROOT_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
-KEY_TYPE_SUFFIX = "ardent:ApiKey"
 REFRESH_OP = "refresh"
 MASKED = "[secret]"
 # What a CLI without `pulumi refresh --run-program` says to the flag.
@@ -47,7 +48,7 @@ class _Recorder:
                 # The outputs event carries the step the summary counts.
                 if done is not None or self.root_op is None:
                     self.root_op = op
-            elif done is not None and metadata.type.endswith(KEY_TYPE_SUFFIX) and metadata.new is not None:
+            elif done is not None and is_key_type(metadata.type) and metadata.new is not None:
                 self.keys.update(_key_ids(metadata.new.outputs or {}))
 
     def summary(self, counts: Mapping[Any, int] | None) -> dict[str, int]:

@@ -25,11 +25,13 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from ardent_provider import ArdentClient
-from ardent_provider.audit import FINDING_CODES, AuditPolicy, build_report
-from ardent_provider.audit_html import COLOURS, render_page
-from ardent_provider.cli import ManagedKey, OrgReading, Project, StackRef, StackView, credential_key_ids, main
+from ardent_provider.cli import main
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey, SecretToken
+from ardent_provider.ops.audit import FINDING_CODES, AuditPolicy, build_report
+from ardent_provider.ops.audit_html import COLOURS, render_page
+from ardent_provider.ops.orgs import OrgReading, credential_key_ids
+from ardent_provider.ops.stacks import ManagedKey, Project, StackRef, StackView
 from ardent_provider.settings import Settings
 
 from ..audit_page import AuditPage, check_page

@@ -95,7 +95,7 @@ def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_runnin
 
     # The README's cleanup: with --all-stacks, only the orphan goes; everything else is refused, with reasons.
     revoke = web.ardent_keys(
-        "revoke", *both, "--all-stacks", batch_key, running, "key_doesnotexist", orphan.id, web_key
+        "revoke", "--yes", *both, "--all-stacks", batch_key, running, "key_doesnotexist", orphan.id, web_key
     )
     assert revoke.returncode == 1, revoke.stdout + revoke.stderr
     verdicts = [re.match(r"(refused|revoked) +([^\s:]+)", line) for line in revoke.stdout.splitlines()]
@@ -129,7 +129,7 @@ def test_configuration_mistakes_fail_preview_and_the_cli_saying_what_to_fix(stac
     hint = "`ardent:apiURL` is not a setting; did you mean `ardent:apiUrl`?"
     drift = stack.ardent_keys("drift", "--stack", STACK)
     assert drift.returncode == 2 and hint in drift.stderr
-    revoke = stack.ardent_keys("revoke", "--stack", STACK, "key_anything")
+    revoke = stack.ardent_keys("revoke", "--yes", "--stack", STACK, "key_anything")
     assert revoke.returncode == 2 and hint in revoke.stderr and "nothing revoked" in revoke.stderr
     # Needs the provider to resolve settings from the whole stack config (not a lookup of known keys).
     preview = stack.cli.run("preview", check=False)
@@ -169,7 +169,7 @@ def test_drift_and_revoke_over_a_stack_whose_keys_live_in_two_orgs(stack: Stack)
         ]
     )
 
-    revoke = stack.ardent_keys("revoke", "--stack", STACK, staging_orphan.id, prod_orphan.id)
+    revoke = stack.ardent_keys("revoke", "--yes", "--stack", STACK, staging_orphan.id, prod_orphan.id)
     assert revoke.returncode == 0, revoke.stdout + revoke.stderr
     assert f"revoked  {staging_orphan.id} ('orphan-staging') in org {staging['org_id']}" in revoke.stdout
     assert f"revoked  {prod_orphan.id} ('orphan-prod') in org {stack.emulator.org_id}" in revoke.stdout

@@ -68,7 +68,7 @@ def test_two_stacks_with_the_same_key_names_applied_at_once_under_commit_then_dr
     assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
     assert {item["problem"] for item in findings} <= {"unmanaged"}
     if leftovers:
-        assert stacks[0].ardent_keys("revoke", *both, *sorted(leftovers)).returncode == 0
+        assert stacks[0].ardent_keys("revoke", "--yes", *both, *sorted(leftovers)).returncode == 0
     for stack in stacks:
         stack.cli.run("destroy", "--yes")
     assert stacks[0].active_keys() == {}

@@ -9,31 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ardent_provider.audit import (
-    FINDING_CODES,
-    AuditPolicy,
-    AuditReport,
-    KeyAudit,
-    audit_org,
-    build_report,
-    environment_unreadable,
-    key_findings,
-    read_environment_org,
-    render_audit_table,
-    span,
-)
-from ardent_provider.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
-from ardent_provider.cli import (
-    CheckError,
-    ManagedKey,
-    OrgReading,
-    Project,
-    StackRef,
-    StackView,
-    build_parser,
-    credential_key_ids,
-    main,
-)
+from ardent_provider.cli import build_parser, main
 from ardent_provider.errors import (
     ArdentConnectionError,
     AuthenticationError,
@@ -41,6 +17,20 @@ from ardent_provider.errors import (
     PermissionDeniedError,
 )
 from ardent_provider.models import ApiKey, SecretToken
+from ardent_provider.ops.audit import (
+    FINDING_CODES,
+    AuditPolicy,
+    AuditReport,
+    KeyAudit,
+    audit_org,
+    build_report,
+    key_findings,
+    render_audit_table,
+    span,
+)
+from ardent_provider.ops.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
+from ardent_provider.ops.orgs import OrgReading, credential_key_ids, environment_unreadable, read_environment_org
+from ardent_provider.ops.stacks import CheckError, ManagedKey, Project, StackRef, StackView
 from ardent_provider.settings import Settings
 
 from ..audit_page import AuditPage, check_page

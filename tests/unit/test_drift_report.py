@@ -9,34 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ardent_provider.cli import (
-    CheckError,
-    Decision,
-    ManagedKey,
-    OrgReading,
-    Project,
-    StackRef,
-    StackView,
-    build_parser,
-    credential_key_ids,
-    drift_findings,
-    drift_report,
-    find_drift,
-    keys_in_deployment,
-    load_projects,
-    main,
-    org_credentials,
-    org_ids,
-    org_tokens,
-    plan_revocations,
-    project_name,
-    render_decision,
-    render_table,
-    resolve_targets,
-    service_timespec,
-    unreadable_org,
-    wire_time,
-)
+from ardent_provider.cli import build_parser, main
 from ardent_provider.errors import (
     ArdentConnectionError,
     AuthenticationError,
@@ -44,6 +17,29 @@ from ardent_provider.errors import (
     PermissionDeniedError,
 )
 from ardent_provider.models import ApiKey, SecretToken
+from ardent_provider.ops.drift import drift_findings, drift_report, find_drift, render_drift_table
+from ardent_provider.ops.orgs import (
+    OrgReading,
+    credential_key_ids,
+    org_credentials,
+    org_ids,
+    org_tokens,
+    unreadable_org,
+)
+from ardent_provider.ops.render import service_timespec, wire_time
+from ardent_provider.ops.revoke import RevokeDecision, plan_revocations, render_outcome
+from ardent_provider.ops.stacks import (
+    CheckError,
+    ManagedKey,
+    Project,
+    StackRef,
+    StackView,
+    keys_in_deployment,
+    load_projects,
+    pending_in_deployment,
+    project_name,
+    resolve_targets,
+)
 from ardent_provider.settings import Settings, resolve_settings
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -60,7 +56,7 @@ def key(key_id: str, expires_in_days: float | None = None, prefix: str = "sk-ard
 def test_findings_across_several_stacks_in_a_stable_order() -> None:
     managed = [
         ManagedKey("staging", "soon", "key_soon", "soon", "current", "web"),
-        ManagedKey("prod", "api", "key_ok", "api", "current", "web"),
+        ManagedKey("prod", "api", "key_ok", "key_ok", "current", "web"),
         ManagedKey("prod", "api", "key_prev", None, "previous", "web"),
         ManagedKey("staging", "old", "key_expired", "old", "current", "web"),
         ManagedKey("staging", "ci", "key_gone", "ci", "current", "web"),
@@ -76,7 +72,9 @@ def test_findings_across_several_stacks_in_a_stable_order() -> None:
         key("key_self", prefix="sk-ard_test_RUNNING"),
     ]
     credentials = credential_key_ids(listed, [("web/prod", RUNNING)])
-    findings = find_drift(managed, listed, NOW, 7, credentials, org_id="org_1")
+    own = find_drift(managed, listed, NOW, 7, credentials, org_id="org_1")
+    findings = find_drift(managed, listed, NOW, 7, credentials, org_id="org_1", unmanaged=True)
+    assert own == [finding for finding in findings if finding.problem != "unmanaged"]
     assert [(f.problem, f.key_id, f.project, f.stack, f.resource) for f in findings] == [
         ("missing", "key_gone_too", "batch", "prod", "worker"),
         ("missing", "key_gone", "web", "staging", "ci"),
@@ -86,17 +84,17 @@ def test_findings_across_several_stacks_in_a_stable_order() -> None:
         ("unmanaged", "key_z_by_hand", None, None, None),
     ]
     assert {f.org_id for f in findings} == {"org_1"}
-    table = render_table(findings, ["web/prod", "web/staging", "batch/prod"])
+    table = render_drift_table(findings, ["web/prod", "web/staging", "batch/prod"], unmanaged=True)
     assert "PROBLEM" in table and "web/staging" in table and "6 finding(s)." in table
 
 
 def test_no_findings_reads_as_no_drift() -> None:
-    assert render_table([], ["web/prod"]).startswith("No drift")
-    assert find_drift([ManagedKey("prod", "api", "key_ok", "api", "current")], [key("key_ok")], NOW, None) == []
+    assert render_drift_table([], ["web/prod"]).startswith("No drift")
+    assert find_drift([ManagedKey("prod", "api", "key_ok", "key_ok", "current")], [key("key_ok")], NOW, None) == []
 
 
 def test_a_finding_has_the_documented_json_fields_in_order() -> None:
-    finding = find_drift([], [key("key_1", 10)], NOW, None, org_id="org_1")[0]
+    finding = find_drift([], [key("key_1", 10)], NOW, None, org_id="org_1", unmanaged=True)[0]
     assert list(asdict(finding)) == [
         "problem",
         "org_id",
@@ -139,7 +137,7 @@ def test_times_are_printed_at_the_services_resolution(wire: str, expected: str) 
     listed = [ApiKey.from_wire({"id": "key_1", "name": "n", "key_prefix": "p", "scopes": [], "created_at": wire})]
     assert wire_time(listed[0].created_at, service_timespec(listed)) == expected
     listed.append(ApiKey.from_wire({"id": "key_2", "name": "n", "key_prefix": "p", "scopes": [], "expires_at": wire}))
-    finding = find_drift([], listed, NOW, None)[1]
+    finding = find_drift([], listed, NOW, None, unmanaged=True)[1]
     assert finding.expires_at == expected
 
 
@@ -216,10 +214,10 @@ def test_revoke_plans_each_key_in_the_org_that_lists_it_with_that_orgs_running_k
     nowhere = decisions["key_nowhere"]
     assert (nowhere.revoke, nowhere.org_id) == (False, None)
     assert "not an active key of orgs org_prod, org_staging" in nowhere.reason
-    assert render_decision(decisions["key_s_orphan"], "revoked", "why") == (
+    assert render_outcome(decisions["key_s_orphan"], "revoked", "why") == (
         "revoked  key_s_orphan ('key_s_orphan') in org org_staging: why"
     )
-    assert render_decision(Decision("key_x", None, False, "no"), "refused", "no") == "refused  key_x: no"
+    assert render_outcome(RevokeDecision("key_x", False, "no"), "refused", "no") == "refused  key_x: no"
 
 
 def test_keys_in_a_deployment_include_kept_previous_keys_and_skip_pending_deletes() -> None:
@@ -447,8 +445,8 @@ def test_findings_are_per_org_against_the_keys_managed_there_and_grouped_by_org(
             "ardent:orgs": org_map(org_staging={"token": staging_token.reveal()}),
         },
         (
-            ManagedKey("prod", "api", "key_p_api", "api", "current", "web"),
-            ManagedKey("prod", "ci", "key_s_ci", "ci", "current", "web", "org_staging"),
+            ManagedKey("prod", "api", "key_p_api", "key_p_api", "current", "web"),
+            ManagedKey("prod", "ci", "key_s_ci", "key_s_ci", "current", "web", "org_staging"),
             ManagedKey("prod", "gone", "key_s_gone", "gone", "current", "web", "org_staging"),
         ),
     )
@@ -464,7 +462,8 @@ def test_findings_are_per_org_against_the_keys_managed_there_and_grouped_by_org(
         [("web/prod", staging_token)],
     )
 
-    findings = drift_findings([web], [staging, prod], None)
+    findings = drift_findings([web], [staging, prod], None, unmanaged=True)
+    assert drift_findings([web], [staging, prod], None) == [f for f in findings if f.problem != "unmanaged"]
 
     assert [(f.org_id, f.problem, f.key_id) for f in findings] == [
         ("org_prod", "unmanaged", "key_p_orphan"),
@@ -472,12 +471,16 @@ def test_findings_are_per_org_against_the_keys_managed_there_and_grouped_by_org(
         ("org_staging", "unmanaged", "key_p_api"),
         ("org_staging", "unmanaged", "key_s_orphan"),
     ]
-    table = render_table(findings, ["web/prod"], ["org_prod", "org_staging"])
+    table = render_drift_table(findings, ["web/prod"], ["org_prod", "org_staging"])
     header, first = table.splitlines()[:2]
     assert header.split()[:2] == ["ORG", "PROBLEM"] and first.split()[:3] == ["org_prod", "unmanaged", "key_p_orphan"]
-    assert "ORG" not in render_table(findings[:1], ["web/prod"], ["org_prod"])
-    assert render_table([], ["web/prod"], ["org_prod", "org_staging"]) == (
-        "No drift: every key of web/prod is active, and none of orgs org_prod, org_staging has an unmanaged key."
+    assert "ORG" not in render_drift_table(findings[:1], ["web/prod"], ["org_prod"])
+    assert render_drift_table([], ["web/prod"], ["org_prod", "org_staging"], unmanaged=True) == (
+        "No drift: every key of web/prod is active and as its state records it, and none of orgs org_prod, "
+        "org_staging has an unmanaged key."
+    )
+    assert render_drift_table([], ["web/prod"], ["org_prod"]) == (
+        "No drift: every key of web/prod is active and as its state records it."
     )
 
     report = drift_report([web], [prod, staging], findings)
@@ -518,3 +521,84 @@ def test_a_key_whose_revocation_is_pending_is_reported_as_such_while_active_and_
     assert [(finding.problem, finding.key_id, finding.kind) for finding in findings] == [
         ("revoke_pending", "key_old", "pending-revoke")
     ]
+
+
+def test_a_key_that_the_org_describes_otherwise_than_its_state_is_changed() -> None:
+    listed = [key("key_renamed"), key("key_rescoped"), key("key_moved_expiry", 10), key("key_same", 10)]
+    managed = [
+        ManagedKey("prod", "a", "key_renamed", "old-name", "current", "web", "org_1"),
+        ManagedKey("prod", "b", "key_rescoped", "key_rescoped", "current", "web", "org_1", ("projects.read",)),
+        ManagedKey("prod", "c", "key_moved_expiry", None, "current", "web", "org_1", None, "2026-12-31T00:00:00Z"),
+        ManagedKey("prod", "d", "key_same", "key_same", "current", "web", "org_1", (), "2026-12-08T12:00:00.000Z"),
+    ]
+    findings = find_drift(managed, listed, NOW, None, org_id="org_1")
+    assert [(f.problem, f.key_id) for f in findings] == [
+        ("changed", "key_renamed"),
+        ("changed", "key_rescoped"),
+        ("changed", "key_moved_expiry"),
+    ]
+    assert "name 'old-name' in the state, 'key_renamed' in the org" in findings[0].detail
+    assert "scopes ['projects.read'] in the state, [] in the org" in findings[1].detail
+    assert "expiry 2026-12-31T00:00:00Z in the state" in findings[2].detail
+
+
+def test_an_operation_left_pending_is_reported_with_its_command_and_not_as_a_missing_key() -> None:
+    deployment = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi-python:dynamic/ardent:ApiKey",
+                    "urn": "urn:pulumi:dev::web::pulumi-python:dynamic/ardent:ApiKey::deleted",
+                    "id": "key_revoked_by_the_killed_run",
+                    "outputs": {"key_id": "key_revoked_by_the_killed_run", "name": "deleted"},
+                },
+                {
+                    "type": "pulumi-python:dynamic/ardent:ApiKey",
+                    "urn": "urn:pulumi:dev::web::pulumi-python:dynamic/ardent:ApiKey::gone",
+                    "id": "key_gone",
+                    "outputs": {"key_id": "key_gone", "name": "gone"},
+                },
+            ],
+            "pending_operations": [
+                {
+                    "resource": {
+                        "type": "pulumi-python:dynamic/ardent:ApiKey",
+                        "urn": "urn:pulumi:dev::web::pulumi-python:dynamic/ardent:ApiKey::made",
+                        "inputs": {"name": "made", "role": "Member"},
+                    },
+                    "type": "creating",
+                },
+                {
+                    "resource": {
+                        "type": "pulumi-python:dynamic/ardent:ApiKey",
+                        "urn": "urn:pulumi:dev::web::pulumi-python:dynamic/ardent:ApiKey::deleted",
+                        "id": "key_revoked_by_the_killed_run",
+                        "outputs": {"key_id": "key_revoked_by_the_killed_run"},
+                    },
+                    "type": "deleting",
+                },
+                {
+                    "resource": {
+                        "type": "pulumi:pulumi:Stack",
+                        "urn": "urn:pulumi:dev::web::pulumi:pulumi:Stack::web-dev",
+                    }
+                },
+            ],
+        }
+    }
+    managed = keys_in_deployment(deployment, "dev", "web")
+    pending = pending_in_deployment(deployment, "dev", "web")
+    assert [(item.resource, item.kind, item.key_id) for item in pending] == [
+        ("made", "creating", None),
+        ("deleted", "deleting", "key_revoked_by_the_killed_run"),
+    ]
+    findings = find_drift(managed, [], NOW, None, pending=pending)
+    assert [(f.problem, f.resource, f.kind, f.key_id) for f in findings] == [
+        ("pending_operation", "deleted", "deleting", "key_revoked_by_the_killed_run"),
+        ("missing", "gone", "current", "key_gone"),
+        ("pending_operation", "made", "creating", None),
+    ]
+    assert "pulumi refresh --yes --clear-pending-creates --stack dev" in findings[0].detail
+    assert "revoked or deleted outside Pulumi" not in findings[0].detail
+    table = render_drift_table(findings, ["web/dev"])
+    assert "pending_operation  -" in table and "3 finding(s)." in table

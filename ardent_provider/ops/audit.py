@@ -4,51 +4,26 @@ Where ``drift`` compares stacks with orgs, ``audit`` judges each key on its own:
 than ``--stale-after`` days, no expiry, expiring within ``--expiring-within`` days, expired, all the scopes of
 its role (no ``scopes``), and, when stacks are given, unmanaged (managed by none of them). It reads each org
 with one list call. With ``--stack``/``--all-stacks`` it reads the stacks and their orgs exactly as ``drift``
-does (the functions of :mod:`ardent_provider.cli`); without, the org and token come from ``ARDENT_ORG_ID``,
+does (:mod:`.stacks` and :mod:`.orgs`); without, the org and token come from ``ARDENT_ORG_ID``,
 ``ARDENT_TOKEN`` and ``ARDENT_API_URL`` and no Pulumi program is involved. It never prints a token (nor a key's
 ``key_prefix``, a piece of one).
 
-Exit codes: 0 no finding, 1 at least one finding, 2 could not check.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from .cli import (
-    EXIT_CLEAN,
-    EXIT_DRIFT,
-    EXIT_ERROR,
-    MAX_EXPIRING_WITHIN_DAYS,
-    CheckError,
-    ManagedKey,
-    OrgReading,
-    StackView,
-    add_stack_options,
-    credential_key_ids,
-    read_orgs,
-    read_stacks,
-    service_timespec,
-    wire_time,
-)
-from .client import ArdentClient
-from .errors import ArdentError, AuthenticationError, NotFoundError, PermissionDeniedError
-from .files import write_atomic
-from .models import ApiKey
-from .settings import API_URL_VARIABLE, ORG_VARIABLE, TOKEN_VARIABLE, resolve_settings
+from ..models import ApiKey
+from .orgs import ENVIRONMENT_SOURCE, OrgReading
+from .render import service_timespec, table, wire_time
+from .stacks import ManagedKey, StackView
 
 DEFAULT_STALE_AFTER_DAYS = 90.0
 DEFAULT_EXPIRING_WITHIN_DAYS = 30.0
-MAX_DAYS = MAX_EXPIRING_WITHIN_DAYS
-ENVIRONMENT_SOURCE = TOKEN_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -291,45 +266,6 @@ def build_report(views: Sequence[StackView], readings: Sequence[OrgReading], pol
     return AuditReport(policy, tuple(views), tuple(readings), tuple(sorted(keys, key=audit_order)))
 
 
-# -- reading an org without stacks ----------------------------------------------------------------------
-
-
-def read_environment_org(environ: Mapping[str, str] | None = None) -> OrgReading:
-    """The org of ``ARDENT_ORG_ID``, listed with ``ARDENT_TOKEN`` at ``ARDENT_API_URL`` (one call)."""
-    try:
-        settings = resolve_settings({}, environ)
-    except ArdentError as error:
-        raise CheckError(
-            f"with no --stack, the org and token come from {ORG_VARIABLE}, {TOKEN_VARIABLE} and "
-            f"{API_URL_VARIABLE}: {error}"
-        ) from None
-    try:
-        with ArdentClient(settings.token, api_url=settings.api_url) as client:
-            listed = tuple(client.list_keys(settings.org_id))
-            now = client.server_now()
-    except ArdentError as error:
-        raise CheckError(environment_unreadable(settings.org_id, settings.api_url, error)) from None
-    credentials = credential_key_ids(listed, [(ENVIRONMENT_SOURCE, settings.token)])
-    return OrgReading(settings.org_id, settings, ENVIRONMENT_SOURCE, listed, credentials, now)
-
-
-def environment_unreadable(org_id: str, api_url: str, error: ArdentError) -> str:
-    """Why the environment's org could not be read, and which variable to fix (never the token)."""
-    if isinstance(error, AuthenticationError):
-        return (
-            f"org {org_id} could not be read: Ardent rejected {TOKEN_VARIABLE} (HTTP 401: unknown, revoked or "
-            f"expired); set {TOKEN_VARIABLE} to a valid admin or owner token of org {org_id}"
-        )
-    if isinstance(error, PermissionDeniedError):
-        return (
-            f"org {org_id} could not be read: {TOKEN_VARIABLE} may not list its keys (HTTP 403); it must be an "
-            f"admin or owner token of org {org_id} ({ORG_VARIABLE})"
-        )
-    if isinstance(error, NotFoundError):
-        return f"org {org_id} was not found at {api_url} (HTTP 404); check {ORG_VARIABLE} and {API_URL_VARIABLE}"
-    return f"org {org_id} could not be read at {api_url}: {error}"
-
-
 # -- output -------------------------------------------------------------------------------------------
 
 
@@ -365,11 +301,7 @@ def render_audit_table(report: AuditReport) -> str:
         )
         for item in report.flagged
     ]
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (headers, *rows)
-    ]
+    lines = table(headers, rows)
     counts = report.counts()
     width = max(len(code) for code in FINDING_CODES)
     summary = [f"  {kind.code.ljust(width)}  {counts[kind.code]:>6}  {kind.meaning}" for kind in FINDING_KINDS]
@@ -397,81 +329,3 @@ def _managers(item: KeyAudit) -> str:
     ]
     labels += [f"{label} (credential)" for label in item.credential_of if label != ENVIRONMENT_SOURCE]
     return ", ".join(labels) or "-"
-
-
-# -- the command -------------------------------------------------------------------------------------
-
-
-def audit(args: argparse.Namespace) -> int:
-    """The ``audit`` command."""
-    for option, value in (("--stale-after", args.stale_after), ("--expiring-within", args.expiring_within)):
-        if not (math.isfinite(value) and 0 <= value <= MAX_DAYS):
-            return _refuse(f"{option} must be a number of days from 0 to {MAX_DAYS}", args.json)
-    stacks_given = bool(args.stack or args.all_stacks)
-    if args.cwd and not stacks_given:
-        return _refuse(
-            "--cwd names projects whose stacks to read: give --stack NAME or --all-stacks with it", args.json
-        )
-    policy = AuditPolicy(args.stale_after, args.expiring_within, stacks_given)
-    try:
-        if stacks_given:
-            views = read_stacks(args)
-            readings = read_orgs(views)
-        else:
-            views, readings = [], [read_environment_org()]
-        report = build_report(views, readings, policy)
-    except (CheckError, ArdentError, ValueError) as error:
-        return _refuse(f"could not check: {error}", args.json)
-    if args.html:
-        # Imported here: the page's module is needed only with --html.
-        from .audit_html import render_page
-
-        try:
-            write_atomic(Path(args.html), render_page(report))
-        except OSError as error:
-            return _refuse(f"could not write {args.html}: {error.strerror or error}", args.json)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        print(render_audit_table(report))
-    if args.html:
-        print(f"ardent-keys audit: wrote {args.html} ({len(report.keys)} key(s))", file=sys.stderr)
-    return EXIT_DRIFT if report.flagged else EXIT_CLEAN
-
-
-def _refuse(reason: str, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"error": reason}))
-    print(f"ardent-keys audit: {reason}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``audit`` among the subcommands of ``ardent-keys``."""
-    parser = commands.add_parser(
-        "audit",
-        help="judge every active key of the org: unused, stale, no expiry, expiring, expired, unmanaged",
-        description="List every active key of the org with its findings: never used, stale (unused for more "
-        "than --stale-after days), no expiry, expiring (within --expiring-within days), expired, all the "
-        "scopes of its role (no scopes) and, with stacks, unmanaged. With --stack or --all-stacks, every org "
-        "the stacks use, with their credentials; without, the org of ARDENT_ORG_ID with ARDENT_TOKEN (at "
-        "ARDENT_API_URL). Exit 0: no finding; 1: findings; 2: could not check.",
-    )
-    add_stack_options(parser, stacks_required=False)
-    parser.add_argument(
-        "--stale-after",
-        type=float,
-        default=DEFAULT_STALE_AFTER_DAYS,
-        metavar="DAYS",
-        help=f"a key last used longer ago than this is stale (default: {DEFAULT_STALE_AFTER_DAYS:g})",
-    )
-    parser.add_argument(
-        "--expiring-within",
-        type=float,
-        default=DEFAULT_EXPIRING_WITHIN_DAYS,
-        metavar="DAYS",
-        help=f"a key expiring this soon is expiring (default: {DEFAULT_EXPIRING_WITHIN_DAYS:g})",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with a timeline")
-    parser.set_defaults(handler=audit)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .audit import FINDING_KINDS, AuditReport, KeyAudit, span
-from .cli import wire_time
+from .render import wire_time
 
 OK = "ok"
 COLOURS: dict[str, str] = {

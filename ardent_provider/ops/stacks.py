@@ -1,0 +1,451 @@
+"""Reading Pulumi projects and stacks through the user's own ``pulumi``: names, stacks, state and config.
+
+Every stack is read with ``pulumi stack export`` and ``pulumi config --json``, so whatever backend and secrets
+provider the user is logged in to apply, and no Pulumi program runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArdentError
+from ..files import project_file
+from ..resource_types import is_key_type
+from ..settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
+
+PENDING_REVOKE = "pending-revoke"
+# Each stack costs two pulumi processes; a few at a time is plenty on a runner.
+MAX_PARALLEL_READS = 4
+
+
+class CheckError(Exception):
+    """The check could not be made; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """A Pulumi project directory and the name its ``Pulumi.yaml`` gives."""
+
+    name: str
+    directory: Path
+
+
+@dataclass(frozen=True)
+class StackRef:
+    """A stack of a project, named as ``pulumi --stack`` should be given it."""
+
+    project: Project
+    name: str
+
+    @property
+    def stack(self) -> str:
+        """The stack's own name, without organization and project."""
+        return self.name.rsplit("/", 1)[-1]
+
+    @property
+    def label(self) -> str:
+        """``project/stack``, unique among the stacks of one run."""
+        return f"{self.project.name}/{self.stack}"
+
+
+@dataclass(frozen=True)
+class ManagedKey:
+    """A key that a stack's state says it manages, and the org it lives in ("" until known)."""
+
+    stack: str
+    resource: str
+    key_id: str
+    name: str | None
+    kind: str
+    project: str = ""
+    org_id: str = ""
+    scopes: tuple[str, ...] | None = None
+    expires_at: str | None = None
+    role: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``project/stack`` of the managing stack."""
+        return f"{self.project}/{self.stack}" if self.project else self.stack
+
+
+@dataclass(frozen=True)
+class PendingOperation:
+    """An operation on a key that an interrupted run left unfinished (``pending_operations`` in the state).
+
+    ``key_id`` is None for a create whose answer never reached the state. ``kind`` is the engine's word:
+    ``creating``, ``updating``, ``deleting``, ``reading``.
+    """
+
+    project: str
+    stack: str
+    resource: str
+    kind: str
+    key_id: str | None
+    org_id: str = ""
+
+    @property
+    def label(self) -> str:
+        """``project/stack`` of the stack holding the operation."""
+        return f"{self.project}/{self.stack}" if self.project else self.stack
+
+
+@dataclass(frozen=True)
+class StackView:
+    """What one stack says: its default settings, the keys its state records, and its ``ardent:`` config.
+
+    ``config`` holds decrypted secrets, so it stays out of ``repr``.
+    """
+
+    ref: StackRef
+    settings: Settings
+    managed: tuple[ManagedKey, ...]
+    config: Mapping[str, object] = field(default_factory=dict, repr=False)
+    pending: tuple[PendingOperation, ...] = ()
+
+    @property
+    def orgs(self) -> list[str]:
+        """The orgs this stack uses: its default org and every org its keys live in, each once."""
+        return list(dict.fromkeys([self.settings.org_id, *(item.org_id for item in self.managed if item.org_id)]))
+
+    def uses(self, org_id: str) -> bool:
+        """Whether the stack's default org is ``org_id`` or one of its keys lives there."""
+        return org_id in self.orgs
+
+    def settings_for(self, org_id: str) -> Settings:
+        """The settings the provider would take for ``org_id`` in this stack."""
+        if org_id == self.settings.org_id:
+            return self.settings
+        return resolve_settings(self.config, org_id=org_id)
+
+    def token_setting(self, org_id: str) -> str:
+        """Where this stack's token for ``org_id`` comes from, as a user would set it."""
+        if org_entries(self.config.get(ORGS_CONFIG_KEY)).get(org_id, {}).get("token"):
+            return f"`pulumi config set --secret --path '{ORGS_CONFIG_KEY}.{org_id}.token' <token>`"
+        if self.config.get(TOKEN_CONFIG_KEY):
+            return f"`pulumi config set --secret {TOKEN_CONFIG_KEY} <token>`"
+        return "the ARDENT_TOKEN environment variable"
+
+
+def run_pulumi(args: Sequence[str], cwd: Path) -> str:
+    """Run the user's ``pulumi`` with their environment; raise :class:`CheckError` on failure."""
+    try:
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+        )
+    except FileNotFoundError:
+        raise CheckError("the pulumi CLI is not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} did not finish within 300 s") from None
+    except OSError as error:
+        # A pulumi on PATH that is not executable, or not a program at all (a broken download, a text file).
+        raise CheckError(
+            f"the pulumi CLI on PATH could not be run ({error.strerror or error}); check that `pulumi` on PATH is "
+            "the Pulumi CLI and executable (`ls -l $(command -v pulumi)`)"
+        ) from None
+    if result.returncode != 0:
+        # Only stderr: stdout may hold what was asked for, such as `config --show-secrets`' decrypted secrets.
+        reason = result.stderr.strip().splitlines()
+        said = reason[-1] if reason else f"exit code {result.returncode}, nothing on stderr"
+        raise CheckError(f"`pulumi {' '.join(args)}` in {cwd} failed: {said}")
+    return result.stdout
+
+
+def project_name(directory: Path) -> str:
+    """The ``name`` of the project whose ``Pulumi.yaml`` (or ``.yml`` / ``.json``) lies in ``directory``."""
+    path = project_file(directory)
+    if path is None:
+        raise CheckError(f"{directory} holds no Pulumi.yaml; give the Pulumi project directory with --cwd")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise CheckError(f"{path} is not valid JSON ({error}), so its project cannot be named") from None
+        name = document.get("name") if isinstance(document, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+        raise CheckError(f"{path} has no top-level `name`, so its project cannot be named")
+    for line in text.splitlines():
+        # Only an unindented `name:` is the project's; indented ones belong to nested maps.
+        match = re.match(r"name\s*:\s*(.*)$", line)
+        if match:
+            value = re.sub(r"\s+#.*$", "", match.group(1)).strip().strip("\"'")
+            if value:
+                return value
+    raise CheckError(f"{path} has no top-level `name:`, so its project cannot be named")
+
+
+def load_projects(directories: Iterable[str]) -> list[Project]:
+    """The projects of the ``--cwd`` directories, each once; two directories of one project are refused."""
+    projects: list[Project] = []
+    for raw in directories:
+        directory = Path(raw).expanduser().resolve()
+        if not directory.is_dir():
+            raise CheckError(f"--cwd {raw}: no such directory")
+        if any(project.directory == directory for project in projects):
+            continue
+        project = Project(project_name(directory), directory)
+        twin = next((known for known in projects if known.name == project.name), None)
+        if twin is not None:
+            raise CheckError(
+                f"{twin.directory} and {directory} are both project {project.name}; give one of them with --cwd"
+            )
+        projects.append(project)
+    return projects
+
+
+def resolve_targets(
+    projects: Sequence[Project],
+    stacks: Sequence[str],
+    all_stacks: bool,
+    list_stacks: Callable[[Project], list[str]],
+) -> list[StackRef]:
+    """The stacks a run reads: the ``--stack`` arguments placed in their projects, or every stack of each.
+
+    ``--stack org/project/stack`` picks the project by name; a bare ``--stack NAME`` needs exactly one project.
+    """
+    refs: list[StackRef] = []
+    if all_stacks:
+        for project in projects:
+            names = list_stacks(project)
+            if not names:
+                raise CheckError(f"project {project.name} in {project.directory} has no stacks")
+            refs.extend(StackRef(project, name) for name in names)
+    for value in stacks:
+        refs.append(StackRef(_project_for(value, projects), value))
+    unique: list[StackRef] = []
+    for ref in refs:
+        if all((ref.project, ref.stack) != (known.project, known.stack) for known in unique):
+            unique.append(ref)
+    return unique
+
+
+def _project_for(value: str, projects: Sequence[Project]) -> Project:
+    parts = value.split("/")
+    if not all(parts) or len(parts) > 3:
+        raise CheckError(f"--stack {value!r} is not a stack name; write NAME or org/project/stack")
+    if len(parts) == 3:
+        for project in projects:
+            if project.name == parts[1]:
+                return project
+        known = ", ".join(f"{project.name} ({project.directory})" for project in projects)
+        raise CheckError(
+            f"--stack {value}: no --cwd directory holds project {parts[1]} (given: {known}); add --cwd "
+            f"<the directory of {parts[1]}>"
+        )
+    if len(projects) > 1:
+        names = ", ".join(project.name for project in projects)
+        raise CheckError(
+            f"--stack {value} is ambiguous with several projects ({names}); write org/project/stack, for "
+            f"example organization/{projects[0].name}/{value}, or use --all-stacks"
+        )
+    return projects[0]
+
+
+def list_project_stacks(project: Project) -> list[str]:
+    """The names of the project's stacks, as ``pulumi stack ls --json`` gives them."""
+    listing = json.loads(run_pulumi(["stack", "ls", "--json"], project.directory) or "[]")
+    return [str(item["name"]) for item in listing if isinstance(item, dict) and item.get("name")]
+
+
+def export_stack(ref: StackRef) -> dict[str, Any]:
+    """The stack's state as ``pulumi stack export`` prints it (secrets stay encrypted)."""
+    document = json.loads(run_pulumi(["stack", "export", "--stack", ref.name], ref.project.directory) or "{}")
+    if not isinstance(document, dict):
+        raise CheckError(f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state")
+    return document
+
+
+def managed_keys(ref: StackRef) -> list[ManagedKey]:
+    """Every key (current, kept previous and awaiting revocation) that the stack's state records."""
+    return keys_in_deployment(export_stack(ref), ref.stack, ref.project.name)
+
+
+def _resources(deployment: Mapping[str, Any], section: str) -> list[Any]:
+    found = (deployment.get("deployment") or {}).get(section) or []
+    return found if isinstance(found, list) else []
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str = "") -> list[ManagedKey]:
+    """The keys recorded in a ``pulumi stack export`` document."""
+    found: list[ManagedKey] = []
+    for resource in _resources(deployment, "resources"):
+        if not isinstance(resource, dict) or not is_key_type(str(resource.get("type", ""))) or resource.get("delete"):
+            continue
+        outputs = resource.get("outputs", {}) or {}
+        name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        # A resource's kept previous and pending keys live in its org; state of older releases names none.
+        org = _text(outputs.get("org_id")) or ""
+        key_id = _text(resource.get("id")) or _text(outputs.get("key_id"))
+        if key_id:
+            scopes = outputs.get("scopes")
+            recorded_scopes = tuple(str(item) for item in scopes) if isinstance(scopes, list) else None
+            found.append(
+                ManagedKey(
+                    stack,
+                    name,
+                    key_id,
+                    _text(outputs.get("name")),
+                    "current",
+                    project,
+                    org,
+                    recorded_scopes,
+                    _text(outputs.get("expires_at")),
+                    _text(outputs.get("role")),
+                )
+            )
+        previous = _text(outputs.get("previous_key_id"))
+        if previous:
+            found.append(ManagedKey(stack, name, previous, None, "previous", project, org))
+        pending = outputs.get("pending_revoke_key_ids")
+        for old_id in pending if isinstance(pending, list) else []:
+            if _text(old_id):
+                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project, org))
+    return found
+
+
+def pending_in_deployment(deployment: Mapping[str, Any], stack: str, project: str = "") -> list[PendingOperation]:
+    """The operations on keys that an interrupted run left pending in a ``pulumi stack export`` document."""
+    found: list[PendingOperation] = []
+    for operation in _resources(deployment, "pending_operations"):
+        resource = operation.get("resource") if isinstance(operation, dict) else None
+        if not isinstance(resource, dict) or not is_key_type(str(resource.get("type", ""))):
+            continue
+        outputs = resource.get("outputs") or {}
+        inputs = resource.get("inputs") or {}
+        found.append(
+            PendingOperation(
+                project=project,
+                stack=stack,
+                resource=str(resource.get("urn", "")).rsplit("::", 1)[-1],
+                kind=str(operation.get("type") or "unknown"),
+                key_id=_text(resource.get("id")) or _text(outputs.get("key_id")),
+                org_id=_text(outputs.get("org_id")) or _text(inputs.get("org_id")) or "",
+            )
+        )
+    return found
+
+
+def stack_config(ref: StackRef) -> dict[str, object]:
+    """The stack's ``ardent:`` config, secrets decrypted (``ardent:orgs`` as the CLI prints it: JSON text)."""
+    output = run_pulumi(["config", "--stack", ref.name, "--show-secrets", "--json"], ref.project.directory)
+    config = json.loads(output or "{}")
+    return {
+        key: entry.get("value")
+        for key, entry in config.items()
+        if isinstance(entry, dict) and key.split(":", 1)[0] == CONFIG_NAMESPACE
+    }
+
+
+def read_stack(ref: StackRef) -> StackView:
+    """One stack's default settings (its config first, then the environment) and the keys its state records.
+
+    A key whose state names no org (written by an older release) lives in the stack's default org.
+    """
+    config = stack_config(ref)
+    try:
+        settings = resolve_settings(config)
+    except ArdentError as error:
+        raise CheckError(f"stack {ref.label}: {error}") from None
+    deployment = export_stack(ref)
+    managed = tuple(
+        item if item.org_id else replace(item, org_id=settings.org_id)
+        for item in keys_in_deployment(deployment, ref.stack, ref.project.name)
+    )
+    pending = tuple(
+        item if item.org_id else replace(item, org_id=settings.org_id)
+        for item in pending_in_deployment(deployment, ref.stack, ref.project.name)
+    )
+    return StackView(ref, settings, managed, config, pending)
+
+
+def read_stacks(args: argparse.Namespace) -> list[StackView]:
+    """Resolve ``--cwd``/``--stack``/``--all-stacks`` and read every stack, a few at a time, in the given order."""
+    projects = load_projects(args.cwd or ["."])
+    refs = resolve_targets(projects, args.stack or [], args.all_stacks, list_project_stacks)
+    if not refs:
+        raise CheckError("no stack to read; give --stack NAME or --all-stacks")
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(refs))) as pool:
+        # map() hands back results, and raises the first failure, in the order of the stacks given.
+        return list(pool.map(read_stack, refs))
+
+
+# -- every stack of the backend -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendKeys:
+    """What every stack of the current backend manages, and the stacks that could not be read (label: why)."""
+
+    managed: tuple[ManagedKey, ...]
+    stacks: tuple[str, ...]
+    unreadable: Mapping[str, str]
+
+    def managers_of(self, key_id: str) -> list[ManagedKey]:
+        """The stacks' records of ``key_id``, in stack order."""
+        return [item for item in self.managed if item.key_id == key_id]
+
+
+def backend_stack_names(directory: Path) -> list[str]:
+    """Every stack of the backend ``directory``'s project is logged in to, fully qualified when the CLI says so.
+
+    The same listing as ``pulumi stack ls --all``: every project's stacks, not only this project's.
+    """
+    listing = json.loads(run_pulumi(["stack", "ls", "--all", "--json"], directory) or "[]")
+    if not isinstance(listing, list):
+        raise CheckError(f"`pulumi stack ls --all --json` in {directory} printed no list of stacks")
+    return [str(item["name"]) for item in listing if isinstance(item, dict) and item.get("name")]
+
+
+def _backend_label(name: str, home: Project) -> tuple[str, str]:
+    """(project, stack) of a name from ``stack ls --all``: ``org/project/stack`` or a bare name of ``home``."""
+    parts = name.split("/")
+    if len(parts) == 3:
+        return parts[1], parts[2]
+    return home.name, parts[-1]
+
+
+def read_backend_keys(home: Project) -> BackendKeys:
+    """The keys that every stack of ``home``'s backend records, a few stacks at a time; no config is read.
+
+    A stack whose state cannot be read is named with the reason instead of failing the whole read: a caller
+    that must not touch another stack's key treats it as possibly managing any key.
+    """
+    names = backend_stack_names(home.directory)
+
+    def read(name: str) -> tuple[str, list[ManagedKey] | str]:
+        project, stack = _backend_label(name, home)
+        label = f"{project}/{stack}"
+        try:
+            document = json.loads(run_pulumi(["stack", "export", "--stack", name], home.directory) or "{}")
+        except (CheckError, ValueError) as error:
+            return label, str(error)
+        if not isinstance(document, dict):
+            return label, "its state is not a JSON object"
+        return label, keys_in_deployment(document, stack, project)
+
+    managed: list[ManagedKey] = []
+    unreadable: dict[str, str] = {}
+    labels: list[str] = []
+    if names:
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(names))) as pool:
+            for label, result in pool.map(read, names):
+                labels.append(label)
+                if isinstance(result, str):
+                    unreadable[label] = result
+                else:
+                    managed.extend(result)
+    return BackendKeys(tuple(managed), tuple(labels), unreadable)

@@ -1,0 +1,18 @@
+"""The one place that names the Pulumi resource types of an Ardent key."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ArdentApiKey is a dynamic resource registered with module "ardent" and name "ApiKey"; the Python SDK prefixes
+# every dynamic type with "pulumi-python:dynamic/".
+DYNAMIC_MODULE: Final = "ardent"
+DYNAMIC_NAME: Final = "ApiKey"
+DYNAMIC_KEY_TYPE: Final = f"pulumi-python:dynamic/{DYNAMIC_MODULE}:{DYNAMIC_NAME}"
+
+KEY_TYPES: Final = frozenset({DYNAMIC_KEY_TYPE})
+
+
+def is_key_type(type_token: str) -> bool:
+    """Whether a resource of this type (as state and the engine write it) is an Ardent key."""
+    return type_token in KEY_TYPES
