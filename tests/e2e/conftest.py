@@ -113,6 +113,7 @@ class Stack:
         return subprocess.run(
             [str(Path(sys.executable).parent / "ardent-keys"), *args],
             cwd=self.project_dir,
+            stdin=subprocess.DEVNULL,
             env=env or self.cli.env(),
             capture_output=True,
             text=True,

@@ -72,7 +72,12 @@ def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_runnin
     ]
 
     # Every stack of both projects: only the hand-made key is unmanaged; the running key is not offered.
-    report = web.ardent_keys("drift", *both, "--all-stacks", "--json")
+    # The pipeline gate of each project passes: the other project's key and the hand-made one are not its own.
+    for project in (web, batch):
+        gate = project.ardent_keys("drift", "--stack", STACK)
+        assert gate.returncode == 0, gate.stdout + gate.stderr
+        assert gate.stdout.startswith(f"No drift: every key of {project.project}/{STACK} is active")
+    report = web.ardent_keys("drift", "--unmanaged", *both, "--all-stacks", "--json")
     assert report.returncode == 1, report.stdout + report.stderr
     payload = json.loads(report.stdout)
     assert [(s["project"], s["stack"]) for s in payload["stacks"]] == [("ardent-web", "e2e"), ("ardent-batch", "e2e")]
@@ -85,13 +90,23 @@ def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_runnin
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", payload["checked_at"])
 
     # One stack picked by org/project/stack among two projects: the other project's key is unmanaged there.
-    picked = web.ardent_keys("drift", *both, "--stack", f"organization/ardent-batch/{STACK}", "--json")
+    picked = web.ardent_keys("drift", "--unmanaged", *both, "--stack", f"organization/ardent-batch/{STACK}", "--json")
     assert picked.returncode == 1, picked.stdout + picked.stderr
     picked_payload = json.loads(picked.stdout)
     assert [(s["project"], s["stack"]) for s in picked_payload["stacks"]] == [("ardent-batch", "e2e")]
     assert [f["key_id"] for f in picked_payload["findings"]] == sorted([web_key, orphan.id])
     ambiguous = web.ardent_keys("drift", *both, "--stack", STACK)
     assert ambiguous.returncode == 2 and "write org/project/stack" in ambiguous.stderr
+
+    # From the web project alone, the batch project's key is refused: the backend's every stack is read.
+    alone = web.ardent_keys("revoke", "--yes", "--stack", STACK, batch_key)
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    assert "resource batchjob in stack ardent-batch/e2e" in alone.stdout and batch_key in web.active_keys()
+    # A hand-made key: the plan, then nothing without --yes (no terminal here), revoked only with it.
+    unconfirmed = web.ardent_keys("revoke", "--stack", STACK, orphan.id)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr and orphan.id in unconfirmed.stdout
+    dry = web.ardent_keys("revoke", "--dry-run", "--stack", STACK, orphan.id)
+    assert dry.returncode == 0 and "orphan-by-hand" in dry.stdout and orphan.id in web.active_keys()
 
     # The README's cleanup: with --all-stacks, only the orphan goes; everything else is refused, with reasons.
     revoke = web.ardent_keys(
@@ -157,7 +172,7 @@ def test_drift_and_revoke_over_a_stack_whose_keys_live_in_two_orgs(stack: Stack)
     orgs = sorted([stack.emulator.org_id, staging["org_id"]])
 
     # Each org is read with its own credentials and compared with the keys the stack keeps there.
-    report = stack.ardent_keys("drift", "--stack", STACK, "--json")
+    report = stack.ardent_keys("drift", "--unmanaged", "--stack", STACK, "--json")
     assert report.returncode == 1, report.stdout + report.stderr
     payload = json.loads(report.stdout)
     assert payload["org_id"] == stack.emulator.org_id and payload["managed_keys"] == 2

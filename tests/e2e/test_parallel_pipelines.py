@@ -63,7 +63,7 @@ def test_two_stacks_with_the_same_key_names_applied_at_once_under_commit_then_dr
     assert all(key_id in warned for key_id in leftovers), "every leftover is named in a warning"
 
     both = ["--cwd", str(stacks[0].project_dir), "--cwd", str(stacks[1].project_dir), "--all-stacks"]
-    report = stacks[0].ardent_keys("drift", *both, "--json")
+    report = stacks[0].ardent_keys("drift", "--unmanaged", *both, "--json")
     findings = json.loads(report.stdout)["findings"]
     assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
     assert {item["problem"] for item in findings} <= {"unmanaged"}

@@ -212,7 +212,7 @@ def test_thirty_keys_converge_in_one_run_with_faults_on_every_route_and_every_le
     leftovers = set(stack.active_keys()) - in_state
     warned = up.stdout + up.stderr + refresh.stdout + refresh.stderr
     assert all(key_id in warned for key_id in leftovers), "every key a failed create may have left is named"
-    report = stack.ardent_keys("drift", "--all-stacks", "--json")
+    report = stack.ardent_keys("drift", "--unmanaged", "--all-stacks", "--json")
     findings = json.loads(report.stdout)["findings"]
     assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
 
@@ -255,7 +255,7 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack)
     stack.cli.run("cancel", "--yes", check=False)
     stack.cli.run("refresh", "--yes", "--clear-pending-creates")
     stack.up()
-    report = stack.ardent_keys("drift", "--all-stacks", "--json")
+    report = stack.ardent_keys("drift", "--unmanaged", "--all-stacks", "--json")
     findings = json.loads(report.stdout)["findings"] if report.stdout.strip() else []
     orphans = [finding["key_id"] for finding in findings if finding["problem"] == "unmanaged"]
     print(f"\nafter SIGKILL: {len(managed_ids(stack))} keys in state, untracked keys reported by drift: {orphans}")
