@@ -17,8 +17,9 @@ outputs (by default every secret output, such as a key's token) to the next step
   never in the workspace, where a later step could commit, cache or upload it.
 
 ``drift`` is the gate to run before a deploy or on a schedule: ``pulumi preview --refresh`` must propose no
-change, and ``ardent-keys drift`` must find no key missing, expired, expiring within the given days, or
-unmanaged. It changes nothing.
+change, and ``ardent-keys drift`` must find none of the stack's own keys missing, expired, expiring within the
+given days, changed outside Pulumi or held by a pending operation; other teams' keys in the org do not fail it.
+It changes nothing.
 
 Exit codes: 0 = deployed / no drift; 1 = ``pulumi up`` failed / drift found; 2 = the job is misconfigured or
 the check could not run (no such stack, no such output, ``$GITHUB_OUTPUT`` unset, ...).
