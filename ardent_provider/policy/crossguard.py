@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import grpc
+from google.protobuf import json_format
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -18,10 +20,12 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
+from pulumi_policy import policy as pulumi_policy_internals
 from pulumi_policy.proxy import UnknownValueError
 
+from ..resource_types import is_key_type
 from ..state import UNKNOWN
-from .rules import POLICIES, RESOURCE_TYPE, KeyInputs, PolicySpec
+from .rules import POLICIES, KeyInputs, PolicySpec, config_problems
 
 PACK_NAME = "ardent-api-keys"
 _LEVELS = {
@@ -57,7 +61,7 @@ def policy(spec: PolicySpec) -> ResourceValidationPolicy:
     """The CrossGuard policy that applies ``spec`` to every ``ArdentApiKey``."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type != RESOURCE_TYPE:
+        if not is_key_type(args.resource_type):
             return
         key = KeyInputs.from_props(args.name, plain(args.props))
         message = spec.decide(key, args.get_config())
@@ -80,8 +84,33 @@ def policies() -> list[Policy]:
     return [policy(spec) for spec in POLICIES]
 
 
+def refuse_unknown_config(servicer_class: Any) -> None:
+    """Make the pack's ``Configure`` fail on a policy name or option the pack does not have.
+
+    The engine hands every entry of ``--policy-pack-config`` to ``Configure`` (unknown names included) and
+    stops the preview when ``Configure`` fails, printing its message; ``pulumi_policy`` only stores the config.
+    """
+    if getattr(servicer_class, "_ardent_checks_config", False):
+        return
+    configure = servicer_class.Configure
+
+    def checked_configure(self: Any, request: Any, context: Any) -> Any:
+        given = {name: json_format.MessageToDict(entry.properties) for name, entry in request.policyConfig.items()}
+        problems = config_problems(given)
+        if problems:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "The Ardent policy pack's configuration (--policy-pack-config) has mistakes: " + " ".join(problems),
+            )
+        return configure(self, request, context)
+
+    servicer_class.Configure = checked_configure
+    servicer_class._ardent_checks_config = True
+
+
 def serve() -> None:
     """Serve the pack to the engine until it stops the process; the pack's program calls this."""
+    refuse_unknown_config(pulumi_policy_internals._PolicyAnalyzerServicer)
     PolicyPack(
         name=PACK_NAME,
         policies=policies(),

@@ -12,6 +12,7 @@ the pattern from the policy's own configuration, never ``name``, ``scopes``, ``a
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -234,3 +235,43 @@ def _whole(value: Any) -> int | None:
     if isinstance(value, float) and not value.is_integer():
         return None
     return int(value)
+
+
+# The engine's own key for "every policy" in --policy-pack-config.
+ALL_POLICIES: Final = "all"
+
+
+def config_problems(policy_config: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What is wrong with a pack configuration as the engine hands it over: policy name -> its options.
+
+    The engine passes on every name of ``--policy-pack-config``, known or not, and every option, so a policy
+    name or an option this pack does not have would otherwise be ignored while the pack keeps its defaults.
+    Each problem names the nearest known name. Option values are the engine's to check against the schemas.
+    """
+    known = {spec.name: spec for spec in POLICIES}
+    problems: list[str] = []
+    for name in sorted(policy_config):
+        if name == ALL_POLICIES:
+            continue
+        spec = known.get(name)
+        if spec is None:
+            problems.append(
+                f"`{name}` is not a policy of this pack{_nearest(name, known)} Its policies are "
+                f"{', '.join(known)} (and `all`)."
+            )
+            continue
+        options = policy_config.get(name) or {}
+        for option in sorted(options):
+            if option in spec.config_schema or option == "enforcementLevel":
+                continue
+            offered = ", ".join(spec.config_schema) or "none"
+            problems.append(
+                f"`{option}` is not an option of {name}{_nearest(option, spec.config_schema)} Its options: "
+                f"{offered}; its enforcement level is set as the policy's value or as `enforcementLevel`."
+            )
+    return problems
+
+
+def _nearest(name: str, candidates: Sequence[str] | Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else "."

@@ -315,3 +315,26 @@ def test_a_user_project_serves_the_pack_from_its_own_virtualenv(tmp_path: Path, 
     }, output[-4000:]
     assert "ardent-api-keys@v0.1.0" in output
     assert_no_token(output, emulator.token)
+
+
+def test_a_policy_name_or_option_the_pack_lacks_fails_the_preview_with_the_nearest_name(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    stack, pack = policy_stack(tmp_path, emulator)
+    stack.write_keys([{"resource": "forever", "role": "Viewer", "scopes": SCOPES}])
+
+    misspelt_policy = preview(stack, pack, {"ardent-no-owner-key": "disabled"})
+    misspelt_option = preview(stack, pack, {"ardent-expiry-required": {"max_day": 30}})
+    bad_value = preview(stack, pack, {"ardent-expiry-required": {"max_days": 0}})
+    fine = preview(stack, pack, {"ardent-no-owner-keys": "disabled", "ardent-expiry-required": {"max_days": 30}})
+
+    code, output = misspelt_policy
+    assert code != 0 and "did you mean `ardent-no-owner-keys`?" in output, output[-3000:]
+    code, output = misspelt_option
+    assert code != 0 and "`max_day` is not an option of ardent-expiry-required" in output, output[-3000:]
+    assert "did you mean `max_days`?" in output
+    code, output = bad_value
+    assert code != 0 and "max_days" in output, output[-3000:]
+    code, output = fine
+    assert code == 0, output[-3000:]
+    assert ("advisory", "ardent-expiry-required", "forever") in verdicts(output)

@@ -20,6 +20,7 @@ from ardent_provider.policy.rules import (
     KeyInputs,
     PolicySpec,
     admin_keys_rotate,
+    config_problems,
     expiry_required,
     name_pattern,
     no_owner_keys,
@@ -323,3 +324,20 @@ def test_only_the_crossguard_adapter_and_the_pack_need_pulumi_policy() -> None:
         names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         needs = any(name.split(".")[0] == "pulumi_policy" for name in names)
         assert needs == (path.name == "crossguard.py"), path
+
+
+def test_a_policy_name_or_option_the_pack_lacks_is_a_problem_naming_the_nearest_known_one() -> None:
+    assert config_problems({}) == []
+    assert (
+        config_problems({"all": {}, "ardent-expiry-required": {"max_days": 30, "enforcementLevel": "mandatory"}}) == []
+    )
+    (unknown_policy,) = config_problems({"ardent-no-owner-key": {}})
+    assert unknown_policy.startswith(
+        "`ardent-no-owner-key` is not a policy of this pack; did you mean `ardent-no-owner-keys`?"
+    )
+    (unknown_option,) = config_problems({"ardent-expiry-required": {"max_day": 30}})
+    assert "`max_day` is not an option of ardent-expiry-required; did you mean `max_days`?" in unknown_option
+    (no_options,) = config_problems({"ardent-no-owner-keys": {"pattern": "x"}})
+    assert "Its options: none" in no_options
+    (far,) = config_problems({"completely-else": {}})
+    assert "did you mean" not in far and "ardent-name-pattern" in far
