@@ -131,8 +131,8 @@ class EmulatorServer:
         credentials: str | Path | None = None,
         fixed_token: str | None = None,
     ) -> None:
-        self.clock = Clock()
         self.store = Store(db)
+        self.clock = Clock(self.store.clock_offset(), save=self.store.save_clock_offset)
         self.service = ArdentService(self.store, self.clock)
         self.credentials_path = Path(credentials) if credentials is not None else None
         token = fixed_token if fixed_token is not None else os.environ.get(FIXED_TOKEN_VARIABLE) or None

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_by_digest ON api_keys (token_digest);
 CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org_id, revoked_at);
+CREATE TABLE IF NOT EXISTS emulator_settings (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
+_CLOCK_OFFSET = "clock_offset_micros"
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,23 @@ class Store:
             revoked_at=_from_micros(revoked),
             last_used_at=_from_micros(used),
         )
+
+    # -- the emulator's own settings ------------------------------------------------------------
+
+    def clock_offset(self) -> timedelta:
+        """How far the emulated clock was advanced, as last saved (zero for a new database)."""
+        rows = self._query("SELECT value FROM emulator_settings WHERE name = ?", (_CLOCK_OFFSET,))
+        return timedelta(microseconds=rows[0][0]) if rows else timedelta()
+
+    def save_clock_offset(self, offset: timedelta) -> None:
+        """Remember the clock's offset, so that a restart on this database keeps the emulated time."""
+        micros = offset // timedelta(microseconds=1)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO emulator_settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_CLOCK_OFFSET, micros),
+            )
 
     def clear(self) -> None:
         """Delete everything."""

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -48,6 +49,24 @@ def test_keys_orgs_and_roles_survive_a_restart(tmp_path: Path) -> None:
             assert client.list_roles(org_id) == roles
         with client_of(second, kept.token.reveal()) as holder:
             assert holder.get_org(org_id).id == org_id
+
+
+def test_a_restart_on_the_same_database_keeps_the_advanced_clock_and_a_reset_drops_it(tmp_path: Path) -> None:
+    db, credentials = tmp_path / "emulator.db", tmp_path / "credentials.json"
+    ninety_days = 90 * 86400
+    with EmulatorServer(db=db, credentials=credentials) as first:
+        advanced = httpx.post(f"{first.url}/_emulator/clock", json={"advance_seconds": ninety_days}).json()["now"]
+        with client_of(first) as client:
+            made = client.create_key(first.org_id, name="made-in-the-future", role="role_org_viewer")
+    with EmulatorServer(db=db, credentials=credentials) as second:
+        now = datetime.fromisoformat(httpx.get(f"{second.url}/_emulator/clock").json()["now"].replace("Z", "+00:00"))
+        assert now >= datetime.fromisoformat(advanced.replace("Z", "+00:00"))
+        assert made.created_at is not None and made.created_at <= now, "no key lies in the restarted clock's future"
+        assert now - datetime.now(UTC) > timedelta(days=89)
+        httpx.post(f"{second.url}/_emulator/reset")
+    with EmulatorServer(db=db, credentials=credentials) as third:
+        now = datetime.fromisoformat(httpx.get(f"{third.url}/_emulator/clock").json()["now"].replace("Z", "+00:00"))
+        assert abs(now - datetime.now(UTC)) < timedelta(minutes=1), "a reset goes back to real time, for good"
 
 
 def test_only_token_digests_are_stored(tmp_path: Path) -> None:
