@@ -214,21 +214,28 @@ class ArdentEmulator:
             self._own_requests.clear()
 
     def active_keys(self) -> list[dict[str, Any]]:
-        """The org's active keys as the list endpoint returns them, newest first, without the owner key.
+        """The default org's active keys as the list endpoint returns them, newest first.
 
-        This is a real request to the emulated API, so a fault injected on the list route applies to it.
+        Like :meth:`keys_of`, it leaves out the owner key whose token lists them (the org's bootstrap key, which
+        no test made). This is a real request to the emulated API, so a fault injected on the list route applies
+        to it.
         """
-        keys = self.keys_of(self.org_id, self.token)
-        return [key for key in keys if not self.token.startswith(str(key.get("key_prefix") or "\0"))]
+        return self.keys_of(self.org_id, self.token)
 
-    def keys_of(self, org_id: str, token: str) -> list[dict[str, Any]]:
-        """The active keys of any org of this emulator, listed with ``token``."""
+    def keys_of(self, org_id: str, token: str, *, include_own: bool = False) -> list[dict[str, Any]]:
+        """The active keys of any org of this emulator, listed with ``token``, newest first.
+
+        The key of ``token`` itself (for an org from :meth:`add_org`, its owner key) is left out, as
+        :meth:`active_keys` leaves out the default org's, unless ``include_own`` is set.
+        """
         with self._lock:
             self._own_requests[LIST_KEYS_ROUTE] += 1
         keys = self._call("GET", f"/v1/orgs/{org_id}/api-keys", token=token)
         if not isinstance(keys, list):
             raise EmulatorError(f"The emulator answered the key list of org {org_id} with {type(keys).__name__}.")
-        return keys
+        if include_own:
+            return keys
+        return [key for key in keys if not token.startswith(str(key.get("key_prefix") or "\0"))]
 
     def _call(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> Any:
         self._require_running()

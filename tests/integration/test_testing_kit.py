@@ -66,6 +66,13 @@ def test_keys_counts_clock_and_faults_through_the_control_plane() -> None:
         (listed,) = api.active_keys()
         assert listed["id"] == created.id and listed["name"] == "svc" and set(listed) >= {"key_prefix", "expires_at"}
         assert api.request_counts() == {CREATE: 1}, "the kit's own list calls are not counted"
+        # keys_of agrees with active_keys on the owner key: left out, unless asked for.
+        assert api.keys_of(api.org_id, api.token) == api.active_keys()
+        with_owner = api.keys_of(api.org_id, api.token, include_own=True)
+        assert [key["name"] for key in with_owner] == ["svc", "emulator-bootstrap-owner"]
+        partner = api.add_org()
+        assert api.keys_of(partner["org_id"], partner["token"]) == []
+        assert len(api.keys_of(partner["org_id"], partner["token"], include_own=True)) == 1
 
         before = datetime.now(UTC)
         now = api.advance_clock(days=2, seconds=30)
