@@ -11,7 +11,14 @@ from pulumi.dynamic import Resource
 
 from .provider import ArdentApiKeyProvider
 from .resource_types import DYNAMIC_MODULE, DYNAMIC_NAME
-from .state import OUTPUT_NAMES, SECRET_OUTPUTS
+from .state import INPUT_DOCS, INPUT_NAMES, OUTPUT_DOCS, OUTPUT_NAMES, SECRET_OUTPUTS
+
+
+def _described(title: str, names: tuple[str, ...], docs: Mapping[str, str]) -> str:
+    lines = [title]
+    for property_name in names:
+        lines.append(f"    {property_name}: {docs[property_name]}")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -39,6 +46,9 @@ class ArdentApiKeyArgs:
     adopt_token: pulumi.Input[str] | None = None
     on_missing_token: pulumi.Input[str] | None = None
     org_id: pulumi.Input[str] | None = None
+
+
+ArdentApiKeyArgs.__doc__ = f"{ArdentApiKeyArgs.__doc__}\n\n{_described('Inputs:', INPUT_NAMES, INPUT_DOCS)}\n"
 
 
 class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
@@ -131,3 +141,11 @@ class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
             props,
             pulumi.ResourceOptions.merge(opts, secret_options),
         )
+
+
+ArdentApiKey.__doc__ = (
+    f"{ArdentApiKey.__doc__}\n"
+    f"    Declared as ArdentApiKey(resource_name, role=..., **inputs) or ArdentApiKey(resource_name, "
+    f"ArdentApiKeyArgs(...)).\n\n{_described('Inputs:', INPUT_NAMES, INPUT_DOCS)}\n\n"
+    f"{_described('Outputs:', OUTPUT_NAMES, OUTPUT_DOCS)}\n"
+)

@@ -72,3 +72,20 @@ def test_role_is_required_and_args_exclude_keywords() -> None:
         ArdentApiKey("nameless")
     with pytest.raises(TypeError, match="not both"):
         ArdentApiKey("both", ArdentApiKeyArgs(role="Admin"), name="x")
+
+
+def test_help_documents_every_input_and_output_from_the_one_place_that_knows_them() -> None:
+    import pydoc
+
+    from ardent_provider import ArdentApiKey, ArdentApiKeyArgs
+    from ardent_provider.state import INPUT_DOCS, INPUT_NAMES, OUTPUT_DOCS, OUTPUT_NAMES
+
+    assert set(INPUT_DOCS) == set(INPUT_NAMES) and set(OUTPUT_DOCS) == set(OUTPUT_NAMES)
+    shown = pydoc.render_doc(ArdentApiKey, renderer=pydoc.plaintext)
+    inputs, outputs = shown.split("Outputs:")
+    for name in INPUT_NAMES:
+        assert f"{name}: {INPUT_DOCS[name][:30]}" in inputs, name
+    for name in OUTPUT_NAMES:
+        assert f"{name}: {OUTPUT_DOCS[name][:30]}" in outputs, name
+    args_doc = pydoc.render_doc(ArdentApiKeyArgs, renderer=pydoc.plaintext)
+    assert all(f"{name}: " in args_doc for name in INPUT_NAMES)
