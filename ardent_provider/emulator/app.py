@@ -225,6 +225,10 @@ class EmulatorApp:
             },
         }
 
+    def control_endpoints(self) -> list[str]:
+        """Every control-plane call as ``"METHOD /_emulator/..."``, sorted (the README's table lists each)."""
+        return sorted(f"{method} {path}" for path, methods in self._control_endpoints.items() for method in methods)
+
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises for anything a client can send."""
         path = request.path.split("?", 1)[0]

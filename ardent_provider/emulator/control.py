@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FaultMode = Literal["status", "drop", "drop_after_commit", "delay"]
@@ -30,7 +30,14 @@ class FaultRule:
     delay_ms: int = 0
     rate: float = 1.0
     count: int | None = None
+    seed: int | None = None
     hits: int = 0
+    sampler: random.Random | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.seed is not None and self.sampler is None:
+            # A rule of its own seed decides the same requests whatever other rules and routes do meanwhile.
+            self.sampler = random.Random(self.seed)  # noqa: S311 - fault sampling, not security
 
     def describe(self) -> dict[str, Any]:
         """The rule as JSON, with how many requests it has hit so far."""
@@ -42,6 +49,7 @@ class FaultRule:
             "delay_ms": self.delay_ms,
             "rate": self.rate,
             "count": self.count,
+            "seed": self.seed,
             "hits": self.hits,
         }
 
@@ -85,6 +93,9 @@ def parse_fault_rule(body: Any, known_routes: frozenset[str]) -> FaultRule:
     count = body.get("count")
     if count is not None and (not _is_int(count) or count < 1):
         raise ControlError("'count' must be a positive integer or null")
+    seed = body.get("seed")
+    if seed is not None and not _is_int(seed):
+        raise ControlError("'seed' must be an integer or null (null: unseeded)")
     return FaultRule(
         route=route,
         mode=mode,
@@ -93,6 +104,7 @@ def parse_fault_rule(body: Any, known_routes: frozenset[str]) -> FaultRule:
         delay_ms=int(delay_ms),
         rate=float(rate),
         count=count,
+        seed=seed,
     )
 
 
@@ -158,7 +170,7 @@ class FaultInjector:
                     continue
                 if rule.count is not None and rule.hits >= rule.count:
                     continue
-                if self._rng.random() >= rule.rate:
+                if (rule.sampler or self._rng).random() >= rule.rate:
                     continue
                 rule.hits += 1
                 return FaultDecision(rule.mode, rule.status, rule.retry_after, rule.delay_ms)

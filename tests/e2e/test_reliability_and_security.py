@@ -36,7 +36,9 @@ def seeded_faults(seed: int) -> list[dict[str, Any]]:
 
     The first request of each route fails, so every route is faulted whatever its traffic; more faults follow
     at random rates. Caps keep each route's faults below the attempts a call makes (the client's retries for
-    reads and revokes, the lifecycle's create attempts), so one run must converge.
+    reads and revokes, the lifecycle's create attempts), so one run must converge. Every random rule carries a
+    seed drawn from ``seed``, so the emulator faults the same requests of each route (the n-th on that route)
+    when the printed seed is given again as ARDENT_FAULT_SEED.
     """
     rng = random.Random(seed)
     rules: list[dict[str, Any]] = []
@@ -46,10 +48,11 @@ def seeded_faults(seed: int) -> list[dict[str, Any]]:
         statuses = [429, 500, 502, 503] if route == CREATE else [429, 502, 503]
         rules.append(
             {"route": route, "mode": "status", "status": rng.choice(statuses), "retry_after": 0.2, "count": 1}
-            | {"rate": rng.uniform(0.05, 0.15)}
+            | {"rate": rng.uniform(0.05, 0.15), "seed": rng.randrange(2**31)}
         )
         if route in (CREATE, REVOKE):
-            rules.append({"route": route, "mode": "drop_after_commit", "rate": rng.uniform(0.05, 0.15), "count": 2})
+            rate, rule_seed = rng.uniform(0.05, 0.15), rng.randrange(2**31)
+            rules.append({"route": route, "mode": "drop_after_commit", "rate": rate, "count": 2, "seed": rule_seed})
     return rules
 
 

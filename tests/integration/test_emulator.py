@@ -358,3 +358,32 @@ def test_another_org_comes_with_its_own_owner_token_that_cannot_touch_the_first_
     assert httpx.get(f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys", headers=headers).status_code == 403
     roles = httpx.get(f"{emulator.url}/v1/orgs/{other['org_id']}/roles", headers=headers).json()
     assert {role["key"] for role in roles} == {"role_org_viewer", "role_org_member", "role_org_admin", "role_org_owner"}
+
+
+def test_the_readme_lists_every_control_plane_call(emulator: EmulatorServer) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("| `GET /_emulator/health`") :]
+    table = table[: table.index("\n\n")]
+    listed = {match.group(1) for match in re.finditer(r"^\| `((?:GET|POST|DELETE) /_emulator/[a-z/]+)`", table, re.M)}
+    assert listed == set(emulator.app.control_endpoints())
+
+
+def test_a_seeded_fault_rule_hits_the_same_requests_every_time(emulator: EmulatorServer) -> None:
+    def hits_of(seed: int) -> list[int]:
+        httpx.post(f"{emulator.url}/_emulator/reset")
+        route = "GET /v1/orgs/{org_id}"
+        rule = {"route": route, "mode": "status", "status": 503, "rate": 0.5, "seed": seed}
+        assert httpx.post(f"{emulator.url}/_emulator/faults", json=rule).status_code == 201
+        headers = {"Authorization": f"Bearer {emulator.token}"}
+        statuses = [
+            httpx.get(f"{emulator.url}/v1/orgs/{emulator.org_id}", headers=headers).status_code for _ in range(40)
+        ]
+        return [index for index, status in enumerate(statuses) if status == 503]
+
+    first, again, other = hits_of(7), hits_of(7), hits_of(8)
+    assert first == again and 0 < len(first) < 40
+    assert first != other
+    bad = httpx.post(
+        f"{emulator.url}/_emulator/faults", json={"route": "GET /v1/orgs/{org_id}", "mode": "drop", "seed": "x"}
+    )
+    assert bad.status_code == 400 and "'seed' must be an integer" in bad.text
