@@ -14,6 +14,7 @@ and no fonts of its own, and the package gains no dependency (see the README for
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ NAME_CHARS = 40
 MOST_TICKS = 10
 DAY_STEPS = (1, 2, 7, 14)
 MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
+# Room at the right end for keys that never expire, beyond every dated expiry.
+NEVER_ROOM = 40
+# With a break in the axis: the share of the dated chart before it, the gap it leaves, the labels after it.
+NEAR_SHARE = 0.75
+BREAK_GAP = 12
+FAR_MONTHS = (1, 3, 6, 12, 24, 60, 120, 240)
+FAR_LABEL_SPACING = 56
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 24px 48px;
@@ -74,6 +82,8 @@ svg text.now-label{fill:%(now)s;font-weight:700}
 svg .bar,svg .arrow{stroke:rgba(0,0,0,.35);stroke-width:.5}
 svg .chip{stroke:rgba(0,0,0,.45);stroke-width:.5}
 svg .used{fill:#111;stroke:#fff;stroke-width:.75}
+svg .axis-break{fill:#fff}
+svg .break-zigzag{fill:none;stroke:#777;stroke-width:1}
 svg g.key:hover .bar{stroke:#000;stroke-width:1.2}
 svg g.key:hover text{font-weight:700}
 .legend{color:#444;max-width:1200px}
@@ -82,32 +92,83 @@ svg g.key:hover text{font-weight:700}
 
 @dataclass(frozen=True)
 class Scale:
-    """The picture's time axis: ``start`` at x = ``left`` to ``end`` at x = ``right``."""
+    """The picture's time axis, from ``start`` at x = ``left`` to ``end`` at x = ``right``, maybe with a break.
+
+    Without a break the axis is linear. With one, ``start`` to ``break_at`` fills the chart linearly up to
+    ``break_x``, and ``break_at`` to ``end`` (the latest expiry shown) the rest after a gap, on a logarithmic
+    scale of the time past the break: one key expiring in ten years does not squash every other bar into the
+    left edge, and keys expiring in 86 days, in 399 days and never still end at clearly different places.
+    Keys that never expire run on to ``never_x``, with an arrow.
+    """
 
     start: datetime
     end: datetime
     left: float = CHART_LEFT
-    right: float = CHART_RIGHT
+    right: float = CHART_RIGHT - NEVER_ROOM
+    break_at: datetime | None = None
+    break_x: float | None = None
+
+    @property
+    def never_x(self) -> float:
+        """Where the bar of a key that never expires ends: past every dated expiry."""
+        return CHART_RIGHT
 
     def x(self, moment: datetime) -> float:
-        """The x coordinate of ``moment``, held within the chart."""
-        share = (moment - self.start) / (self.end - self.start)
-        return self.left + (self.right - self.left) * min(1.0, max(0.0, share))
+        """The x coordinate of ``moment``, held within the dated part of the chart."""
+        if self.break_at is None or self.break_x is None:
+            return _between(moment, self.start, self.end, self.left, self.right)
+        if moment <= self.break_at:
+            return _between(moment, self.start, self.break_at, self.left, self.break_x)
+        past_break = math.log1p((moment - self.break_at) / timedelta(days=1))
+        whole = math.log1p((self.end - self.break_at) / timedelta(days=1))
+        share = min(1.0, past_break / whole)
+        return self.break_x + BREAK_GAP + (self.right - self.break_x - BREAK_GAP) * share
+
+    def marks(self) -> list[tuple[datetime, str]]:
+        """Round moments to label: about ``MOST_TICKS`` before the break, a few after it.
+
+        After the break, first days of months some months to years apart, as far from each other as a label
+        needs on the logarithmic part.
+        """
+        if self.break_at is None or self.break_x is None:
+            return ticks(self.start, self.end)
+        far: list[tuple[datetime, str]] = []
+        last_x = self.break_x + BREAK_GAP
+        first_of_month = self.break_at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        for months in FAR_MONTHS:
+            index = first_of_month.year * 12 + first_of_month.month - 1 + months
+            moment = datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+            if moment > self.end:
+                break
+            if self.x(moment) - last_x >= FAR_LABEL_SPACING:
+                far.append((moment, moment.strftime("%b %Y")))
+                last_x = self.x(moment)
+        return [*ticks(self.start, self.break_at), *far]
+
+
+def _between(moment: datetime, start: datetime, end: datetime, left: float, right: float) -> float:
+    share = (moment - start) / (end - start)
+    return left + (right - left) * min(1.0, max(0.0, share))
 
 
 def timeline_scale(keys: Sequence[KeyAudit], now: datetime, expiring_within: timedelta) -> Scale:
-    """From the oldest key's creation to as far ahead as the past shown (at least the expiring window).
+    """From the oldest key's creation to the latest expiry shown, with a break where one would squash the rest.
 
-    Expiry dates far in the future (up to ten years) would squash every bar into the left edge, so the future
-    shown is the later of the expiring window and the latest expiry, the latter capped at the past shown
-    (and at least 30 days); bars reaching beyond end in an arrow.
+    The part before the break shows the past and as much future (the later of the expiring window and the
+    past shown, at least 30 days) to scale; expiries further ahead (up to ten years) go to a compressed part
+    after the break. Without such expiries there is no break.
     """
     created = [item.key.created_at for item in keys if item.key.created_at is not None]
     past = max(now - min(created, default=now), timedelta(days=1))
     latest = max((item.key.expires_at for item in keys if item.key.expires_at is not None), default=now)
-    future = max(expiring_within, min(latest - now, max(past, timedelta(days=30))), timedelta(days=1))
-    margin = (past + future) / 50
-    return Scale(now - past - margin, now + future + margin)
+    near = max(expiring_within, min(latest - now, max(past, timedelta(days=30))), timedelta(days=1))
+    margin = (past + near) / 50
+    start, near_end = now - past - margin, now + near + margin
+    if latest <= near_end:
+        return Scale(start, near_end)
+    end = latest + (latest - near_end) / 50
+    break_x = CHART_LEFT + (CHART_RIGHT - NEVER_ROOM - CHART_LEFT) * NEAR_SHARE
+    return Scale(start, end, break_at=near_end, break_x=break_x)
 
 
 def ticks(start: datetime, end: datetime, most: int = MOST_TICKS) -> list[tuple[datetime, str]]:
@@ -211,15 +272,16 @@ def _timeline(body: ET.Element, report: AuditReport) -> None:
         return
     _paragraph(
         body,
-        "One bar per key, from its creation to its expiry; an arrow at the right edge: it never expires, or "
-        "expires beyond the picture. The dark diamond marks its last use (none: never used). The dashed red "
+        "One bar per key, from its creation to its expiry; an arrow at the right edge: it never expires. "
+        "Where a zigzag breaks the axis, the time after it is compressed, so that keys expiring years ahead "
+        "do not squash the rest. The dark diamond marks its last use (none: never used). The dashed red "
         "line is now; the shaded band is the expiring window. The bar's colour is the key's most severe "
         "finding; the squares before it show all of its findings. Hover a row for its details.",
         "legend",
     )
     now = report.checked_at
     scale = timeline_scale(report.keys, now, report.policy.expiring_within)
-    marks = ticks(scale.start, scale.end)
+    marks = scale.marks()
     timeline = ET.SubElement(body, "div", {"class": "timeline"})
     _axis(timeline, scale, marks, now)
     several = len(report.readings) > 1
@@ -248,11 +310,30 @@ def _axis(parent: ET.Element, scale: Scale, marks: Sequence[tuple[datetime, str]
     for moment, label in marks:
         x = scale.x(moment)
         ET.SubElement(svg, "line", {"class": "tick", "x1": _n(x), "x2": _n(x), "y1": "22", "y2": _n(AXIS_HEIGHT)})
-        if CHART_LEFT + LABEL_ROOM <= x <= WIDTH - LABEL_ROOM:
+        beside_break = scale.break_x is not None and abs(x - scale.break_x - BREAK_GAP / 2) < LABEL_ROOM
+        if CHART_LEFT + LABEL_ROOM <= x <= scale.right - LABEL_ROOM / 2 and not beside_break:
             ET.SubElement(svg, "text", x=_n(x), y="20", attrib={"text-anchor": "middle"}).text = label
+    if scale.break_x is not None:
+        _break_mark(svg, scale.break_x, 4, AXIS_HEIGHT)
+    ET.SubElement(svg, "text", x=_n(scale.never_x), y="20", attrib={"text-anchor": "end"}).text = "never"
     x = scale.x(now)
     ET.SubElement(svg, "line", {"class": "now", "x1": _n(x), "x2": _n(x), "y1": "12", "y2": _n(AXIS_HEIGHT)})
     ET.SubElement(svg, "text", {"class": "now-label", "x": _n(x + 3), "y": "9"}).text = "now"
+
+
+def _break_mark(svg: ET.Element, x: float, top: float, bottom: float) -> None:
+    """A zigzag band where the axis breaks: time after it is drawn to another scale."""
+    ET.SubElement(
+        svg,
+        "rect",
+        {"class": "axis-break", "x": _n(x), "y": _n(top), "width": _n(BREAK_GAP), "height": _n(bottom - top)},
+    )
+    steps = max(1, round((bottom - top) / 6))
+    points = " ".join(
+        f"{_n(x + (BREAK_GAP if index % 2 else 0))},{_n(top + (bottom - top) * index / steps)}"
+        for index in range(steps + 1)
+    )
+    ET.SubElement(svg, "polyline", {"class": "break-zigzag", "points": points})
 
 
 def _rows(
@@ -275,6 +356,9 @@ def _rows(
     )
     for index, item in enumerate(group):
         _row(svg, item, index * ROW + 2, scale, timespec)
+    if scale.break_x is not None:
+        # Over the bars, so that each bar crossing the break shows the gap.
+        _break_mark(svg, scale.break_x, 0, height)
     ET.SubElement(svg, "line", {"class": "now", "x1": _n(left), "x2": _n(left), "y1": "0", "y2": _n(height)})
 
 
@@ -309,8 +393,8 @@ def _row(svg: ET.Element, item: KeyAudit, top: float, scale: Scale, timespec: st
             },
         )
     start = scale.x(key.created_at) if key.created_at is not None else scale.left
-    open_ended = key.expires_at is None or key.expires_at > scale.end
-    end = scale.right if open_ended or key.expires_at is None else scale.x(key.expires_at)
+    open_ended = key.expires_at is None
+    end = scale.never_x - 6 if key.expires_at is None else scale.x(key.expires_at)
     bar_top = middle - BAR / 2
     ET.SubElement(
         row,

@@ -278,3 +278,26 @@ def test_a_missing_chromium_that_cannot_be_installed_fails_the_run_and_says_why(
     message = str(failure.value)
     assert "needs headless Chromium" in message and "could not install it (exit 100)" in message
     assert "apt-get install -y chromium chromium-driver" in message and "Unable to locate package" in message
+
+
+def test_keys_expiring_in_86_days_399_days_and_never_end_at_clearly_different_places_in_the_browser(
+    browser: webdriver.Chrome, emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ArdentClient(emulator.token, api_url=emulator.url, retry=FAST_RETRY) as owner:
+        made = {
+            name: owner.create_key(emulator.org_id, name=name, role="role_org_viewer", expires_days=days).id
+            for name, days in (("in-86-days", 86), ("in-399-days", 399), ("in-ten-years", 3650), ("never", None))
+        }
+    monkeypatch.setenv("ARDENT_TOKEN", emulator.token)
+    monkeypatch.setenv("ARDENT_ORG_ID", emulator.org_id)
+    monkeypatch.setenv("ARDENT_API_URL", emulator.url)
+    page_path = tmp_path / "audit.html"
+    assert main(["audit", "--html", str(page_path)]) == 1
+
+    rendered = open_page(browser, page_path)
+    right = {row["id"]: row["bar"][0] + row["bar"][2] for row in rendered["rows"]}
+    ends = [right[made[name]] for name in ("in-86-days", "in-399-days", "in-ten-years", "never")]
+    # CSS pixels at a 1280-pixel window: each end at least 20 px after the one before, in expiry order.
+    assert all(later - earlier >= 20 for earlier, later in itertools.pairwise(ends)), ends
+    breaks = browser.execute_script("return document.querySelectorAll('polyline.break-zigzag').length")
+    assert breaks >= 2, "the axis and the rows show where the time scale breaks"

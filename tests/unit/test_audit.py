@@ -329,8 +329,8 @@ def test_the_page_has_every_key_every_finding_coloured_and_no_secret() -> None:
     assert page.tag_count("script") == 0 and "<script>alert" not in text
     assert page.rows["key_hostile"].label == '<script>alert("x")</script> & "quotes"'
     assert page.rows["key_old"].used_markers == 0 and page.rows["key_ok"].used_markers == 1
-    # No expiry, or an expiry beyond the picture: the bar ends in an arrow.
-    assert page.rows["key_stale"].arrows == ["stale"] and page.rows["key_far"].arrows == ["ok"]
+    # No expiry: the bar ends in an arrow; an expiry years ahead ends after the axis's break, without one.
+    assert page.rows["key_stale"].arrows == ["stale"] and page.rows["key_far"].arrows == []
     assert page.rows["key_ok"].arrows == []
     assert page.rows["key_by_hand"].findings == ["unmanaged"]
     assert page.tag_count("line", "now") == 1 + len({item.primary or "ok" for item in report.keys})
@@ -355,16 +355,39 @@ def test_the_page_of_an_empty_org_and_of_several_orgs() -> None:
     assert "Org org_2" in several.texts and "No stacks were given, so no key is judged unmanaged." in several.texts
 
 
-def test_the_time_axis_spans_the_past_and_as_much_future_and_holds_bars_within() -> None:
+def test_the_time_axis_spans_the_oldest_creation_to_the_latest_expiry_with_a_break_for_far_ones() -> None:
     keys = [KeyAudit("org_1", key("a", age=100, expires_in=3650), NOW, ())]
     scale = timeline_scale(keys, NOW, timedelta(days=30))
-    # 100 days either side of now (the past shown caps the future), and a margin of 2 % of the whole.
-    assert scale.start == NOW - timedelta(days=104) and scale.end == NOW + timedelta(days=104)
-    assert scale.x(NOW - timedelta(days=1000)) == CHART_LEFT and scale.x(NOW + timedelta(days=1000)) == CHART_RIGHT
+    # 100 days either side of now to scale (the past shown caps it), with a margin of 2 %; then a break, and the
+    # ten-year expiry at the end of the dated chart.
+    assert scale.start == NOW - timedelta(days=104) and scale.break_at == NOW + timedelta(days=104)
+    assert scale.end > NOW + timedelta(days=3650)
+    assert scale.break_x is not None and CHART_LEFT < scale.break_x < scale.right < scale.never_x == CHART_RIGHT
+    assert scale.x(NOW - timedelta(days=1000)) == CHART_LEFT and scale.x(NOW + timedelta(days=9000)) == scale.right
+    assert scale.x(NOW + timedelta(days=104)) == scale.break_x
+    assert scale.x(NOW + timedelta(days=105)) > scale.break_x
     fresh = timeline_scale([KeyAudit("org_1", key("b", age=0.01, expires_in=None), NOW, ())], NOW, timedelta(0))
-    assert fresh.end - fresh.start >= timedelta(days=2)
+    assert fresh.end - fresh.start >= timedelta(days=2) and fresh.break_at is None
     window = timeline_scale([KeyAudit("org_1", key("c", age=1, expires_in=None), NOW, ())], NOW, timedelta(days=60))
-    assert window.end > NOW + timedelta(days=60)
+    assert window.end > NOW + timedelta(days=60) and window.break_at is None
+
+
+def test_keys_expiring_in_86_days_in_399_days_and_never_end_in_three_places_none_squashed() -> None:
+    keys = [
+        KeyAudit("org_1", key("soon", age=20, expires_in=86), NOW, ()),
+        KeyAudit("org_1", key("later", age=20, expires_in=399), NOW, ()),
+        KeyAudit("org_1", key("never", age=20, expires_in=None), NOW, ()),
+        KeyAudit("org_1", key("ten-years", age=5, expires_in=3650), NOW, ()),
+    ]
+    scale = timeline_scale(keys, NOW, timedelta(days=30))
+    ends = [scale.x(NOW + timedelta(days=days)) for days in (86, 399, 3650)]
+    assert ends[0] < ends[1] < ends[2] < scale.never_x
+    assert min(b - a for a, b in zip([scale.x(NOW), *ends], [*ends, scale.never_x], strict=True)) > 20
+    # The 20 days since creation keep a readable width despite the ten-year key.
+    assert scale.x(NOW) - scale.x(NOW - timedelta(days=20)) > 0.15 * (CHART_RIGHT - CHART_LEFT)
+    page = AuditPage(render_page(build_report([], [reading([item.key for item in keys])], POLICY)))
+    assert page.tag_count("polyline", "break-zigzag") >= 2
+    assert page.rows["never"].arrows and not page.rows["later"].arrows and not page.rows["ten-years"].arrows
 
 
 def test_ticks_are_round_days_mondays_months_or_years() -> None:
