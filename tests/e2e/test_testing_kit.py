@@ -1,4 +1,4 @@
-"""The testing kit with the real Pulumi CLI: ardent_stack's stacks, its teardown, and the README's test file."""
+"""The testing kit with the real Pulumi CLI: ardent_stack's stacks, its teardown, and the documented test files."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .conftest import PASSPHRASE, ROOT, project_yaml
 pytestmark = pytest.mark.e2e
 
 README = ROOT / "README.md"
+TESTING_PAGE = ROOT / "docs" / "testing.md"
 DELETE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
 
 ONE_KEY_PROGRAM = textwrap.dedent(
@@ -256,7 +257,7 @@ def readme_project(tmp_path: Path) -> Path:
 
 
 def test_the_readme_test_files_pass(readme_project: Path) -> None:
-    blocks = [block for block in python_blocks(readme_section("Testing your Ardent keys")) if "def test_" in block]
+    blocks = [block for block in python_blocks(TESTING_PAGE.read_text()) if "def test_" in block]
     files = {
         "test_keys.py": [block for block in blocks if "PROJECT = " in block],
         "test_orgs.py": [block for block in blocks if "add_org()" in block],
@@ -273,9 +274,7 @@ def test_the_readme_test_files_pass(readme_project: Path) -> None:
 
 
 def test_the_readme_script_without_pytest_runs(readme_project: Path) -> None:
-    (script,) = [
-        block for block in python_blocks(readme_section("Testing your Ardent keys")) if "StackFactory(" in block
-    ]
+    (script,) = [block for block in python_blocks(TESTING_PAGE.read_text()) if "StackFactory(" in block]
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=readme_project, capture_output=True, text=True, timeout=300, check=False
     )
