@@ -226,7 +226,7 @@ class EmulatorApp:
         }
 
     def control_endpoints(self) -> list[str]:
-        """Every control-plane call as ``"METHOD /_emulator/..."``, sorted (the table in docs/emulator.md lists each)."""
+        """Every control-plane call as ``"METHOD /_emulator/..."``, sorted; docs/emulator.md lists each."""
         return sorted(f"{method} {path}" for path, methods in self._control_endpoints.items() for method in methods)
 
     def handle(self, request: Request) -> Response:
