@@ -44,6 +44,7 @@ from .errors import (
     PermissionDeniedError,
 )
 from .lifecycle import KeyLifecycle, ReplacementLedger
+from .refusals import config_place, explain_refusal
 from .settings import Settings, resolve_settings
 from .state import UNKNOWN, KeySpec, KeyState, Unknown, is_unknown
 from .validation import validate_inputs
@@ -246,11 +247,12 @@ class ArdentApiKeyProvider(ResourceProvider):
         prop = "org_id" if declared else ""
         try:
             lifecycle = self.lifecycle(declared)
-            permissions = lifecycle.verify_settings()
         except ArdentConfigurationError as error:
             return [CheckFailure(prop, str(error))]
+        try:
+            permissions = lifecycle.verify_settings()
         except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
-            return [CheckFailure(prop, _settings_problem(error, declared))]
+            return [CheckFailure(prop, _settings_problem(error, lifecycle))]
         except ArdentConnectionError as error:
             if error.sent:
                 return []
@@ -320,20 +322,6 @@ class ArdentApiKeyProvider(ResourceProvider):
             self.lifecycle(old.org_id).delete(old)
 
 
-def _settings_problem(error: ArdentError, org_id: str | None = None) -> str:
-    status = getattr(error, "status", "?")
-    if org_id:
-        return (
-            f"The credentials for org {org_id} were refused (HTTP {status}): give that org its own admin or owner "
-            f"token with `pulumi config set --secret --path 'ardent:orgs.{org_id}.token' <token>` (and "
-            f"`ardent:orgs.{org_id}.apiUrl` if it lives elsewhere); an Ardent token belongs to one org only."
-        )
-    if isinstance(error, AuthenticationError):
-        return (
-            "Ardent rejected the configured token (HTTP 401: unknown, revoked or expired); set a valid admin or "
-            "owner token with `pulumi config set --secret ardent:token <token>` or ARDENT_TOKEN."
-        )
-    return (
-        f"The configured token may not manage the API keys of the configured org (HTTP {status}):"
-        " check that ardent:orgId / ARDENT_ORG_ID is the token's own org and that the token's role is admin or owner."
-    )
+def _settings_problem(error: ArdentError, lifecycle: KeyLifecycle) -> str:
+    place = config_place(lifecycle.org_id, own_credentials=not lifecycle.borrowed_credentials)
+    return explain_refusal(error, lifecycle.org_id, lifecycle.client.api_url, place, doing="used")

@@ -8,16 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..client import ArdentClient
-from ..errors import (
-    ArdentConfigurationError,
-    ArdentError,
-    AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
-)
+from ..errors import ArdentConfigurationError, ArdentError
 from ..models import ApiKey, SecretToken
+from ..refusals import CredentialPlace, environment_place, explain_refusal, org_token_command
 from ..settings import (
     API_URL_VARIABLE,
+    ORG_CONFIG_KEY,
     ORG_VARIABLE,
     ORGS_CONFIG_KEY,
     TOKEN_VARIABLE,
@@ -114,33 +110,16 @@ def read_org(org_id: str, views: Sequence[StackView], settings: Settings, source
 
 def unreadable_org(org_id: str, settings: Settings, source: StackView, error: ArdentError) -> str:
     """Why an org could not be read, naming it and what to configure (never the token)."""
-    label = source.ref.label
-    status = getattr(error, "status", None)
-    if not settings.own_credentials and isinstance(error, AuthenticationError | PermissionDeniedError | NotFoundError):
-        return (
-            f"org {org_id} could not be read: no given stack has credentials of its own for it, and stack {label}'s "
-            f"default token was refused there (HTTP {status}; an Ardent token belongs to one org). Give the org an "
-            f"admin or owner token: `pulumi config set --secret --path '{ORGS_CONFIG_KEY}.{org_id}.token' <token> "
-            f"--stack {source.ref.name}` in {source.ref.project.directory} (and {ORGS_CONFIG_KEY}.{org_id}.apiUrl "
-            "if it lives at another URL)"
-        )
-    where = source.token_setting(org_id)
-    if isinstance(error, AuthenticationError):
-        return (
-            f"org {org_id} could not be read: Ardent rejected stack {label}'s token for it (HTTP 401: unknown, "
-            f"revoked or expired); set a valid admin or owner token of org {org_id} with {where}"
-        )
-    if isinstance(error, PermissionDeniedError):
-        return (
-            f"org {org_id} could not be read: stack {label}'s token for it may not list its keys (HTTP 403); it "
-            f"must be an admin or owner token of org {org_id}, set with {where}"
-        )
-    if isinstance(error, NotFoundError):
-        return (
-            f"org {org_id} was not found at {settings.api_url} (HTTP 404); check the org ids in stack {label}'s "
-            f"ardent:orgId and {ORGS_CONFIG_KEY}, and its keys' org_id"
-        )
-    return f"org {org_id} could not be read at {settings.api_url}: {error}"
+    ref = source.ref
+    place = CredentialPlace(
+        token=f"stack {ref.label}'s token for it" if settings.own_credentials else f"stack {ref.label}'s default token",
+        token_setting=source.token_setting(org_id),
+        org_setting=f"the org ids in stack {ref.label}'s {ORG_CONFIG_KEY} and {ORGS_CONFIG_KEY}, and its keys' org_id",
+        org_token_setting=org_token_command(org_id, ref.name, str(ref.project.directory)),
+        own_credentials=settings.own_credentials,
+        without_own="no given stack has credentials of its own for it",
+    )
+    return explain_refusal(error, org_id, settings.api_url, place, action="list its keys")
 
 
 def read_orgs(views: Sequence[StackView]) -> list[OrgReading]:
@@ -195,16 +174,4 @@ def read_environment_org(environ: Mapping[str, str] | None = None) -> OrgReading
 
 def environment_unreadable(org_id: str, api_url: str, error: ArdentError) -> str:
     """Why the environment's org could not be read, and which variable to fix (never the token)."""
-    if isinstance(error, AuthenticationError):
-        return (
-            f"org {org_id} could not be read: Ardent rejected {TOKEN_VARIABLE} (HTTP 401: unknown, revoked or "
-            f"expired); set {TOKEN_VARIABLE} to a valid admin or owner token of org {org_id}"
-        )
-    if isinstance(error, PermissionDeniedError):
-        return (
-            f"org {org_id} could not be read: {TOKEN_VARIABLE} may not list its keys (HTTP 403); it must be an "
-            f"admin or owner token of org {org_id} ({ORG_VARIABLE})"
-        )
-    if isinstance(error, NotFoundError):
-        return f"org {org_id} was not found at {api_url} (HTTP 404); check {ORG_VARIABLE} and {API_URL_VARIABLE}"
-    return f"org {org_id} could not be read at {api_url}: {error}"
+    return explain_refusal(error, org_id, api_url, environment_place(), action="list its keys")

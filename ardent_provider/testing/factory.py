@@ -20,6 +20,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from ..files import project_file
+from ..settings import API_URL_CONFIG_KEY, ORG_CONFIG_KEY, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, resolve_settings
 from .emulator import ArdentEmulator, EmulatorError
 from .mirror import ProjectMirror
 from .pulumi_bin import find_pulumi, pulumi_root
@@ -27,10 +28,6 @@ from .stack import ArdentStack
 
 # Protects only the throwaway stacks of a test run; the backend lives in the test's temporary directory.
 PASSPHRASE = "ardent-testing"  # noqa: S105
-TOKEN_KEY = "ardent:token"  # noqa: S105 - a config key, not a token
-ORG_KEY = "ardent:orgId"
-URL_KEY = "ardent:apiUrl"
-ORGS_KEY = "ardent:orgs"
 OUTPUT_TAIL_LINES = 30
 # A segment of a config path that needs no quoting: `ardent:orgs.org_1.token`, not `ardent:orgs["a.b"].token`.
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
@@ -176,9 +173,9 @@ class StackFactory:
         self, automation: auto.Stack, workspace: auto.LocalWorkspace, config: Mapping[str, Any]
     ) -> tuple[str, str]:
         values: dict[str, Any] = {
-            URL_KEY: self._emulator.api_url,
-            ORG_KEY: self._emulator.org_id,
-            TOKEN_KEY: self._emulator.token,
+            API_URL_CONFIG_KEY: self._emulator.api_url,
+            ORG_CONFIG_KEY: self._emulator.org_id,
+            TOKEN_CONFIG_KEY: self._emulator.token,
             **config,
         }
         plain: dict[str, auto.ConfigValue] = {}
@@ -198,8 +195,8 @@ class StackFactory:
             automation.set_all_config(plain, path=True)
         for key, text in secret.items():
             self._set_secret(automation, workspace, key, text)
-        org_id = str(_plain(values.get(ORG_KEY)) or self._emulator.org_id)
-        token = str(_plain(values.get(TOKEN_KEY)) or self._emulator.token)
+        org_id = str(_plain(values.get(ORG_CONFIG_KEY)) or self._emulator.org_id)
+        token = str(_plain(values.get(TOKEN_CONFIG_KEY)) or self._emulator.token)
         return org_id, token
 
     def _set_secret(self, automation: auto.Stack, workspace: auto.LocalWorkspace, key: str, value: str) -> None:
@@ -255,18 +252,17 @@ class StackFactory:
         return problems
 
     def _org_tokens(self, made: _Made, orgs: list[str]) -> dict[str, str]:
-        """The token to list each org's keys with, chosen as the provider chooses it.
+        """The token to list each org's keys with.
 
-        The emulator's owner token for its own org, else the stack's ``ardent:orgs.<org>.token`` when it has
-        one, else the stack's ``ardent:token``.
+        The emulator's owner token for its own org (the kit holds it, whatever the stack was given); for any
+        other org, the token the provider would take for it from the stack's config, read back from the stack
+        so that entries set after it was made (through ``automation``) count too.
         """
         tokens = {org: self._emulator.token for org in orgs if org == self._emulator.org_id}
         others = [org for org in orgs if org not in tokens]
         if others:
-            # Read back from the stack, so entries set after it was made (through `automation`) count too.
-            config = made.automation.get_all_config()
-            entries = _org_entries(_plain(config.get(ORGS_KEY)))
-            tokens.update({org: entries.get(org, {}).get("token") or made.token for org in others})
+            config = {key: _plain(value) for key, value in made.automation.get_all_config().items()}
+            tokens.update({org: resolve_settings(config, environ={}, org_id=org).token.reveal() for org in others})
         return tokens
 
 
@@ -293,7 +289,7 @@ def is_secret_config(key: str, value: Any = None) -> bool:
     ``token`` anywhere.
     """
     parts = _path_parts(key)
-    if parts[0] == ORGS_KEY or parts[-1].rsplit(":", 1)[-1].lower() == "token":
+    if parts[0] == ORGS_CONFIG_KEY or parts[-1].rsplit(":", 1)[-1].lower() == "token":
         return True
     return any(path[-1].lower() == "token" for path, _ in _walk(value, []) if path and isinstance(path[-1], str))
 
@@ -329,22 +325,6 @@ def _leaves(key: str, value: Any) -> dict[str, str]:
                 full += f"[{json.dumps(part)}]"
         leaves[full] = leaf if isinstance(leaf, str) else json.dumps(leaf)
     return leaves
-
-
-def _org_entries(value: Any) -> dict[str, dict[str, str]]:
-    """``ardent:orgs`` as read back from a stack (JSON text) or as given (a mapping): org id -> its settings."""
-    if isinstance(value, str) and value:
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    if not isinstance(value, Mapping):
-        return {}
-    return {
-        str(org): {str(name): str(item) for name, item in entry.items() if isinstance(item, str)}
-        for org, entry in value.items()
-        if isinstance(entry, Mapping)
-    }
 
 
 def _label(stack: ArdentStack) -> str:

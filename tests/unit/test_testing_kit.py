@@ -327,14 +327,20 @@ class FakeConfigStack:
         self.plain.update({key: value.value for key, value in config.items()})
 
     def get_all_config(self) -> dict[str, Any]:
+        """As the Automation API reads it back: every key, secrets revealed, a --path map as JSON text."""
         from pulumi.automation import ConfigValue
 
         orgs: dict[str, dict[str, str]] = {}
+        values = {key: ConfigValue(value) for key, value in self.plain.items()}
         for key, value in self.secret.items():
             if key.startswith("ardent:orgs."):
                 _, org, name = key.split(".")
                 orgs.setdefault(org, {})[name] = value
-        return {"ardent:orgs": ConfigValue(json.dumps(orgs), secret=True)} if orgs else {}
+            else:
+                values[key] = ConfigValue(value, secret=True)
+        if orgs:
+            values["ardent:orgs"] = ConfigValue(json.dumps(orgs), secret=True)
+        return values
 
 
 def fake_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Any) -> Any:
