@@ -128,9 +128,14 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _whole(value: Any) -> int | None:
-    # Pulumi carries every number as a float across the wire.
+def whole_number(value: Any) -> int | None:
+    """A whole number as an int (Pulumi carries every number as a float: 30.0 is 30); None for anything else.
+
+    1.5, a bool, a string or None is not a whole number: the policy pack and the state read numbers alike.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
         return None
     return int(value)
 
@@ -162,10 +167,10 @@ class KeySpec:
             name=str(props.get("name") or ""),
             role=str(props.get("role") or ""),
             scopes=tuple(sorted(str(scope) for scope in scopes)) if isinstance(scopes, list | tuple) else (),
-            expires_in_days=_whole(props.get("expires_in_days")),
+            expires_in_days=whole_number(props.get("expires_in_days")),
             rotation_triggers=dict(triggers) if isinstance(triggers, Mapping) else None,
-            rotate_before_days=_whole(props.get("rotate_before_days")),
-            keep_previous_for_days=_whole(props.get("keep_previous_for_days")),
+            rotate_before_days=whole_number(props.get("rotate_before_days")),
+            keep_previous_for_days=whole_number(props.get("keep_previous_for_days")),
             adopt_key_id=_text(props.get("adopt_key_id")),
             adopt_token=_text(props.get("adopt_token")),
             on_missing_token=_text(props.get("on_missing_token")),

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 from ..models import RoleSpec, canonical_role
 from ..resource_types import DYNAMIC_KEY_TYPE
-from ..state import Unknown
+from ..state import Unknown, whole_number
 
 RESOURCE_TYPE: Final = DYNAMIC_KEY_TYPE
 
@@ -98,7 +98,7 @@ def no_owner_keys(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
 
 def expiry_required(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
     """A violation when the key never expires, or expires later than ``max_days`` days after its creation."""
-    max_days = _whole(config.get("max_days", DEFAULT_MAX_DAYS))
+    max_days = whole_number(config.get("max_days", DEFAULT_MAX_DAYS))
     if max_days is None or not 1 <= max_days <= MAX_DAYS_LIMIT:
         return (
             f"{EXPIRY_REQUIRED} cannot check {key.label}: its option max_days must be a whole number of days from 1 "
@@ -112,7 +112,7 @@ def expiry_required(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
             f"Set expires_in_days to {max_days} or less (and rotate_before_days, so that `pulumi up` replaces "
             "the key before it expires)."
         )
-    days = _whole(key.expires_in_days)
+    days = whole_number(key.expires_in_days)
     if days is None or days <= max_days:
         return None
     return (
@@ -226,15 +226,6 @@ def _pattern(
 
 def _role(value: Any) -> RoleSpec | None:
     return canonical_role(value) if isinstance(value, str) else None
-
-
-def _whole(value: Any) -> int | None:
-    # Pulumi carries every number as a float across the wire.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        return None
-    return int(value)
 
 
 # The engine's own key for "every policy" in --policy-pack-config.

@@ -22,7 +22,6 @@ from typing import IO, Any
 FAULT_OPTIONS = frozenset({"status", "retry_after", "delay_ms", "rate", "count"})
 LIST_KEYS_ROUTE = "GET /v1/orgs/{org_id}/api-keys"
 SECONDS_PER_DAY = 86_400
-STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

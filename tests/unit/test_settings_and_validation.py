@@ -225,3 +225,15 @@ def test_bad_per_org_credentials_say_what_is_wrong(orgs: str, says: str) -> None
     config = {"ardent:token": TOKEN, "ardent:orgId": "org_main", "ardent:orgs": orgs}
     with pytest.raises(ArdentConfigurationError, match=says):
         resolve_settings(config, {}, org_id="org_eu")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(30, 30), (30.0, 30), (1.5, None), (True, None), ("30", None), (None, None)]
+)
+def test_one_reading_of_whole_numbers_serves_the_state_and_the_policy_pack(value: Any, expected: int | None) -> None:
+    from ardent_provider.policy.rules import KeyInputs, expiry_required
+    from ardent_provider.state import whole_number
+
+    assert whole_number(value) == expected
+    verdict = expiry_required(KeyInputs("svc", role="role_org_viewer", expires_in_days=30), {"max_days": value})
+    assert (verdict is None) == (expected is not None), verdict
