@@ -9,16 +9,13 @@ through :meth:`ArdentApiKeyProvider.configure` in the provider process, where th
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import sys
-import threading
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from dataclasses import replace
+from typing import Any, ParamSpec, TypeVar
 
 import pulumi
 from pulumi.dynamic import (
@@ -45,7 +42,8 @@ from .errors import (
 )
 from .lifecycle import KeyLifecycle, ReplacementLedger
 from .refusals import config_place, explain_refusal
-from .settings import Settings, resolve_settings
+from .runs import process_runs, run_key
+from .settings import resolve_settings
 from .state import UNKNOWN, KeySpec, KeyState, Unknown, is_unknown
 from .validation import validate_inputs
 
@@ -158,31 +156,8 @@ def _describe(state: KeyState) -> str:
     return f"Ardent key {state.key_id} ({state.spec.name!r}){org}"
 
 
-@dataclass
-class _Run:
-    """One run's lifecycles (one per org and credentials) and the replacement ledger they share."""
-
-    lifecycles: dict[Settings, KeyLifecycle] = field(default_factory=dict)
-    ledger: ReplacementLedger = field(default_factory=ReplacementLedger)
-
-
-def _run_key(config: Mapping[str, object] | Callable[[str], object | None]) -> str:
-    """A digest that tells runs (stack configurations) apart; it is kept in memory only."""
-    if callable(config):
-        return f"lookup-{id(config)}"
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 class ArdentApiKeyProvider(ResourceProvider):
     """Creates, reads, rotates and revokes Ardent API keys. A change of key input replaces the key."""
-
-    # What a run remembers (its lifecycles and their shared replacement ledger) is kept by the class, not by an
-    # instance: the engine may load two instances in one run (it caches one per pickled ``__provider`` string,
-    # and an old state's string can differ from the program's), and the instance that deletes the replaced
-    # key must see what the one that created its successor decided. Runs are told apart by their config.
-    _runs_lock: ClassVar[threading.Lock] = threading.Lock()
-    _runs: ClassVar[dict[str, _Run]] = {}
 
     def __getstate__(self) -> None:
         """Pickle nothing: settings and connections are per process, never part of state.
@@ -206,23 +181,27 @@ class ArdentApiKeyProvider(ResourceProvider):
         )
 
     def lifecycle(self, org_id: str | None = None) -> KeyLifecycle:
-        """The run's lifecycle for an org (the configured default when None), created on first use."""
+        """The run's lifecycle for an org (the configured default when None), created on first use.
+
+        Every instance of one run shares it through the process's :class:`~ardent_provider.runs.RunRegistry`.
+        """
         config = getattr(self, "_config", {})
         settings = resolve_settings(config, org_id=org_id)
-        with self._runs_lock:
-            run = self._runs.setdefault(_run_key(config), _Run())
-            found = run.lifecycles.get(settings)
-            if found is None:
-                client = ArdentClient(settings.token, api_url=settings.api_url)
-                found = KeyLifecycle(
-                    client,
-                    settings.org_id,
-                    warn=pulumi.log.warn,
-                    ledger=run.ledger,
-                    borrowed_credentials=not settings.own_credentials,
-                )
-                run.lifecycles[settings] = found
-            return found
+        default = settings if org_id is None else None
+        if callable(config) and default is None:
+            default = resolve_settings(config)
+        key = run_key(config, default)
+
+        def make(ledger: ReplacementLedger) -> KeyLifecycle:
+            return KeyLifecycle(
+                ArdentClient(settings.token, api_url=settings.api_url),
+                settings.org_id,
+                warn=pulumi.log.warn,
+                ledger=ledger,
+                borrowed_credentials=not settings.own_credentials,
+            )
+
+        return process_runs().lifecycle(key, settings, make)
 
     # -- preview ------------------------------------------------------------------------------------
 

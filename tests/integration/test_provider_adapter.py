@@ -14,8 +14,11 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.output import Unknown
 
+from ardent_provider.client import ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.lifecycle import KeyLifecycle
 from ardent_provider.provider import ArdentApiKeyProvider
+from ardent_provider.settings import resolve_settings
 
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 
@@ -368,3 +371,49 @@ def test_a_token_given_where_an_org_id_or_url_belongs_is_refused_without_being_s
     provider = configured({"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": token})
     failures = provider.check({}, inputs(org_id=token)).failures
     assert [failure.property for failure in failures] == ["org_id"] and token not in failures[0].reason
+
+
+class LookupOnlyConfig:
+    """A stack config that offers only ``get`` (as older SDKs hand it over): a new bound method per instance."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def get(self, key: str) -> Any:
+        return self._values.get(key)
+
+
+def test_two_provider_instances_of_one_run_share_its_lifecycles_even_with_only_a_config_lookup(
+    emulator: EmulatorServer,
+) -> None:
+    from ardent_provider.runs import process_runs
+
+    values = {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
+    first, second = configured(values), configured(values)
+    assert first.lifecycle() is second.lifecycle()
+    looked_up = []
+    for _ in range(2):
+        provider = ArdentApiKeyProvider()
+        provider.configure(ConfigureRequest(LookupOnlyConfig(values)))  # type: ignore[arg-type]
+        looked_up.append(provider)
+    assert looked_up[0].lifecycle() is looked_up[1].lifecycle(), "a lookup is a new object per instance"
+    assert process_runs().run_count() >= 2
+
+
+def test_closing_the_registry_closes_every_client_it_opened(emulator: EmulatorServer) -> None:
+    from ardent_provider.runs import RunRegistry
+
+    registry = RunRegistry()
+    settings = resolve_settings(
+        {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
+    )
+    client = ArdentClient(emulator.token, api_url=emulator.url)
+    made = registry.lifecycle("run", settings, lambda ledger: KeyLifecycle(client, emulator.org_id, ledger=ledger))
+    assert registry.lifecycle("run", settings, lambda ledger: pytest.fail("made twice")) is made
+    made.client.list_keys(emulator.org_id)
+    registry.close()
+    assert registry.run_count() == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        registry.lifecycle("run", settings, lambda ledger: made)
+    with pytest.raises(Exception, match=r"(?i)closed"):
+        made.client.list_keys(emulator.org_id)
