@@ -7,6 +7,7 @@ local emulator lives in :mod:`ardent_provider.emulator`.
 from __future__ import annotations
 
 import importlib
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,17 +32,19 @@ if TYPE_CHECKING:
     from .resource import ArdentApiKey, ArdentApiKeyArgs
 
 # Imported on first use, so that ``python -m ardent_provider.emulator`` loads neither Pulumi nor httpx.
-_EXPORTS = {
-    "ArdentClient": "client",
-    "RetryPolicy": "client",
-    "ApiKey": "models",
-    "CreatedKey": "models",
-    "Org": "models",
-    "Role": "models",
-    "SecretToken": "models",
-    "ArdentApiKey": "resource",
-    "ArdentApiKeyArgs": "resource",
-}
+_EXPORTS = MappingProxyType(
+    {
+        "ArdentClient": "client",
+        "RetryPolicy": "client",
+        "ApiKey": "models",
+        "CreatedKey": "models",
+        "Org": "models",
+        "Role": "models",
+        "SecretToken": "models",
+        "ArdentApiKey": "resource",
+        "ArdentApiKeyArgs": "resource",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,8 @@ carry a token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -130,19 +132,21 @@ class ServerError(ArdentAPIError):
     hint = "the Ardent service failed; retry later"
 
 
-STATUS_ERRORS: dict[int, type[ArdentAPIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: ValidationError,
-    429: RateLimitedError,
-    500: ServerError,
-    502: ServerError,
-    503: ServerError,
-    504: ServerError,
-}
+STATUS_ERRORS: Mapping[int, type[ArdentAPIError]] = MappingProxyType(
+    {
+        400: BadRequestError,
+        401: AuthenticationError,
+        403: PermissionDeniedError,
+        404: NotFoundError,
+        409: ConflictError,
+        422: ValidationError,
+        429: RateLimitedError,
+        500: ServerError,
+        502: ServerError,
+        503: ServerError,
+        504: ServerError,
+    }
+)
 
 
 def error_class_for(status: int) -> type[ArdentAPIError]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Final
 
 from .models import SecretToken
@@ -47,47 +48,51 @@ OUTPUT_NAMES: Final = ("name", "role", "scopes", *COMPUTED_OUTPUTS)
 SECRET_OUTPUTS: Final = ("token", "previous_token", "adopt_token")
 """Always secret in state, whatever options the program passes."""
 
-INPUT_DOCS: Final[Mapping[str, str]] = {
-    "role": "Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; "
-    "recorded as the role key. A change replaces the key.",
-    "name": "The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource "
-    "name. A change replaces the key.",
-    "scopes": "Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission "
-    "of the role. A change replaces the key.",
-    "expires_in_days": "Days from creation until the key expires, 1 to 3650; omitted, the key never expires. A "
-    "change replaces the key.",
-    "rotation_triggers": "Any map; a change of any value replaces the key at once.",
-    "rotate_before_days": "Replace the key at the first `pulumi up` this many days before it expires; less than "
-    "expires_in_days.",
-    "keep_previous_for_days": "After a replacement, keep the old key valid (as previous_token) for this many days "
-    "before it is revoked.",
-    "adopt_key_id": "The id of an existing key to bring under management instead of creating one; its name must "
-    "match name.",
-    "adopt_token": "The adopted key's token (a secret), published as token; checked against the key.",
-    "on_missing_token": "What to do when a key is adopted without its token: error (the default), rotate "
-    "(replace it with a new key) or keep (manage it, publish no token).",
-    "org_id": "The org the key lives in; omitted, ardent:orgId. Its credentials come from "
-    "ardent:orgs.<org id>. A change replaces the key.",
-}
+INPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "role": "Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; "
+        "recorded as the role key. A change replaces the key.",
+        "name": "The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource "
+        "name. A change replaces the key.",
+        "scopes": "Dot-style permissions such as connectors.read, a subset of the role's; empty grants every "
+        "permission of the role. A change replaces the key.",
+        "expires_in_days": "Days from creation until the key expires, 1 to 3650; omitted, the key never expires. A "
+        "change replaces the key.",
+        "rotation_triggers": "Any map; a change of any value replaces the key at once.",
+        "rotate_before_days": "Replace the key at the first `pulumi up` this many days before it expires; less than "
+        "expires_in_days.",
+        "keep_previous_for_days": "After a replacement, keep the old key valid (as previous_token) for this many days "
+        "before it is revoked.",
+        "adopt_key_id": "The id of an existing key to bring under management instead of creating one; its name must "
+        "match name.",
+        "adopt_token": "The adopted key's token (a secret), published as token; checked against the key.",
+        "on_missing_token": "What to do when a key is adopted without its token: error (the default), rotate "
+        "(replace it with a new key) or keep (manage it, publish no token).",
+        "org_id": "The org the key lives in; omitted, ardent:orgId. Its credentials come from "
+        "ardent:orgs.<org id>. A change replaces the key.",
+    }
+)
 """What each input means, for ``help(ArdentApiKey)`` and the README; one entry per name of ``INPUT_NAMES``."""
-OUTPUT_DOCS: Final[Mapping[str, str]] = {
-    "key_id": "The key's id in Ardent; also the resource id.",
-    "org_id": "The org the key lives in.",
-    "name": "The key's name in Ardent.",
-    "role": "The key's role, as its role key such as role_org_admin.",
-    "scopes": "The key's scopes; empty means every permission of its role.",
-    "key_prefix": "The first characters of the token, as Ardent lists them; not secret.",
-    "created_at": "When Ardent created the key, ISO-8601 UTC.",
-    "expires_at": "When the key expires, ISO-8601 UTC; None for a key that never expires.",
-    "status": "active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the "
-    "key's any more; the next `pulumi up` replaces it).",
-    "token": "The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.",
-    "token_fingerprint": "A short SHA-256 fingerprint of the token, to tell tokens apart without showing them.",
-    "previous_key_id": "The replaced key kept valid through keep_previous_for_days, if any.",
-    "previous_token": "That kept key's token, a secret.",
-    "previous_revoke_after": "When the kept previous key is revoked (at the first `pulumi up` after that time).",
-    "pending_revoke_key_ids": "Replaced keys whose revocation failed; the next `pulumi up` retries them.",
-}
+OUTPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "key_id": "The key's id in Ardent; also the resource id.",
+        "org_id": "The org the key lives in.",
+        "name": "The key's name in Ardent.",
+        "role": "The key's role, as its role key such as role_org_admin.",
+        "scopes": "The key's scopes; empty means every permission of its role.",
+        "key_prefix": "The first characters of the token, as Ardent lists them; not secret.",
+        "created_at": "When Ardent created the key, ISO-8601 UTC.",
+        "expires_at": "When the key expires, ISO-8601 UTC; None for a key that never expires.",
+        "status": "active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the "
+        "key's any more; the next `pulumi up` replaces it).",
+        "token": "The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.",
+        "token_fingerprint": "A short SHA-256 fingerprint of the token, to tell tokens apart without showing them.",
+        "previous_key_id": "The replaced key kept valid through keep_previous_for_days, if any.",
+        "previous_token": "That kept key's token, a secret.",
+        "previous_revoke_after": "When the kept previous key is revoked (at the first `pulumi up` after that time).",
+        "pending_revoke_key_ids": "Replaced keys whose revocation failed; the next `pulumi up` retries them.",
+    }
+)
 """What each output means; one entry per name of ``OUTPUT_NAMES``."""
 
 ACTIVE: Final = "active"

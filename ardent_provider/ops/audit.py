@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from ..models import ApiKey
@@ -47,7 +48,7 @@ FINDING_KINDS: tuple[FindingKind, ...] = (
     FindingKind("all_scopes", "All scopes of its role", "it has no scopes, so every permission of its role"),
 )
 FINDING_CODES: tuple[str, ...] = tuple(kind.code for kind in FINDING_KINDS)
-SEVERITY: Mapping[str, int] = {code: rank for rank, code in enumerate(FINDING_CODES)}
+SEVERITY: Mapping[str, int] = MappingProxyType({code: rank for rank, code in enumerate(FINDING_CODES)})
 
 
 @dataclass(frozen=True)

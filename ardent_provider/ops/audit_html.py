@@ -16,25 +16,28 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 from .audit import FINDING_KINDS, AuditReport, KeyAudit, span
 from .render import wire_time
 
 OK = "ok"
-COLOURS: dict[str, str] = {
-    # The Okabe-Ito palette, which stays distinguishable with the common colour-vision deficiencies.
-    "expired": "#d55e00",
-    "expiring": "#e69f00",
-    "unmanaged": "#cc79a7",
-    "stale": "#0072b2",
-    "never_used": "#56b4e9",
-    "no_expiry": "#7f7f7f",
-    "all_scopes": "#f0e442",
-    OK: "#009e73",
-}
+COLOURS: Mapping[str, str] = MappingProxyType(
+    {
+        # The Okabe-Ito palette, which stays distinguishable with the common colour-vision deficiencies.
+        "expired": "#d55e00",
+        "expiring": "#e69f00",
+        "unmanaged": "#cc79a7",
+        "stale": "#0072b2",
+        "never_used": "#56b4e9",
+        "no_expiry": "#7f7f7f",
+        "all_scopes": "#f0e442",
+        OK: "#009e73",
+    }
+)
 NOW_COLOUR = "#c00000"
 
 WIDTH = 1200

@@ -7,6 +7,7 @@ runs; the CLI starts it through the launcher that ``ardent-keys policy-pack`` wr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import grpc
@@ -28,11 +29,13 @@ from ..state import UNKNOWN
 from .rules import POLICIES, KeyInputs, PolicySpec, config_problems
 
 PACK_NAME = "ardent-api-keys"
-_LEVELS = {
-    "advisory": EnforcementLevel.ADVISORY,
-    "mandatory": EnforcementLevel.MANDATORY,
-    "disabled": EnforcementLevel.DISABLED,
-}
+_LEVELS = MappingProxyType(
+    {
+        "advisory": EnforcementLevel.ADVISORY,
+        "mandatory": EnforcementLevel.MANDATORY,
+        "disabled": EnforcementLevel.DISABLED,
+    }
+)
 
 
 def plain(value: Any) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,14 +31,16 @@ if importlib.util.find_spec("pytest") is not None:
     from .plugin import _ardent_emulator_process, ardent_emulator, ardent_stack  # noqa: F401
 
 # Loaded on first use: pytest imports this module at startup in every run, most of which never use the kit.
-_LAZY = {
-    "ArdentEmulator": ".emulator",
-    "EmulatorError": ".emulator",
-    "ArdentStack": ".stack",
-    "StackFactory": ".factory",
-    "PulumiNotFoundError": ".pulumi_bin",
-    "find_pulumi": ".pulumi_bin",
-}
+_LAZY = MappingProxyType(
+    {
+        "ArdentEmulator": ".emulator",
+        "EmulatorError": ".emulator",
+        "ArdentStack": ".stack",
+        "StackFactory": ".factory",
+        "PulumiNotFoundError": ".pulumi_bin",
+        "find_pulumi": ".pulumi_bin",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -59,22 +59,90 @@ def test_the_lifecycle_never_imports_pulumi_and_the_provider_never_imports_httpx
         assert "httpx" not in {name.split(".")[0] for name in imports_of(PACKAGE / module)}, module
 
 
-def test_no_module_keeps_mutable_state_at_module_level() -> None:
-    for path in modules(PACKAGE):
-        tree = ast.parse(path.read_text())
-        for node in tree.body:
-            if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(
-                node.value, ast.Dict | ast.List | ast.Set | ast.Call
-            ):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names = [target.id for target in targets if isinstance(target, ast.Name)]
-                call = node.value.func if isinstance(node.value, ast.Call) else None
-                constant = isinstance(call, ast.Name) and call.id in {
-                    "frozenset",
-                    "tuple",
-                    "Final",
-                    "TypeVar",
-                    "ParamSpec",
-                }
-                immutable_by_name = all(name.isupper() or name == "__all__" for name in names)
-                assert constant or immutable_by_name, (path.name, names)
+# Calls whose result cannot change: immutable values, compiled patterns, type variables, a logger (its state is
+# the logging module's), an HTTP timeout, the UNKNOWN sentinel, an opener without cookies or caches.
+IMMUTABLE_CALLS = frozenset(
+    {
+        "frozenset",
+        "tuple",
+        "Final",
+        "TypeVar",
+        "ParamSpec",
+        "MappingProxyType",
+        "re.compile",
+        "logging.getLogger",
+        "timedelta",
+        "httpx.Timeout",
+        "Unknown",
+        "', '.join",
+        "urllib.request.build_opener",
+    }
+)
+MUTABLE_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+
+
+def _holds_mutable_state(value: ast.expr | None) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, MUTABLE_LITERALS):
+        return True
+    return isinstance(value, ast.Call) and ast.unparse(value.func) not in IMMUTABLE_CALLS
+
+
+def mutable_state_in(source: str, where: str) -> list[str]:
+    """Module-level names and class attributes that hold something mutable, whatever their case.
+
+    Dataclass fields (``field(...)``) are per instance and pass; ``__all__`` may be a list, as is usual.
+    """
+    found: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [ast.unparse(target) for target in targets]
+            if names != ["__all__"] and _holds_mutable_state(node.value):
+                found.append(f"{where}: {', '.join(names)}")
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if not isinstance(item, ast.Assign | ast.AnnAssign):
+                    continue
+                value = item.value
+                per_instance = isinstance(value, ast.Call) and ast.unparse(value.func) == "field"
+                if not per_instance and _holds_mutable_state(value):
+                    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                    found.append(f"{where}: {node.name}.{', '.join(ast.unparse(target) for target in targets)}")
+    return found
+
+
+def package_modules(package: Path) -> list[Path]:
+    """Every module of the package, its subpackages' included."""
+    return sorted(package.rglob("*.py"))
+
+
+def test_no_module_keeps_mutable_state_at_module_level_or_in_a_class() -> None:
+    paths = package_modules(PACKAGE)
+    assert any(path.parent.name == "ops" for path in paths) and any(path.parent.name == "testing" for path in paths)
+    found = [item for path in paths for item in mutable_state_in(path.read_text(), str(path.relative_to(PACKAGE)))]
+    assert found == [], "mutable state outside an object with a lifetime: " + "; ".join(found)
+
+
+def test_the_mutable_state_check_catches_what_it_claims(tmp_path: Path) -> None:
+    assert mutable_state_in("KNOWN_ORGS = {}\n", "m.py") == ["m.py: KNOWN_ORGS"]
+    assert mutable_state_in("CACHE: dict[str, int] = dict()\n", "m.py") == ["m.py: CACHE"]
+    assert mutable_state_in("SEEN = [name for name in 'ab']\n", "m.py") == ["m.py: SEEN"]
+    holding_clients = "class Provider:\n    _clients: ClassVar[dict[str, Any]] = {}\n    _lock = threading.Lock()\n"
+    assert mutable_state_in(holding_clients, "p.py") == ["p.py: Provider._clients", "p.py: Provider._lock"]
+    fine = (
+        "COLOURS = MappingProxyType({'a': 1})\nNAMES = ('a',)\n__all__ = ['x']\n"
+        "@dataclass\nclass Run:\n    items: dict[str, int] = field(default_factory=dict)\n    LIMIT = 3\n"
+    )
+    assert mutable_state_in(fine, "f.py") == []
+    subpackage = tmp_path / "pkg" / "sub"
+    subpackage.mkdir(parents=True)
+    (subpackage / "state.py").write_text("_registry = []\n")
+    (tmp_path / "pkg" / "top.py").write_text("X = 1\n")
+    found = [
+        item
+        for path in package_modules(tmp_path / "pkg")
+        for item in mutable_state_in(path.read_text(), str(path.relative_to(tmp_path / "pkg")))
+    ]
+    assert found == ["sub/state.py: _registry"]
