@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from ardent_provider.emulator import EmulatorServer
-from ardent_provider.pulumi_cli import PulumiCLI, PulumiCommandError
+from ardent_provider.testing.pulumi_cli import PulumiCLI, PulumiCommandError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "bench" / "program"

@@ -12,7 +12,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 from ardent_provider import ArdentClient, ArdentError
-from ardent_provider.pulumi_cli import PulumiCLI, PulumiCommandError
+from ardent_provider.testing.pulumi_cli import PulumiCLI, PulumiCommandError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / ".demo"

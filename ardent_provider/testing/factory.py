@@ -23,6 +23,7 @@ from ..files import project_file
 from ..settings import API_URL_CONFIG_KEY, ORG_CONFIG_KEY, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, resolve_settings
 from .emulator import ArdentEmulator, EmulatorError
 from .mirror import ProjectMirror
+from .offline import offline_environment
 from .pulumi_bin import find_pulumi, pulumi_root
 from .stack import ArdentStack
 
@@ -147,13 +148,7 @@ class StackFactory:
         return workspace, mirror.sync
 
     def _env(self, *, inline: bool) -> dict[str, str]:
-        env = {
-            "PULUMI_BACKEND_URL": self._backend.resolve().as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PATH": f"{self._bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+        env = offline_environment(self._backend, PASSPHRASE, bin_dir=self._bin_dir)
         if inline:
             # The dynamic provider process must import this package: the interpreter running the test has it.
             env["PULUMI_PYTHON_CMD"] = sys.executable

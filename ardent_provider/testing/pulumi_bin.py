@@ -36,7 +36,7 @@ def find_pulumi(environ: Mapping[str, str] | None = None) -> Path:
     newest CLI that ``scripts/setup-pulumi`` cached. The Python language host and the dynamic-provider
     plugin must sit beside it or on ``PATH``.
     """
-    from ..pulumi_cli import BIN_DIR_VARIABLE  # here, not at the top: the plugin loads before coverage starts
+    from .pulumi_cli import BIN_DIR_VARIABLE  # here, not at the top: the plugin loads before coverage starts
 
     env = os.environ if environ is None else environ
     search_path = env.get("PATH", "")

@@ -19,7 +19,7 @@ import pytest
 from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey
-from ardent_provider.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
+from ardent_provider.testing.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
 
 from ..conftest import FAST_RETRY
 

@@ -16,7 +16,7 @@ import pytest
 
 from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
-from ardent_provider.pulumi_cli import PulumiCLI
+from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
 from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, make_stack

@@ -18,8 +18,8 @@ import pytest
 
 from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
-from ardent_provider.pulumi_cli import PulumiCLI
 from ardent_provider.testing import find_pulumi
+from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
 from .conftest import PASSPHRASE, ROOT, require_cli, token_works

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ardent_provider.emulator.store import KeyRow
-from ardent_provider.pulumi_cli import PulumiCLI
+from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from .conftest import PASSPHRASE, STACK, Stack
 

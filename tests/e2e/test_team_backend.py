@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from ardent_provider.emulator import EmulatorServer
-from ardent_provider.pulumi_cli import PulumiCLI
+from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from .conftest import KEYS_PROGRAM, PASSPHRASE, Stack, project_yaml, require_cli, token_works
 

@@ -15,9 +15,9 @@ import pulumi
 import pytest
 
 from ardent_provider import ArdentApiKey
-from ardent_provider.pulumi_cli import PulumiCLI
 from ardent_provider.testing import ArdentEmulator, StackFactory, find_pulumi
 from ardent_provider.testing import stack as stack_module
+from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from .conftest import PASSPHRASE, ROOT, project_yaml
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ardent_provider.pulumi_cli import PulumiCLI, PulumiCommandError
+from ardent_provider.testing.pulumi_cli import PulumiCLI, PulumiCommandError
 
 # Records its arguments, stdin and selected environment; answers like the real CLI for the calls used here.
 FAKE_PULUMI = textwrap.dedent(

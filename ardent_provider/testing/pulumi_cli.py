@@ -1,4 +1,8 @@
-"""Running the real Pulumi CLI offline: a local file backend, a passphrase, a private PULUMI_HOME."""
+"""Running the real Pulumi CLI offline: a local file backend, a passphrase, a private PULUMI_HOME.
+
+The project's own tests, its demo and its benchmark drive the CLI through :class:`PulumiCLI`; the testing
+kit's ``ardent_stack`` uses the same offline environment (:mod:`.offline`) through the Automation API.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .offline import offline_environment
 
 BIN_DIR_VARIABLE = "ARDENT_PULUMI_BIN_DIR"
 
@@ -52,17 +58,10 @@ class PulumiCLI:
         """
         env = dict(os.environ)
         env.pop("PULUMI_PYTHON_CMD", None)
-        if self.bin_dir is not None:
-            env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
-        env.update(
-            PULUMI_BACKEND_URL=self.backend_dir.resolve().as_uri(),
-            PULUMI_HOME=str((self.state_dir / "home").resolve()),
-            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="true",
-        )
         env.pop("PULUMI_ACCESS_TOKEN", None)
+        env.update(
+            offline_environment(self.backend_dir, self.passphrase, bin_dir=self.bin_dir, home=self.state_dir / "home")
+        )
         env.update(self.extra_env)
         return env
 
