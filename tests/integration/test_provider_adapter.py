@@ -417,3 +417,42 @@ def test_closing_the_registry_closes_every_client_it_opened(emulator: EmulatorSe
         registry.lifecycle("run", settings, lambda ledger: made)
     with pytest.raises(Exception, match=r"(?i)closed"):
         made.client.list_keys(emulator.org_id)
+
+
+PROVIDER_PROCESS = """
+import json, sys
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+from ardent_provider.provider import ArdentApiKeyProvider
+
+config = json.loads(sys.argv[1])
+provider = ArdentApiKeyProvider()
+provider.configure(ConfigureRequest(Config(raw_config=config, project_name="proj")))
+inputs = {"name": "svc", "role": "Member", "resource_name": "svc", "__provider": "blob"}
+checked = provider.check({}, inputs)
+assert not checked.failures, [failure.reason for failure in checked.failures]
+created = provider.create(checked.inputs)
+read = provider.read(created.id, created.outs)
+assert read.id == created.id
+provider.delete(created.id, created.outs)
+roots = ("ardent_provider", "httpx", "pulumi_policy")
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in roots)))
+"""
+
+
+def test_a_provider_process_imports_only_what_a_run_needs(emulator: EmulatorServer) -> None:
+    import subprocess
+    import sys
+
+    config = {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
+    result = subprocess.run(
+        [sys.executable, "-c", PROVIDER_PROCESS, json.dumps(config)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    ours = {name for name in loaded if name.startswith("ardent_provider")}
+    assert {"ardent_provider.provider", "ardent_provider.lifecycle", "ardent_provider.client"} <= ours
+    needless = ("ardent_provider.ops", "ardent_provider.cli", "ardent_provider.policy", "ardent_provider.testing")
+    assert not {name for name in ours if name in needless or name.startswith(tuple(f"{n}." for n in needless))}, ours
+    assert "ardent_provider.emulator" not in ours and "pulumi_policy" not in loaded
+    print(f"\nmodules of the package loaded by a provider run: {len(ours)}: {', '.join(sorted(ours))}")
