@@ -14,6 +14,11 @@ def _keys() -> list[ApiKey]:
     return [ApiKey(id=f"key_{i}", name=f"k{i}", key_prefix="p", scopes=(), created_at=None) for i in range(3)]
 
 
+def _followers_waiting(inventory: KeyInventory, count: int) -> bool:
+    pending = inventory._in_flight
+    return pending is not None and len(pending._condition._waiters) >= count  # type: ignore[attr-defined]
+
+
 def test_concurrent_readers_share_one_list_call() -> None:
     calls = 0
     gate = threading.Event()
@@ -24,12 +29,17 @@ def test_concurrent_readers_share_one_list_call() -> None:
         gate.wait(2)
         return _keys()
 
-    inventory = KeyInventory(fetch)
+    # A list never reused (max_age below zero): calls == 1 can only come from the shared in-flight call.
+    inventory = KeyInventory(fetch, max_age=-1)
     found: list[ApiKey | None] = []
     threads = [threading.Thread(target=lambda: found.append(inventory.find("key_1"))) for _ in range(8)]
     for thread in threads:
         thread.start()
-    time.sleep(0.1)
+    # Release the list call only once the seven other readers wait on its result (the future's condition).
+    deadline = time.monotonic() + 10
+    while not _followers_waiting(inventory, 7):
+        assert time.monotonic() < deadline, "the other readers never waited on the in-flight call"
+        time.sleep(0.001)
     gate.set()
     for thread in threads:
         thread.join()
