@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
-import httpx
 import pytest
 
 from ardent_provider.emulator import EmulatorServer
@@ -36,8 +36,19 @@ PROJECT = "ardent-team"
 BUCKET = "team-state"
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
-# Long enough that the second runner, started once the lock is seen, reaches its lock check on a loaded machine.
-CREATE_DELAY_MS = 10_000
+# The first runner's program waits for this file, so it holds the stack's lock until the test lets it go on:
+# the second runner meets the lock whatever the machine's load, with no delay to race.
+HOLD_PROGRAM = textwrap.dedent(
+    """
+    import time
+    from pathlib import Path
+
+    _go = Path(__file__).parent / "go"
+    _deadline = time.monotonic() + 300
+    while not _go.exists() and time.monotonic() < _deadline:
+        time.sleep(0.05)
+    """
+)
 # Dummy credentials: moto accepts any, and they keep the SDKs from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 # moto sends no response checksums; without this the CLI's AWS SDK warns about it on every read.
@@ -202,25 +213,26 @@ def test_runners_share_an_s3_backend_its_lock_refuses_a_second_up_of_one_stack_a
     )
     assert not any(staging.cli.backend_dir.iterdir()), "nothing went to the private file backend"
 
-    # One stack from two runners at once: a new commit adds a key; the first runner's create is slowed so the
-    # second starts while the first holds the stack's lock.
+    # One stack from two runners at once: a new commit adds a key; the first runner's program waits (holding the
+    # stack's lock) until the second runner has been refused.
     other = runner(repo, tmp_path, "runner-3", "production", object_store, emulator)
     new_keys = [{"resource": "deployer", "role": "Viewer"}, {"resource": "reporting", "role": "Viewer"}]
     production.write_keys(new_keys)
     other.write_keys(new_keys)
-    fault = {"route": CREATE, "mode": "delay", "delay_ms": CREATE_DELAY_MS}
-    assert httpx.post(f"{emulator.url}/_emulator/faults", json=fault).status_code == 201
+    (production.project_dir / "__main__.py").write_text(HOLD_PROGRAM + KEYS_PROGRAM)
     production.reset_stats()
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(up, production)
         deadline = time.monotonic() + 120
-        while not locks(object_store, "production"):
-            assert not first.done(), "the first runner finished before it was seen holding the lock"
-            assert time.monotonic() < deadline, "the first runner never took the lock"
-            time.sleep(0.05)
-        refused = up(other)
+        try:
+            while not locks(object_store, "production"):
+                assert not first.done(), "the first runner finished before it was seen holding the lock"
+                assert time.monotonic() < deadline, "the first runner never took the lock"
+                time.sleep(0.05)
+            refused = up(other)
+        finally:
+            (production.project_dir / "go").touch()
         first_result = first.result()
-    httpx.delete(f"{emulator.url}/_emulator/faults")
     refusal = output_text(refused)
     print(f"\nsecond runner's output:\n{refusal}")
     assert refused.returncode != 0, refusal
