@@ -282,7 +282,7 @@ def test_the_readme_script_without_pytest_runs(readme_project: Path) -> None:
     assert result.stdout.strip() == "active" and "sk-ard_" not in result.stdout + result.stderr
 
 
-def test_an_inline_up_of_one_key_is_timed_beside_the_cli(
+def test_an_inline_up_and_a_cli_up_each_make_their_one_key_and_their_times_are_printed(
     ardent_stack: StackFactory, ardent_emulator: ArdentEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inline = ardent_stack(one_key)

@@ -137,6 +137,15 @@ def test_a_failed_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> N
         ArdentEmulator(python=fake, startup_timeout=10).start()
     with pytest.raises(EmulatorError, match="Could not start"):
         ArdentEmulator(python=tmp_path / "missing").start()
+    # A process that starts but never answers: after the timeout it is stopped, with what it started.
+    pids = tmp_path / "pids"
+    hanging = tmp_path / "hanging-python"
+    hanging.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsleep 120 &\necho $! >> {pids}\nwait\n")
+    hanging.chmod(0o755)
+    with pytest.raises(EmulatorError):
+        ArdentEmulator(python=hanging, startup_timeout=2).start()
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 2 and all(gone(pid, within=10) for pid in started), started
 
 
 def test_the_emulator_stops_when_the_process_that_started_it_is_killed() -> None:

@@ -9,26 +9,47 @@ import pytest
 from ardent_provider import errors
 from ardent_provider.models import ApiKey, CreatedKey, SecretToken, canonical_role
 
+from ..contract import EMULATED_OPERATIONS, GENERAL_STATUSES, load_spec
+
 TOKEN = "sk-ard_test_" + "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAB"
-# Every status the vendor's docs list, with the class each must map to.
-DOCUMENTED_STATUSES = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    409: errors.ConflictError,
-    422: errors.ValidationError,
-    429: errors.RateLimitedError,
-    500: errors.ServerError,
-    502: errors.ServerError,
-    503: errors.ServerError,
-}
 
 
-@pytest.mark.parametrize(("status", "expected"), sorted(DOCUMENTED_STATUSES.items()))
-def test_every_documented_status_maps_to_its_class(status: int, expected: type[errors.ArdentAPIError]) -> None:
-    assert errors.error_class_for(status) is expected
-    assert issubclass(expected, errors.ArdentAPIError) and issubclass(expected, errors.ArdentError)
+def contract_error_statuses() -> set[int]:
+    """Every error status the contract documents: the vendor's file for the operations used, and the general ones."""
+    spec = load_spec()
+    listed = {
+        int(code)
+        for method, path in EMULATED_OPERATIONS
+        for code in spec["paths"][path][method.lower()]["responses"]
+        if code.isdigit() and int(code) >= 400
+    }
+    return listed | set(GENERAL_STATUSES)
+
+
+def test_every_error_status_the_contract_documents_has_a_class_of_its_own() -> None:
+    statuses = contract_error_statuses()
+    assert {400, 401, 403, 404, 422, 429, 500, 502, 503} <= statuses, "the contract as the project holds it"
+    for status in sorted(statuses):
+        found = errors.error_class_for(status)
+        assert found is not errors.ArdentAPIError, f"HTTP {status} falls back to the generic class"
+        assert issubclass(found, errors.ArdentAPIError) and issubclass(found, errors.ArdentError)
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (429, errors.RateLimitedError),
+        (503, errors.ServerError),
+    ],
+)
+def test_the_statuses_callers_act_on_map_to_the_class_they_catch(
+    status: int, meaning: type[errors.ArdentAPIError]
+) -> None:
+    # Refusal advice catches 401/403/404, delete treats 404 as done, retries key on 429 and 5xx.
+    assert errors.error_class_for(status) is meaning
 
 
 def test_unlisted_statuses_fall_back_sensibly() -> None:
