@@ -30,8 +30,10 @@ import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
@@ -143,7 +145,39 @@ def part_floor(bench: Bench, args: argparse.Namespace, card: Scorecard) -> Media
                 ours_slope - floor_slope,
                 f"ours {ours_slope:.2f} ms/key, no-op {floor_slope:.2f} ms/key",
             )
+        print_fixed_cost(bench, medians, small, large)
     return medians
+
+
+def import_seconds(statement: str, rounds: int = 5) -> float:
+    """The median wall time of a fresh interpreter that runs ``statement`` (an import), in the bench's venv."""
+    python = str(Path(sys.executable))
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run([python, "-c", statement], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def print_fixed_cost(bench: Bench, medians: Medians, small: int, large: int) -> None:
+    """Each operation's fixed cost (the intercept of the two sizes' line), ours beside the no-op's, and what
+    one run of ours costs before its first key: importing the provider, and the org's single list call."""
+    print(f"\nfloor: fixed cost of one run (intercept at N=0 of the N={small}->{large} line), a figure, not a target\n")
+    print(f"{'operation':<9} {'ours s':>8} {'no-op s':>8} {'extra s':>8}")
+    for operation in OPERATIONS:
+        fixed = {
+            kind: medians[(kind, large, operation)] - slope_ms(medians, kind, operation, small, large) * large / 1000
+            for kind in ("ardent", "noop")
+        }
+        print(f"{operation:<9} {fixed['ardent']:>8.2f} {fixed['noop']:>8.2f} {fixed['ardent'] - fixed['noop']:>8.2f}")
+    ours = import_seconds("import pulumi.dynamic, ardent_provider.provider")
+    sdk = import_seconds("import pulumi.dynamic")
+    count, listed = bench.list_keys(bench.default_org)
+    print(
+        f"\nof which, measured apart: importing the provider {ours - sdk:.3f} s beyond the SDK's own "
+        f"{sdk:.3f} s; the org's list call {listed:.3f} s for {count} active keys (the API's own work)"
+    )
 
 
 def slope_ms(medians: Medians, kind: str, operation: str, small: int, large: int) -> float:

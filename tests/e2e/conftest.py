@@ -19,6 +19,7 @@ import pytest
 from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey
+from ardent_provider.ops.stacks import keys_in_deployment
 from ardent_provider.testing.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
 
 from ..conftest import FAST_RETRY
@@ -156,6 +157,29 @@ def make_stack(tmp_path: Path, emulator: EmulatorServer, program: str, project: 
     return Stack(cli, emulator, project_dir, project)
 
 
+def destroy_and_check(stack: Stack) -> None:
+    """Destroy the stack and fail unless every key its state recorded is revoked (Terraform's CheckDestroy).
+
+    Faults a test left are cleared first, and protected resources unprotected; a stack whose state records no
+    key (a test that never got to create one) is left as it is.
+    """
+    httpx.delete(f"{stack.emulator.url}/_emulator/faults")
+    recorded = {item.key_id for item in keys_in_deployment(stack.cli.export(), STACK, stack.project)}
+    if not recorded:
+        return
+    result = stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
+    if result.returncode != 0:
+        stack.cli.run("state", "unprotect", "--all", "--yes", check=False)
+        result = stack.cli.run("destroy", "--yes", "--skip-preview", "--run-program", check=False)
+    still_active = sorted(recorded & set(stack.active_keys()))
+    assert result.returncode == 0 and not still_active, (
+        f"the stack's destroy left {len(still_active)} key(s) it recorded active: {still_active}\n"
+        + (result.stdout + result.stderr)[-3000:]
+    )
+
+
 @pytest.fixture
 def stack(tmp_path: Path, emulator: EmulatorServer) -> Iterator[Stack]:
-    yield make_stack(tmp_path, emulator, KEYS_PROGRAM)
+    made = make_stack(tmp_path, emulator, KEYS_PROGRAM)
+    yield made
+    destroy_and_check(made)

@@ -147,7 +147,7 @@ def test_bad_inputs_fail_up_beside_a_valid_key_naming_property_and_reason_and_cr
         ("missing-org", "pulumi config set ardent:orgId"),
         ("unknown-org", "ardent:orgId / ARDENT_ORG_ID is the token's own org"),
         ("revoked-token", "Ardent rejected the configured token (HTTP 401"),
-        ("member-token", "the token's role is admin or owner"),
+        ("member-token", "it must be an admin or owner token of org"),
         ("malformed-url", "is not an http(s) URL"),
         ("plain-http-remote", "plain http:// to a non-loopback host"),
     ],
