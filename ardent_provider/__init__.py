@@ -10,6 +10,9 @@ import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.1.0"
+"""The release of this package; the one place that names it (the wheel's metadata reads it from here)."""
+
 if TYPE_CHECKING:
     from .client import ArdentClient, RetryPolicy
     from .errors import (

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from . import __version__
 from .client import ArdentClient
 from .errors import ArdentError
 from .files import write_atomic
@@ -294,6 +295,7 @@ def _add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``ardent-keys``."""
     parser = argparse.ArgumentParser(prog="ardent-keys", description="Tools for managing Ardent API keys.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_drift_parser(commands)
     _add_revoke_parser(commands)

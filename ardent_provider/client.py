@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from . import __version__
 from .errors import (
     ArdentAPIError,
     ArdentConnectionError,
@@ -35,7 +36,7 @@ from .models import ApiKey, CreatedKey, Org, Role, SecretToken
 from .settings import DEFAULT_API_URL, check_api_url
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-USER_AGENT = "ardent-provider/0.1"
+USER_AGENT = f"ardent-provider/{__version__}"
 
 
 @dataclass(frozen=True)

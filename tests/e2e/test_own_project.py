@@ -22,7 +22,8 @@ from ardent_provider.testing import find_pulumi
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
-from .conftest import PASSPHRASE, ROOT, require_cli, token_works
+from ..release import build_wheel
+from .conftest import PASSPHRASE, require_cli, token_works
 
 pytestmark = pytest.mark.e2e
 
@@ -74,17 +75,7 @@ def run(args: list[str | Path], cwd: Path, timeout: float = 600) -> None:
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package built once per session with `pip wheel`, from a clean copy of the files it is built from."""
-    source = tmp_path_factory.mktemp("wheel-source")
-    shutil.copy(ROOT / "pyproject.toml", source)
-    shutil.copy(ROOT / "README.md", source)
-    shutil.copytree(ROOT / "ardent_provider", source / "ardent_provider", ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp_path_factory.mktemp("wheel")
-    run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps", "-w", out, "."],
-        source,
-    )
-    (built,) = out.glob("ardent_provider-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,8 @@ import pytest
 
 from ardent_provider.emulator import EmulatorServer
 
-from .conftest import ROOT, Stack, make_stack, project_yaml
+from ..release import build_wheel
+from .conftest import Stack, make_stack, project_yaml
 from .test_own_project import UserCLI
 
 pytestmark = pytest.mark.e2e
@@ -254,23 +254,6 @@ def test_each_policy_fails_at_its_level_and_the_config_changes_the_verdict(
     for output in outputs:
         assert_no_token(output, emulator.token, token)
     assert stack.active_keys().keys() == {handmade.id}, "a preview created or revoked a key"
-
-
-def build_wheel(work: Path) -> Path:
-    """The package as `pip wheel` builds it from the files a checkout ships."""
-    source = work / "source"
-    source.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", source)
-    shutil.copy(ROOT / "README.md", source)
-    shutil.copytree(ROOT / "ardent_provider", source / "ardent_provider", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps", "-w", work, source],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = work.glob("ardent_provider-*.whl")
-    return wheel
 
 
 def test_a_user_project_serves_the_pack_from_its_own_virtualenv(tmp_path: Path, emulator: EmulatorServer) -> None:
