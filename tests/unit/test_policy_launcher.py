@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 import subprocess
@@ -19,6 +20,11 @@ from ardent_provider.policy.launcher import (
     launcher_directories,
     launcher_script,
     write_launcher,
+)
+
+# Writing a launcher needs the policy extra; the support matrix's lowest-bounds cells run without it.
+needs_policy_extra = pytest.mark.skipif(
+    importlib.util.find_spec("pulumi_policy") is None, reason="the policy extra (pulumi-policy) is not installed"
 )
 
 
@@ -94,6 +100,7 @@ def test_writing_is_idempotent_and_leaves_an_executable_and_no_temporary_files(t
     assert {item.name for item in (tmp_path / "out").iterdir()} == {LAUNCHER_NAME, "PulumiPolicy.yaml"}
 
 
+@needs_policy_extra
 def test_install_falls_back_to_the_cache_when_the_virtualenv_is_not_writable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +145,7 @@ def test_the_script_quotes_what_it_embeds() -> None:
     assert text.startswith("#!/bin/sh\n")
 
 
+@needs_policy_extra
 def test_ardent_keys_policy_pack_prints_only_the_path_or_exits_2_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,13 +25,22 @@ def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
     assert dill.loads(blob).__dict__ == {}
 
 
-def test_the_pinned_sdk_server_reports_errors_through_its_traceback_module() -> None:
-    # install_plain_error_reports relies on this; if the SDK changes it, this test names the reason.
+def test_the_installed_sdk_server_either_reports_through_traceback_or_is_left_alone() -> None:
+    # install_plain_error_reports relies on the server's `traceback.format_exc()` (the pinned SDK, 3.272, has it).
+    # Older SDKs in the declared range (3.139) let the exception escape to gRPC instead: there nothing is patched
+    # and errors read as gRPC reports them.
     spec = importlib.util.find_spec("pulumi.dynamic.__main__")
     assert spec is not None and spec.origin is not None
     source = Path(spec.origin).read_text()
-    assert "import traceback" in source and "traceback.format_exc()" in source
     assert "class DynamicResourceProviderServicer" in source
+    server = types.ModuleType("server_like_the_installed_one")
+    server.DynamicResourceProviderServicer = object  # type: ignore[attr-defined]
+    if "import traceback" in source:
+        assert "traceback.format_exc()" in source
+        server.traceback = traceback  # type: ignore[attr-defined]
+        assert install_plain_error_reports(server) is True
+    else:
+        assert install_plain_error_reports(server) is False and not hasattr(server, "traceback")
 
 
 def test_ardent_errors_are_reported_as_their_message_and_other_errors_keep_their_traceback() -> None:

@@ -1,0 +1,123 @@
+"""The support matrix: every Python the package claims x the lowest and the newest pulumi and httpx it accepts.
+
+Each cell is a session with a virtualenv of its own, where the package is installed from its wheel (never
+from the checkout) beside that cell's pulumi and httpx; it runs the fast tests against the installed package,
+then the seed scenario (``scripts/seed_scenario.py``) through the provided Pulumi CLI, in a project whose
+``virtualenv`` is the cell's. Run it with ``scripts/matrix`` (which provides the CLI and the interpreters);
+``scripts/matrix -s "cell-3.13(bounds='lowest')"`` runs one cell.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PYTHONS = ["3.11", "3.12", "3.13"]
+# Dependencies that are runtime ranges of the package, and tools the cells do not need (lint, types, release,
+# the e2e-only browser and object-store helpers).
+BOUNDED = ("pulumi", "httpx")
+NOT_FOR_CELLS = ("ruff", "mypy", "setuptools", "build", "twine", "nox", "moto", "selenium", "pillow")
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+
+
+def _project() -> dict:  # type: ignore[type-arg]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower()
+
+
+def bound_pins() -> dict[str, dict[str, str]]:
+    """Each bounded dependency's pin per column of the matrix, read from pyproject.toml.
+
+    ``lowest`` is the declared floor of the runtime range, ``newest`` the version this repository develops
+    with (the dev extra's pin).
+    """
+    project = _project()["project"]
+    lowest = {}
+    for requirement in project["dependencies"]:
+        floor = re.search(r">=\s*([0-9][0-9.]*)", requirement)
+        if _name(requirement) in BOUNDED and floor:
+            version = floor.group(1)
+            lowest[_name(requirement)] = version if version.count(".") >= 2 else f"{version}.0"
+    newest = {
+        _name(pin): pin.split("==", 1)[1]
+        for pin in project["optional-dependencies"]["dev"]
+        if _name(pin) in BOUNDED and "==" in pin
+    }
+    return {"lowest": lowest, "newest": newest}
+
+
+def test_tools(*, with_policy: bool) -> list[str]:
+    """The dev extra's test tools for a cell; the policy pack's pin only where the cell's pulumi allows it."""
+    tools = []
+    for pin in _project()["project"]["optional-dependencies"]["dev"]:
+        name = _name(pin)
+        if name in BOUNDED or name in NOT_FOR_CELLS or (name == "pulumi-policy" and not with_policy):
+            continue
+        tools.append(pin)
+    return tools
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("bounds", ["lowest", "newest"])
+def cell(session: nox.Session, bounds: str) -> None:
+    """One cell: install the wheel with the cell's pulumi and httpx, run the fast tests and the seed scenario."""
+    pins = bound_pins()[bounds]
+    wheel_dir = Path(session.create_tmp()) / "wheel"
+    session.run(
+        "python",
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-w",
+        str(wheel_dir),
+        str(ROOT),
+    )
+    (wheel,) = wheel_dir.glob("ardent_provider-*.whl")
+    # pulumi-policy 1.21, the policy extra's floor, needs pulumi 3.204 or newer: the lowest cells go without it.
+    with_policy = bounds == "newest"
+    session.install(
+        str(wheel), *(f"{name}=={version}" for name, version in pins.items()), *test_tools(with_policy=with_policy)
+    )
+    session.run(
+        "python",
+        "-P",
+        "-c",
+        "import ardent_provider, httpx, importlib.metadata as m, sys; "
+        "assert 'site-packages' in ardent_provider.__file__, ardent_provider.__file__; "
+        "print('cell:', sys.version.split()[0], 'pulumi', m.version('pulumi'), 'httpx', httpx.__version__, "
+        "'ardent-provider', ardent_provider.__version__, 'from', ardent_provider.__file__)",
+    )
+    # -P keeps the working directory off sys.path and --import-mode=append puts the checkout behind
+    # site-packages: the tests import the installed wheel.
+    session.run(
+        "python",
+        "-P",
+        "-m",
+        "pytest",
+        "-m",
+        "not e2e",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=append",
+        "-n",
+        "auto",
+        "tests/unit",
+        "tests/integration",
+        # The release test builds this checkout's sdist with the repository's own tools; no cell needs it.
+        "--ignore=tests/integration/test_release.py",
+        *session.posargs,
+    )
+    session.run("python", str(ROOT / "scripts" / "seed_scenario.py"))
