@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ArdentError
 from ..files import project_file
+from ..pulumi_version import MIN_CLI_VERSION, cli_too_old
 from ..resource_types import is_key_type
 from ..settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
 
@@ -373,7 +374,13 @@ def read_stack(ref: StackRef) -> StackView:
 
 
 def read_stacks(args: argparse.Namespace) -> list[StackView]:
-    """Resolve ``--cwd``/``--stack``/``--all-stacks`` and read every stack, a few at a time, in the given order."""
+    """Resolve ``--cwd``/``--stack``/``--all-stacks`` and read every stack, a few at a time, in the given order.
+
+    A Pulumi CLI older than the package needs is refused first, naming the minimum.
+    """
+    too_old = cli_too_old(MIN_CLI_VERSION, "ardent-provider")
+    if too_old:
+        raise CheckError(too_old)
     projects = load_projects(args.cwd or ["."])
     refs = resolve_targets(projects, args.stack or [], args.all_stacks, list_project_stacks)
     if not refs:

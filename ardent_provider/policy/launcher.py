@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..files import write_atomic
+from ..pulumi_version import MIN_POLICY_PACK_CLI_VERSION, cli_too_old
 from . import pack_directory
 
 LAUNCHER_NAME = "ardent-policy-pack"
@@ -134,6 +135,10 @@ def install_launcher(python: str | None = None, pack: Path | None = None) -> Pat
 
 def policy_pack(args: argparse.Namespace) -> int:
     """``ardent-keys policy-pack``: print the launcher's path, or say on stderr why there is none (exit 2)."""
+    too_old = cli_too_old(MIN_POLICY_PACK_CLI_VERSION, "a policy pack served as an executable")
+    if too_old:
+        print(f"ardent-keys policy-pack: {too_old}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         path = install_launcher()
     except LauncherError as error:

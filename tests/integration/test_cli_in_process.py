@@ -157,6 +157,9 @@ def reveal(document, value):
 def main(argv):
     time.sleep(float(os.environ.get("FAKE_PULUMI_DELAY") or 0))
     words, flags = parse(argv)
+    if words == ["version"]:
+        print(os.environ.get("FAKE_PULUMI_VERSION", "v3.274.1"))
+        return
     project = project_name()
     if words == ["stack", "ls"] and flags.get("json"):
         listing = []
@@ -1387,3 +1390,17 @@ def test_revoke_on_a_terminal_acts_only_on_confirmation(world: World, answer: st
     assert revoke(args, ask=ask, interactive=True) == code
     assert len(questions) == 1 and "Revoke the 1 key(s)" in questions[0]
     assert (by_hand not in world.active()) is revoked
+
+
+def test_a_pulumi_cli_older_than_the_package_needs_is_named_with_the_minimum(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    world.monkeypatch.setenv("FAKE_PULUMI_VERSION", "v3.120.0")
+
+    drift = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+    policy = world.ardent_keys("policy-pack")
+
+    assert drift.code == 2 and "the Pulumi CLI on PATH is 3.120.0" in drift.err and "3.139.0 or newer" in drift.err
+    assert policy.code == 2 and policy.out == "" and "3.255.0 or newer" in policy.err
+    world.monkeypatch.setenv("FAKE_PULUMI_VERSION", "v3.139.0")
+    assert world.ardent_keys("drift", *cwd(web), "--stack", "prod").code == 0

@@ -239,3 +239,12 @@ def test_one_reading_of_whole_numbers_serves_the_state_and_the_policy_pack(value
     assert whole_number(value) == expected
     verdict = expiry_required(KeyInputs("svc", role="role_org_viewer", expires_in_days=30), {"max_days": value})
     assert (verdict is None) == (expected is not None), verdict
+
+
+def test_pulumi_versions_are_read_whatever_the_build_suffix() -> None:
+    from ardent_provider.pulumi_version import MIN_CLI_VERSION, parse_version, shown
+
+    assert parse_version("v3.274.1\n") == (3, 274, 1)
+    assert parse_version("3.139.0-dev.0+g1234") == (3, 139, 0)
+    assert parse_version("no version here") is None
+    assert shown(MIN_CLI_VERSION) == "3.139.0" and (3, 138, 9) < MIN_CLI_VERSION <= (3, 139, 0)
