@@ -35,7 +35,15 @@ from .ops.audit import (
 from .ops.drift import drift_findings, drift_report, render_drift_table
 from .ops.orgs import read_environment_org, read_orgs
 from .ops.revoke import plan_revocations, render_outcome, render_plan, revoke_one
-from .ops.stacks import BackendKeys, CheckError, StackView, load_projects, read_backend_keys, read_stacks
+from .ops.stacks import (
+    BackendKeys,
+    CheckError,
+    ManagedKey,
+    StackView,
+    load_projects,
+    read_backend_keys,
+    read_stacks,
+)
 from .policy.launcher import add_policy_pack_parser
 
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -85,20 +93,22 @@ def drift(args: argparse.Namespace) -> int:
 
 
 def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> BackendKeys:
-    """Every stack of each given project's backend, the given stacks included, merged by stack."""
-    merged: dict[str, BackendKeys] = {}
+    """Every stack of each given project's backend, the given stacks included; each stack read once."""
+    managed: list[ManagedKey] = []
+    labels: list[str] = []
+    unreadable: dict[str, str] = {}
     for project in load_projects(args.cwd or ["."]):
-        merged[str(project.directory)] = read_backend_keys(project)
-    labels = {label for keys in merged.values() for label in keys.stacks}
-    unreadable = {label: why for keys in merged.values() for label, why in keys.unreadable.items()}
-    managed = tuple(item for keys in merged.values() for item in keys.managed)
+        found = read_backend_keys(project, already_read=labels)
+        managed.extend(found.managed)
+        labels.extend(found.stacks)
+        unreadable.update(found.unreadable)
     missing = [view.ref.label for view in views if view.ref.label not in labels]
     if missing:
         raise CheckError(
             f"`pulumi stack ls --all` did not list stack(s) {', '.join(missing)}; the backend that was read is "
             "not the one those stacks live in (check `pulumi whoami -v` in each project directory)"
         )
-    return BackendKeys(managed, tuple(sorted(labels)), unreadable)
+    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable)
 
 
 def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, interactive: bool | None = None) -> int:

@@ -10,7 +10,7 @@ import argparse
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -425,13 +425,16 @@ def _backend_label(name: str, home: Project) -> tuple[str, str]:
     return home.name, parts[-1]
 
 
-def read_backend_keys(home: Project) -> BackendKeys:
+def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> BackendKeys:
     """The keys that every stack of ``home``'s backend records, a few stacks at a time; no config is read.
 
-    A stack whose state cannot be read is named with the reason instead of failing the whole read: a caller
-    that must not touch another stack's key treats it as possibly managing any key.
+    Stacks whose ``project/stack`` label is in ``already_read`` (read through another project of the same
+    backend) are skipped. A stack whose state cannot be read is named with the reason instead of failing the
+    whole read: a caller that must not touch another stack's key treats it as possibly managing any key.
     """
-    names = backend_stack_names(home.directory)
+    names = [
+        name for name in backend_stack_names(home.directory) if "/".join(_backend_label(name, home)) not in already_read
+    ]
 
     def read(name: str) -> tuple[str, list[ManagedKey] | str]:
         project, stack = _backend_label(name, home)
