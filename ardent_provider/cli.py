@@ -123,7 +123,7 @@ def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, inter
     except (CheckError, ArdentError, ValueError) as error:
         return _say_error("revoke", f"could not check, nothing revoked: {error}")
     managed = [item for view in views for item in view.managed]
-    decisions = plan_revocations(args.key_id, readings, managed, backend)
+    decisions = plan_revocations(args.key_id, readings, managed, backend, allow_recently_used=args.allow_recently_used)
     approved = [decision for decision in decisions if decision.revoke]
     print(render_plan(decisions))
     print(f"\nPlan: {len(approved)} to revoke, {len(decisions) - len(approved)} refused.")
@@ -138,9 +138,11 @@ def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, inter
                 "nothing revoked: revoking needs confirmation, and there is no terminal to ask on; read the plan "
                 "above and run again with --yes (or --dry-run to only see the plan)",
             )
-        answer = ask(
-            f"Revoke the {len(approved)} key(s) marked revoke above? Their tokens stop working at once. [y/N] "
-        )
+        question = f"Revoke the {len(approved)} key(s) marked revoke above? Their tokens stop working at once. [y/N] "
+        try:
+            answer = ask(question)
+        except EOFError:  # the input closed (Ctrl-D): no answer is no confirmation
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             print("Not confirmed: nothing revoked.")
             return EXIT_NOT_CONFIRMED
@@ -268,6 +270,11 @@ def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument("--yes", "-y", action="store_true", help="revoke without asking (for scripts)")
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan and exit 0 (all would be revoked) or 1; revoke nothing"
+    )
+    parser.add_argument(
+        "--allow-recently-used",
+        action="store_true",
+        help="also revoke keys used within the last day (refused by default: their tokens may still be in use)",
     )
     parser.set_defaults(handler=revoke)
 

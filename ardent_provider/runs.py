@@ -11,7 +11,6 @@ provider process ends.
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import json
 import threading
@@ -80,9 +79,12 @@ class RunRegistry:
                 lifecycle.client.close()
 
 
-@functools.cache
+# Made when the module loads (once, under the import lock, whichever provider thread imports it first) and
+# closed when the process ends: the one object that outlives a provider instance in the provider process.
+_PROCESS_RUNS = RunRegistry()
+atexit.register(_PROCESS_RUNS.close)
+
+
 def process_runs() -> RunRegistry:
-    """The registry of this process, made on first use and closed when the process ends."""
-    registry = RunRegistry()
-    atexit.register(registry.close)
-    return registry
+    """The registry of this provider process."""
+    return _PROCESS_RUNS

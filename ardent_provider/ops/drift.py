@@ -10,7 +10,7 @@ from typing import Any
 from ..models import ApiKey, parse_time
 from .orgs import OrgReading
 from .render import service_timespec, table, wire_time
-from .stacks import PENDING_REVOKE, ManagedKey, PendingOperation, StackView
+from .stacks import PENDING_DELETE, PENDING_REVOKE, ManagedKey, PendingOperation, StackView
 
 # What each mode can report, in the README's words; `--unmanaged` adds the last one.
 OWN_KEY_PROBLEMS: tuple[str, ...] = ("pending_operation", "missing", "expired", "expiring", "revoke_pending", "changed")
@@ -90,6 +90,8 @@ def find_drift(
                     "a key the stack replaced; revoking it failed and the next `pulumi up` tries again",
                 )
             continue
+        if item.kind == PENDING_DELETE:
+            continue  # replaced by an interrupted run; the next `pulumi up` deletes it, and it is nobody else's
         if key is None:
             if (item.project, item.stack, item.resource) not in unsettled:
                 add(

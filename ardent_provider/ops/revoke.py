@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ..client import ArdentClient
 from ..errors import ArdentError, NotFoundError
@@ -18,6 +19,8 @@ from .render import table, wire_time
 from .stacks import BackendKeys, ManagedKey
 
 REVOKE, REFUSE = "revoke", "refused"
+# A key used more recently than this is taken to be in use: its token may be another team's stack's.
+RECENT_USE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def _by_key(items: Sequence[ManagedKey]) -> dict[str, list[ManagedKey]]:
 
 
 def _what(item: ManagedKey) -> str:
-    return "kept previous key" if item.kind == "previous" else "key"
+    return {"previous": "kept previous key", "pending-delete": "replaced key awaiting deletion"}.get(item.kind, "key")
 
 
 def plan_revocations(
@@ -53,12 +56,16 @@ def plan_revocations(
     readings: Sequence[OrgReading],
     managed: Sequence[ManagedKey],
     backend: BackendKeys | None = None,
+    *,
+    allow_recently_used: bool = False,
 ) -> list[RevokeDecision]:
     """Decide, for each requested id once, whether to revoke it (in the org that lists it) or refuse and why.
 
     Refused: ids that are not active keys of any org read, the key whose token reads its org (that org's
-    ``source`` stack's), any other given stack's credential, every key a given stack manages, every key any
-    stack of the ``backend`` manages, and, while a stack of the backend could not be read, every key.
+    ``source`` stack's; every key while that one cannot be recognised), any other given stack's credential,
+    every key a given stack manages, every key any stack of the ``backend`` manages, a key used within the last
+    day (it may be the token of a stack whose config cannot be read here) unless ``allow_recently_used``, and,
+    while a stack of the backend could not be read, every key.
     """
     given = _by_key(managed)
     elsewhere = _by_key(backend.managed) if backend is not None else {}
@@ -84,13 +91,21 @@ def plan_revocations(
             decisions.append(RevokeDecision(key_id, False, reason, role=role))
             continue
         reading, key = found
-        refusal = _refusal(key_id, reading, given, elsewhere, backend)
+        refusal = _refusal(key_id, reading, given, elsewhere, backend, allow_recently_used)
         if refusal is None:
-            verdict = "managed by no stack of the backend and the token of none of the given stacks"
+            verdict = (
+                "managed by no stack this login sees (`pulumi stack ls --all`), not the token of a given stack, "
+                "and not used for a day"
+            )
             decisions.append(RevokeDecision(key_id, True, verdict, key, reading.org_id, role))
         else:
             decisions.append(RevokeDecision(key_id, False, refusal, key, reading.org_id, role))
     return decisions
+
+
+def _hours(idle: timedelta) -> str:
+    minutes = max(0, int(idle.total_seconds() // 60))
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _refusal(
@@ -99,8 +114,14 @@ def _refusal(
     given: dict[str, list[ManagedKey]],
     elsewhere: dict[str, list[ManagedKey]],
     backend: BackendKeys | None,
+    allow_recently_used: bool,
 ) -> str | None:
     users = reading.credentials.get(key_id, [])
+    if not any(reading.source in labels for labels in reading.credentials.values()):
+        return (
+            f"the key this command runs with in org {reading.org_id} (stack {reading.source}'s token) is not "
+            "recognisable among the org's keys (no key_prefix matches it), so any key might be it"
+        )
     if reading.source in users:
         return (
             f"it is the key this command runs with in org {reading.org_id} (the token of stack "
@@ -117,6 +138,15 @@ def _refusal(
             return (
                 f"it is the {_what(item)} of resource {item.resource} in stack {item.label}; remove the resource "
                 "from that program and run `pulumi up` there instead, so that the state stays true"
+            )
+    key = next((item for item in reading.listed if item.id == key_id), None)
+    if key is not None and key.last_used_at is not None and not allow_recently_used:
+        idle = reading.checked_at - key.last_used_at
+        if idle < RECENT_USE:
+            return (
+                f"it was used {_hours(idle)} ago: something still runs with its token (a stack whose config "
+                "this command cannot read, or a service); make sure nothing does, then revoke it once it has been "
+                "idle for a day, or pass --allow-recently-used"
             )
     if backend is not None and backend.unreadable:
         named = "; ".join(f"{label}: {why}" for label, why in sorted(backend.unreadable.items()))
@@ -155,7 +185,7 @@ def revoke_one(client: ArdentClient, decision: RevokeDecision) -> tuple[str, str
     try:
         client.revoke_key(decision.org_id, decision.key_id)
     except NotFoundError:
-        return "gone", "revoked meanwhile by someone else"
+        return "gone", "not found any more: revoked meanwhile, or outside the token's reach"
     except ArdentError as error:
         return "failed", str(error)
     return "revoked", decision.reason

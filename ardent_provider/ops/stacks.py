@@ -23,6 +23,8 @@ from ..resource_types import is_key_type
 from ..settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
 
 PENDING_REVOKE = "pending-revoke"
+# A resource an interrupted replacement left marked for deletion: its key is still the stack's until it goes.
+PENDING_DELETE = "pending-delete"
 # Each stack costs two pulumi processes; a few at a time is plenty on a runner.
 MAX_PARALLEL_READS = 4
 
@@ -272,8 +274,26 @@ def managed_keys(ref: StackRef) -> list[ManagedKey]:
 
 
 def _resources(deployment: Mapping[str, Any], section: str) -> list[Any]:
-    found = (deployment.get("deployment") or {}).get(section) or []
+    body = deployment.get("deployment")
+    found = body.get(section) if isinstance(body, dict) else None
     return found if isinstance(found, list) else []
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def state_problem(document: object) -> str | None:
+    """Why a ``pulumi stack export`` document cannot be read as a stack's state; None when it can."""
+    if not isinstance(document, dict):
+        return "its state is not a JSON object"
+    body = document.get("deployment")
+    if not isinstance(body, dict):
+        return "its state holds no deployment"
+    for section in ("resources", "pending_operations"):
+        if body.get(section) is not None and not isinstance(body.get(section), list):
+            return f"its state's {section} is not a list"
+    return None
 
 
 def _text(value: object) -> str | None:
@@ -284,10 +304,18 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
     """The keys recorded in a ``pulumi stack export`` document."""
     found: list[ManagedKey] = []
     for resource in _resources(deployment, "resources"):
-        if not isinstance(resource, dict) or not is_key_type(str(resource.get("type", ""))) or resource.get("delete"):
+        if not isinstance(resource, dict) or not is_key_type(str(resource.get("type", ""))):
             continue
-        outputs = resource.get("outputs", {}) or {}
+        outputs = _mapping(resource.get("outputs"))
         name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        if resource.get("delete"):
+            # Replaced, but the deletion never ran: only its current key is still in the stack's keeping.
+            deleting = _text(resource.get("id")) or _text(outputs.get("key_id"))
+            if deleting:
+                found.append(
+                    ManagedKey(stack, name, deleting, None, PENDING_DELETE, project, _text(outputs.get("org_id")) or "")
+                )
+            continue
         # A resource's kept previous and pending keys live in its org; state of older releases names none.
         org = _text(outputs.get("org_id")) or ""
         key_id = _text(resource.get("id")) or _text(outputs.get("key_id"))
@@ -325,8 +353,8 @@ def pending_in_deployment(deployment: Mapping[str, Any], stack: str, project: st
         resource = operation.get("resource") if isinstance(operation, dict) else None
         if not isinstance(resource, dict) or not is_key_type(str(resource.get("type", ""))):
             continue
-        outputs = resource.get("outputs") or {}
-        inputs = resource.get("inputs") or {}
+        outputs = _mapping(resource.get("outputs"))
+        inputs = _mapping(resource.get("inputs"))
         found.append(
             PendingOperation(
                 project=project,
@@ -440,11 +468,12 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         project, stack = _backend_label(name, home)
         label = f"{project}/{stack}"
         try:
-            document = json.loads(run_pulumi(["stack", "export", "--stack", name], home.directory) or "{}")
+            document = json.loads(run_pulumi(["stack", "export", "--stack", name], home.directory) or "null")
         except (CheckError, ValueError) as error:
             return label, str(error)
-        if not isinstance(document, dict):
-            return label, "its state is not a JSON object"
+        problem = state_problem(document)
+        if problem is not None:
+            return label, problem
         return label, keys_in_deployment(document, stack, project)
 
     managed: list[ManagedKey] = []

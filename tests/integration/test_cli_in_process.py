@@ -1404,3 +1404,47 @@ def test_a_pulumi_cli_older_than_the_package_needs_is_named_with_the_minimum(wor
     assert policy.code == 2 and policy.out == "" and "3.255.0 or newer" in policy.err
     world.monkeypatch.setenv("FAKE_PULUMI_VERSION", "v3.139.0")
     assert world.ardent_keys("drift", *cwd(web), "--stack", "prod").code == 0
+
+
+def test_revoke_refuses_a_key_used_within_the_last_day_unless_allowed(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    in_use, token = world.key("someone-elses-token")
+    with ArdentClient(token, api_url=world.emulator.url, retry=FAST_RETRY) as client:
+        client.get_org(world.org_id)
+
+    refused = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", in_use)
+    assert refused.code == 1 and refused.lines()[in_use].startswith("refused")
+    assert "it was used 0 min ago" in refused.out and "--allow-recently-used" in refused.out
+    assert in_use in world.active()
+
+    allowed = world.ardent_keys("revoke", "--yes", "--allow-recently-used", *cwd(web), "--stack", "prod", in_use)
+    assert allowed.code == 0 and in_use not in world.active()
+
+
+def test_revoke_after_a_day_without_use_needs_no_flag(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    idle, token = world.key("idle-since-yesterday")
+    with ArdentClient(token, api_url=world.emulator.url, retry=FAST_RETRY) as client:
+        client.get_org(world.org_id)
+    httpx.post(f"{world.emulator.url}/_emulator/clock", json={"advance_seconds": 25 * 3600}).raise_for_status()
+
+    result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", idle)
+    assert result.code == 0, result
+    assert idle not in world.active()
+
+
+def test_an_end_of_input_at_the_prompt_is_no_confirmation(world: World) -> None:
+    from ardent_provider.cli import build_parser, revoke
+
+    web = world.project("web")
+    by_hand, _ = world.key("made-by-hand")
+    web.add_stack("prod", world.config(), [])
+
+    def closed(question: str) -> str:
+        raise EOFError
+
+    args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", by_hand])
+    assert revoke(args, ask=closed, interactive=True) == 2
+    assert by_hand in world.active()

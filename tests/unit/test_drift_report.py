@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from ardent_provider.ops.stacks import (
     pending_in_deployment,
     project_name,
     resolve_targets,
+    state_problem,
 )
 from ardent_provider.settings import Settings, resolve_settings
 
@@ -220,7 +221,7 @@ def test_revoke_plans_each_key_in_the_org_that_lists_it_with_that_orgs_running_k
     assert render_outcome(RevokeDecision("key_x", False, "no"), "refused", "no") == "refused  key_x: no"
 
 
-def test_keys_in_a_deployment_include_kept_previous_keys_and_skip_pending_deletes() -> None:
+def test_keys_in_a_deployment_include_kept_previous_keys_and_replaced_keys_awaiting_deletion() -> None:
     deployment = {
         "deployment": {
             "resources": [
@@ -240,10 +241,39 @@ def test_keys_in_a_deployment_include_kept_previous_keys_and_skip_pending_delete
             ]
         }
     }
-    assert keys_in_deployment(deployment, "prod", "web") == [
+    managed = keys_in_deployment(deployment, "prod", "web")
+    assert managed == [
         ManagedKey("prod", "api", "key_1", "api", "current", "web"),
         ManagedKey("prod", "api", "key_0", None, "previous", "web"),
+        ManagedKey("prod", "old", "key_9", None, "pending-delete", "web"),
     ]
+    # Awaiting deletion: never reported as missing or unmanaged, and never offered for revocation.
+    listed = [
+        replace(key("key_1"), name="api"),
+        key("key_0"),
+        key("key_9"),
+        key("key_self", prefix="sk-ard_test_RUNNING"),
+    ]
+    assert [f.problem for f in find_drift(managed, [], NOW, None)] == ["missing", "missing"]
+    org = reading("org_1", listed, [("web/prod", RUNNING)])
+    assert find_drift(managed, listed, NOW, None, org.credentials, unmanaged=True) == []
+    (decision,) = plan_revocations(["key_9"], [org], managed)
+    assert not decision.revoke and "replaced key awaiting deletion of resource old in stack web/prod" in decision.reason
+
+
+def test_state_that_is_not_a_stacks_state_is_named_as_such_and_odd_entries_do_not_crash() -> None:
+    assert state_problem([]) == "its state is not a JSON object"
+    assert state_problem({"version": 3}) == "its state holds no deployment"
+    assert state_problem({"deployment": {"resources": {}}}) == "its state's resources is not a list"
+    assert state_problem({"deployment": {"manifest": {}}}) is None
+    odd = {
+        "deployment": {
+            "resources": ["text", {"type": "pulumi-python:dynamic/ardent:ApiKey", "id": "key_1", "outputs": "x"}],
+            "pending_operations": [None, {"resource": {"type": "pulumi-python:dynamic/ardent:ApiKey", "inputs": 1}}],
+        }
+    }
+    assert [item.key_id for item in keys_in_deployment(odd, "prod")] == ["key_1"]
+    assert [item.kind for item in pending_in_deployment(odd, "prod")] == ["unknown"]
 
 
 def write_project(root: Path, directory: str, text: str) -> Path:
