@@ -38,10 +38,11 @@ def test_actionlint_would_refuse_a_broken_workflow(actionlint: Path, tmp_path: P
     assert result.returncode != 0 and "broken.yml" in result.stdout
 
 
-def test_ci_runs_what_ci_run_runs_and_the_lowest_bounds_cell() -> None:
+def test_ci_runs_what_ci_run_runs_and_that_is_the_suite_and_the_lowest_bounds_cell() -> None:
     ci = (WORKFLOWS / "ci.yml").read_text()
-    assert "run: .ci/run" in ci
-    assert "scripts/matrix -s \"cell-3.13(bounds='lowest')\"" in ci
+    assert "run: .ci/run" in ci and "3.13" in ci
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/test" in ci_run and "scripts/matrix -s \"cell-3.13(bounds='lowest')\"" in ci_run
 
 
 def test_a_release_publishes_with_trusted_publishing_and_no_stored_token() -> None:
