@@ -20,7 +20,7 @@ from typing import Any
 
 from ..models import ApiKey
 from .orgs import ENVIRONMENT_SOURCE, OrgReading
-from .render import service_timespec, table, wire_time
+from .render import service_timespec, span, table, wire_time
 from .stacks import ManagedKey, StackView
 
 DEFAULT_STALE_AFTER_DAYS = 90.0
@@ -93,18 +93,6 @@ def key_findings(key: ApiKey, now: datetime, policy: AuditPolicy, *, accounted_f
     if policy.stacks_given and not accounted_for:
         found.add("unmanaged")
     return tuple(sorted(found, key=SEVERITY.__getitem__))
-
-
-def span(delta: timedelta) -> str:
-    """A duration for people: ``3 d 4 h``, ``5 h``, ``12 min``, or ``0 min``."""
-    seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days} d {hours} h" if hours and days < 10 else f"{days} d"
-    if hours:
-        return f"{hours} h"
-    return f"{rest // 60} min"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from .audit import FINDING_KINDS, AuditReport, KeyAudit, span
-from .render import wire_time
+from .audit import FINDING_KINDS, AuditReport, KeyAudit
+from .render import span, wire_time
 
 OK = "ok"
 COLOURS: Mapping[str, str] = MappingProxyType(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..models import ApiKey
 
@@ -36,3 +36,15 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in (tuple(headers), *body)
     ]
+
+
+def span(delta: timedelta) -> str:
+    """A duration for people: ``3 d 4 h``, ``5 h``, ``12 min``, or ``0 min``."""
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} d {hours} h" if hours and days < 10 else f"{days} d"
+    if hours:
+        return f"{hours} h"
+    return f"{rest // 60} min"

@@ -15,7 +15,7 @@ from ..client import ArdentClient
 from ..errors import ArdentError, NotFoundError
 from ..models import ApiKey
 from .orgs import OrgReading
-from .render import table, wire_time
+from .render import span, table, wire_time
 from .stacks import BackendKeys, ManagedKey
 
 REVOKE, REFUSE = "revoke", "refused"
@@ -103,11 +103,6 @@ def plan_revocations(
     return decisions
 
 
-def _hours(idle: timedelta) -> str:
-    minutes = max(0, int(idle.total_seconds() // 60))
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-
-
 def _refusal(
     key_id: str,
     reading: OrgReading,
@@ -144,7 +139,7 @@ def _refusal(
         idle = reading.checked_at - key.last_used_at
         if idle < RECENT_USE:
             return (
-                f"it was used {_hours(idle)} ago: something still runs with its token (a stack whose config "
+                f"it was used {span(idle)} ago: something still runs with its token (a stack whose config "
                 "this command cannot read, or a service); make sure nothing does, then revoke it once it has been "
                 "idle for a day, or pass --allow-recently-used"
             )

@@ -26,10 +26,10 @@ from ardent_provider.ops.audit import (
     build_report,
     key_findings,
     render_audit_table,
-    span,
 )
 from ardent_provider.ops.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
 from ardent_provider.ops.orgs import OrgReading, credential_key_ids, environment_unreadable, read_environment_org
+from ardent_provider.ops.render import span
 from ardent_provider.ops.stacks import CheckError, ManagedKey, Project, StackRef, StackView
 from ardent_provider.settings import Settings
 
