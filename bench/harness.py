@@ -7,6 +7,7 @@ still in that session is killed when the command ends, however it ends.
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import os
@@ -180,16 +181,32 @@ class Measurement:
         return self.requests.get(LIST_ROUTE, 0)
 
 
-def measuring_virtualenv(folder: Path) -> Path:
+def runtime_interpreter(folder: Path) -> Path:
+    """A virtualenv holding only what a user's project installs with the package: pulumi and httpx, at the
+    versions this checkout runs with. The development tools (pytest, selenium and what they bring, trio among
+    them, which httpcore imports whenever it is installed) would otherwise be paid for in every measured run.
+    The package itself comes from the checkout through PYTHONPATH, for ours and the no-op alike."""
+    venv = folder / "runtime-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("pulumi", "httpx")]
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
+        check=True,
+    )
+    return venv / "bin" / "python"
+
+
+def measuring_virtualenv(folder: Path, python: Path) -> Path:
     """A virtualenv for the projects' runtime options whose ``bin/python`` runs rss_python.py.
 
     Pulumi starts the program and the provider with ``<virtualenv>/bin/python``, so the provider's peak RSS is
-    recorded while the projects keep the runtime block any user project has.
+    recorded while the projects keep the runtime block any user project has. ``python`` (from
+    :func:`runtime_interpreter`) is the interpreter behind it.
     """
     venv = folder / "venv"
     (venv / "bin").mkdir(parents=True)
     wrapper = venv / "bin" / "python"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "bench" / "rss_python.py"}" "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec "{python}" "{ROOT / "bench" / "rss_python.py"}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     return venv
 
@@ -211,7 +228,8 @@ class Bench:
         self.server = server
         self.folder = folder
         self.deadline = deadline
-        self.virtualenv = measuring_virtualenv(folder)
+        self.python = runtime_interpreter(folder)
+        self.virtualenv = measuring_virtualenv(folder, self.python)
         self.rss_file = folder / "rss.txt"
         self.counter = 0
         self.http = httpx.Client(base_url=server.url, timeout=120)
