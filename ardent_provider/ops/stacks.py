@@ -260,17 +260,17 @@ def list_project_stacks(project: Project) -> list[str]:
     return [str(item["name"]) for item in listing if isinstance(item, dict) and item.get("name")]
 
 
+def exported_state(name: str, directory: Path) -> object:
+    """What ``pulumi stack export --stack NAME`` prints in ``directory``, parsed (secrets stay encrypted)."""
+    return json.loads(run_pulumi(["stack", "export", "--stack", name], directory) or "null")
+
+
 def export_stack(ref: StackRef) -> dict[str, Any]:
-    """The stack's state as ``pulumi stack export`` prints it (secrets stay encrypted)."""
-    document = json.loads(run_pulumi(["stack", "export", "--stack", ref.name], ref.project.directory) or "{}")
+    """A given stack's state; one that is not a JSON object stops the check."""
+    document = exported_state(ref.name, ref.project.directory)
     if not isinstance(document, dict):
         raise CheckError(f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state")
     return document
-
-
-def managed_keys(ref: StackRef) -> list[ManagedKey]:
-    """Every key (current, kept previous and awaiting revocation) that the stack's state records."""
-    return keys_in_deployment(export_stack(ref), ref.stack, ref.project.name)
 
 
 def _resources(deployment: Mapping[str, Any], section: str) -> list[Any]:
@@ -468,12 +468,12 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         project, stack = _backend_label(name, home)
         label = f"{project}/{stack}"
         try:
-            document = json.loads(run_pulumi(["stack", "export", "--stack", name], home.directory) or "null")
+            document = exported_state(name, home.directory)
         except (CheckError, ValueError) as error:
             return label, str(error)
         problem = state_problem(document)
-        if problem is not None:
-            return label, problem
+        if problem is not None or not isinstance(document, dict):
+            return label, problem or "its state is not a JSON object"
         return label, keys_in_deployment(document, stack, project)
 
     managed: list[ManagedKey] = []
