@@ -190,8 +190,12 @@ class KeyLifecycle:
         the key is replaced, the ledger remembers the old state for :meth:`create`.
         """
         recorded = old.spec.to_inputs()
-        replaces = [name for name in REPLACING_INPUTS if recorded.get(name) != news.get(name)]
-        updates = [name for name in SETTING_INPUTS if recorded.get(name) != news.get(name)]
+        # An imported key records no role (Ardent lists none): the role the program declares is recorded.
+        compared = [name for name in REPLACING_INPUTS if name != "role" or old.spec.role]
+        replaces = [name for name in compared if recorded.get(name) != news.get(name)]
+        updates = [name for name in (*SETTING_INPUTS, "role") if recorded.get(name) != news.get(name)]
+        if old.token is None and old.status == ACTIVE and not replaces:
+            replaces.extend(self._missing_token_reasons(old, news.get("on_missing_token")))
         target = target_org if target_org is not None else self.org_id
         if old.org_id is not None and old.org_id != target:
             replaces.append("org_id")
@@ -206,6 +210,20 @@ class KeyLifecycle:
             self.ledger.record(KeySpec.from_inputs(news).identity, old)
         changes = bool(replaces or updates or previous_due or old.pending_revoke_key_ids)
         return Plan(changes=changes, replaces=tuple(replaces))
+
+    @staticmethod
+    def _missing_token_reasons(old: KeyState, on_missing_token: Any) -> list[str]:
+        """A key held without its token (imported, or adopted with ``keep``) follows ``on_missing_token``."""
+        if on_missing_token == "rotate":  # noqa: S105 - an option value
+            return ["token"]
+        if on_missing_token in (None, "error") and old.spec.on_missing_token == "keep":  # noqa: S105
+            raise KeyAdoptionError(
+                f"Ardent key {old.key_id} ({old.spec.name!r}) is held without its token (it was imported, or "
+                "adopted with on_missing_token 'keep'), and Ardent cannot show the token again: keep "
+                "on_missing_token 'keep' (manage it, publish no token) or set it to 'rotate' (replace it with a "
+                "new key whose token is published). Nothing was changed."
+            )
+        return []
 
     @staticmethod
     def _age_reasons(old: KeyState, rotate_before: Any, now: datetime) -> list[str]:
@@ -382,7 +400,7 @@ class KeyLifecycle:
         elif spec.on_missing_token == "rotate":  # noqa: S105 - an option value
             state = self._created_state(spec, self.mint(spec))
             return replace(state, pending_revoke_key_ids=self.revoke_or_defer([key.id], reason="the adopted key"))
-        return self._listed_state(spec, key, token)
+        return self.listed_state(spec, key, token)
 
     def adoptable_key(self, key_id: str) -> ApiKey:
         """The existing key to adopt, or a clear error when it does not exist, is revoked or is elsewhere."""
@@ -409,7 +427,8 @@ class KeyLifecycle:
                 return True  # authenticated; the key may simply not read the org
         return True
 
-    def _listed_state(self, spec: KeySpec, key: ApiKey, token: str | None) -> KeyState:
+    def listed_state(self, spec: KeySpec, key: ApiKey, token: str | None) -> KeyState:
+        """The state of a key as the org lists it, declared by ``spec``, with ``token`` if known."""
         status = key_status(key.expires_at, self.service_now())
         if token and not token.startswith(key.key_prefix):
             status = INVALID_TOKEN
@@ -452,7 +471,7 @@ class KeyLifecycle:
                 "or deleted outside Pulumi. It is dropped from the state; the next `pulumi up` creates a new key."
             )
             return None
-        fresh = replace(self._listed_state(state.spec, key, state.token), org_id=org)
+        fresh = replace(self.listed_state(state.spec, key, state.token), org_id=org)
         if fresh.status == EXPIRED:
             self._warn(
                 f"Ardent key {state.key_id} ({key.name!r}) expired at {fresh.expires_at}; "
@@ -476,8 +495,15 @@ class KeyLifecycle:
 
     def update(self, old: KeyState, spec: KeySpec) -> KeyState:
         """Record changed settings; revoke the previous key once its grace period is over, and leftovers."""
+        if not old.spec.role and spec.role:
+            self._warn(
+                f"Ardent key {old.key_id} ({old.spec.name!r}) is recorded with the role the program declares, "
+                f"{spec.role}: Ardent does not list a key's role, so it cannot be checked against the key."
+            )
         state = replace(
-            old, spec=replace(spec, name=old.spec.name, role=old.spec.role), org_id=old.org_id or self.org_id
+            old,
+            spec=replace(spec, name=old.spec.name, role=old.spec.role or spec.role),
+            org_id=old.org_id or self.org_id,
         )
         previous_due = old.previous_key_id and _is_due(old.previous_revoke_after, self.service_now())
         if previous_due and not self.revoke_or_defer([str(old.previous_key_id)], reason="the expired grace period"):

@@ -12,9 +12,7 @@ import functools
 import sys
 import traceback
 import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import pulumi
@@ -31,21 +29,10 @@ from pulumi.dynamic import (
 from pulumi.output import UNKNOWN as PULUMI_UNKNOWN
 from pulumi.output import Unknown as PulumiUnknown
 
-from .client import ArdentClient
-from .errors import (
-    ArdentConfigurationError,
-    ArdentConnectionError,
-    ArdentError,
-    AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
-)
-from .lifecycle import KeyLifecycle, ReplacementLedger
-from .refusals import config_place, explain_refusal
-from .runs import process_runs, run_key
-from .settings import resolve_settings
-from .state import UNKNOWN, KeySpec, KeyState, Unknown, is_unknown
-from .validation import validate_inputs
+from .errors import ArdentError
+from .lifecycle import KeyLifecycle
+from .operations import KeyOperations
+from .state import UNKNOWN, Unknown
 
 PROVIDER_KEY = "__provider"
 P = ParamSpec("P")
@@ -63,26 +50,6 @@ def _plain_errors(method: Callable[P, R]) -> Callable[P, R]:
             raise error.with_traceback(None) from None
 
     return wrapper
-
-
-@contextmanager
-def _reporting(action: str, subject: str) -> Iterator[None]:
-    """Say which key an Ardent error is about, and what to do when the credentials were refused."""
-    try:
-        yield
-    except ArdentError as error:
-        message = f"Could not {action} {subject}: {error.args[0] if error.args else error}"
-        if isinstance(error, AuthenticationError | PermissionDeniedError) and action != "create":
-            message += RECORDED_CONFIG_HINT
-        error.args = (message,)
-        raise
-
-
-RECORDED_CONFIG_HINT = (
-    " Note: `pulumi refresh` and `pulumi destroy` use the Ardent settings recorded at the last `pulumi up`, not "
-    "the current stack config; after changing ardent:token or ardent:orgId, run `pulumi refresh --run-program`, "
-    "`pulumi destroy --run-program`, or `pulumi up` first."
-)
 
 
 class _ReportedTraceback:
@@ -147,15 +114,6 @@ def to_engine(value: Any) -> Any:
     return value
 
 
-def _state(id_: str, props: Mapping[str, Any]) -> KeyState:
-    return KeyState.from_outputs(id_, props)
-
-
-def _describe(state: KeyState) -> str:
-    org = f" in org {state.org_id}" if state.org_id else ""
-    return f"Ardent key {state.key_id} ({state.spec.name!r}){org}"
-
-
 class ArdentApiKeyProvider(ResourceProvider):
     """Creates, reads, rotates and revokes Ardent API keys. A change of key input replaces the key."""
 
@@ -180,89 +138,30 @@ class ArdentApiKeyProvider(ResourceProvider):
             dict(everything) if isinstance(everything, Mapping) else req.config.get
         )
 
+    @property
+    def operations(self) -> KeyOperations:
+        """The steps shared with the native provider, on this provider's configuration."""
+        return KeyOperations(getattr(self, "_config", {}), pulumi.log.warn)
+
     def lifecycle(self, org_id: str | None = None) -> KeyLifecycle:
-        """The run's lifecycle for an org (the configured default when None), created on first use.
-
-        Every instance of one run shares it through the process's :class:`~ardent_provider.runs.RunRegistry`.
-        """
-        config = getattr(self, "_config", {})
-        settings = resolve_settings(config, org_id=org_id)
-        default = settings if org_id is None else None
-        if callable(config) and default is None:
-            default = resolve_settings(config)
-        key = run_key(config, default)
-
-        def make(ledger: ReplacementLedger) -> KeyLifecycle:
-            return KeyLifecycle(
-                ArdentClient(settings.token, api_url=settings.api_url),
-                settings.org_id,
-                warn=pulumi.log.warn,
-                ledger=ledger,
-                borrowed_credentials=not settings.own_credentials,
-            )
-
-        return process_runs().lifecycle(key, settings, make)
+        """The run's lifecycle for an org (the configured default when None), created on first use."""
+        return self.operations.lifecycle(org_id)
 
     # -- preview ------------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and normalise the inputs; every problem is reported against its property.
 
-        Inputs unknown at preview pass through and are checked when known. The settings are proved once
-        per run and scopes are checked against the role's permissions, so that bad input and bad
-        configuration fail at preview, before anything is created.
+        Inputs unknown at preview pass through and are checked when known; the settings and the scopes
+        against the role are proved at preview, before anything is created.
         """
-        inputs, problems = validate_inputs(from_engine(news))
-        failures = [CheckFailure(name, reason) for name, reason in problems]
-        if not failures:
-            failures.extend(self._settings_failures(inputs))
-        return CheckResult(to_engine(inputs), failures)
-
-    def _settings_failures(self, inputs: Mapping[str, Any]) -> list[CheckFailure]:
-        declared = inputs.get("org_id")
-        if isinstance(declared, Unknown):
-            declared = None  # checked when known; the configured settings are still proved now
-        # A problem with an org the program names is that property's problem.
-        prop = "org_id" if declared else ""
-        try:
-            lifecycle = self.lifecycle(declared)
-        except ArdentConfigurationError as error:
-            return [CheckFailure(prop, str(error))]
-        try:
-            permissions = lifecycle.verify_settings()
-        except (AuthenticationError, PermissionDeniedError, NotFoundError) as error:
-            return [CheckFailure(prop, _settings_problem(error, lifecycle))]
-        except ArdentConnectionError as error:
-            if error.sent:
-                return []
-            return [CheckFailure(prop, f"The Ardent API cannot be reached: {error}")]
-        except ArdentError:
-            return []  # A passing fault (429, 5xx): create() retries and reports what stays broken.
-        role, scopes = inputs.get("role"), inputs.get("scopes")
-        if is_unknown(role) or is_unknown(scopes):
-            return []
-        problem = lifecycle.scope_problem(str(role), scopes or [], permissions)
-        return [CheckFailure("scopes", problem)] if problem else []
-
-    def _target(self, news: Mapping[str, Any]) -> tuple[KeyLifecycle, object]:
-        """The lifecycle of the org the inputs ask for, and that org (or an unknown value) for ``plan``."""
-        declared = news.get("org_id")
-        if isinstance(declared, Unknown):
-            return self.lifecycle(), declared
-        lifecycle = self.lifecycle(declared if isinstance(declared, str) and declared else None)
-        return lifecycle, lifecycle.org_id
+        inputs, failures = self.operations.check(from_engine(news))
+        return CheckResult(to_engine(inputs), [CheckFailure(name, reason) for name, reason in failures])
 
     @_plain_errors
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare real inputs; a changed key input, expiry, a broken token or the rotation window replace."""
-        old = _state(id_, olds)
-        news = from_engine(news)
-        with _reporting("plan the change of", _describe(old)):
-            if old.org_id is None:
-                # State from a release that did not record the org: the key lives in the configured default org.
-                old = replace(old, org_id=self.lifecycle().org_id)
-            lifecycle, target_org = self._target(news)
-            plan = lifecycle.plan(old, news, target_org)
+        plan = self.operations.plan(id_, olds, from_engine(news))
         return DiffResult(changes=plan.changes, replaces=list(plan.replaces), stables=[], delete_before_replace=False)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -270,17 +169,13 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create (or, the first time, adopt) the key and return every output, its token included."""
-        spec = KeySpec.from_inputs(props)
-        with _reporting("create", f"Ardent key {spec.name!r}"):
-            state = self.lifecycle(spec.org_id).create(spec)
+        state = self.operations.create(props)
         return CreateResult(state.key_id, state.to_outputs())
 
     @_plain_errors
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Find the key in the org's list. A key gone (revoked or deleted) leaves state; the token is kept."""
-        old = _state(id_, props)
-        with _reporting("refresh", _describe(old)):
-            state = self.lifecycle(old.org_id).refresh(old)
+        state = self.operations.read(id_, props)
         if state is None:
             return ReadResult(None, {})
         return ReadResult(state.key_id, state.to_outputs())
@@ -288,19 +183,9 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Record changed settings, and revoke the previous key once its grace period is over."""
-        old = _state(id_, olds)
-        with _reporting("update", _describe(old)):
-            state = self.lifecycle(old.org_id).update(old, KeySpec.from_inputs(news))
-        return UpdateResult(state.to_outputs())
+        return UpdateResult(self.operations.update(id_, olds, news).to_outputs())
 
     @_plain_errors
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Revoke the key (unless a rotation keeps it for its grace period) and any previous key it kept."""
-        old = _state(id_, props)
-        with _reporting("revoke", _describe(old)):
-            self.lifecycle(old.org_id).delete(old)
-
-
-def _settings_problem(error: ArdentError, lifecycle: KeyLifecycle) -> str:
-    place = config_place(lifecycle.org_id, own_credentials=not lifecycle.borrowed_credentials)
-    return explain_refusal(error, lifecycle.org_id, lifecycle.client.api_url, place, doing="used")
+        self.operations.delete(id_, props)

@@ -95,6 +95,28 @@ OUTPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
 )
 """What each output means; one entry per name of ``OUTPUT_NAMES``."""
 
+
+def camel_case(name: str) -> str:
+    """A property's name as Pulumi schemas and the native provider's state spell it (``expiresInDays``)."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+PROPERTY_NAMES: Final[tuple[str, ...]] = tuple(dict.fromkeys((*INPUT_NAMES, *OUTPUT_NAMES)))
+"""Every property of a key, once each: the inputs, then the outputs that are not inputs."""
+CAMEL_NAMES: Final[Mapping[str, str]] = MappingProxyType({name: camel_case(name) for name in PROPERTY_NAMES})
+"""The native resource's name of each property."""
+_SNAKE_NAMES: Final[Mapping[str, str]] = MappingProxyType({camel: name for name, camel in CAMEL_NAMES.items()})
+
+
+def snake_properties(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Properties with the native resource's names (``keyId``) read as this module's (``key_id``).
+
+    State and inputs of both resource types are read alike: a name already in snake case stays as it is.
+    """
+    return {_SNAKE_NAMES.get(name, name): value for name, value in props.items()}
+
+
 ACTIVE: Final = "active"
 EXPIRED: Final = "expired"
 INVALID_TOKEN: Final = "invalid_token"  # noqa: S105 - a status name, not a password
@@ -165,7 +187,8 @@ class KeySpec:
 
     @classmethod
     def from_inputs(cls, props: Mapping[str, Any]) -> KeySpec:
-        """Read checked inputs (or the inputs recorded in an older state)."""
+        """Read checked inputs (or the inputs recorded in an older state), of either resource type."""
+        props = snake_properties(props)
         scopes = props.get("scopes")
         triggers = props.get("rotation_triggers")
         return cls(
@@ -227,7 +250,8 @@ class KeyState:
 
     @classmethod
     def from_outputs(cls, key_id: str, props: Mapping[str, Any]) -> KeyState:
-        """Read a resource's recorded outputs, tolerating any earlier release's shape."""
+        """Read a resource's recorded outputs, of either resource type, tolerating any earlier release's shape."""
+        props = snake_properties(props)
         pending = props.get("pending_revoke_key_ids")
         return cls(
             spec=KeySpec.from_inputs(props),
