@@ -65,6 +65,8 @@ class Plan:
 
     changes: bool
     replaces: tuple[str, ...]
+    updates: tuple[str, ...] = ()
+    """Properties that change without a new key (settings, a due previous key, pending revocations)."""
 
 
 def is_ambiguous(error: ArdentError) -> bool:
@@ -208,8 +210,11 @@ class KeyLifecycle:
             previous_due = old.previous_key_id is not None and _is_due(old.previous_revoke_after, now)
         if replaces:
             self.ledger.record(KeySpec.from_inputs(news).identity, old)
-        changes = bool(replaces or updates or previous_due or old.pending_revoke_key_ids)
-        return Plan(changes=changes, replaces=tuple(replaces))
+        if previous_due:
+            updates.append("previous_key_id")
+        if old.pending_revoke_key_ids:
+            updates.append("pending_revoke_key_ids")
+        return Plan(changes=bool(replaces or updates), replaces=tuple(replaces), updates=tuple(updates))
 
     @staticmethod
     def _missing_token_reasons(old: KeyState, on_missing_token: Any) -> list[str]:

@@ -10,7 +10,11 @@ DYNAMIC_MODULE: Final = "ardent"
 DYNAMIC_NAME: Final = "ApiKey"
 DYNAMIC_KEY_TYPE: Final = f"pulumi-python:dynamic/{DYNAMIC_MODULE}:{DYNAMIC_NAME}"
 
-KEY_TYPES: Final = frozenset({DYNAMIC_KEY_TYPE})
+# The native provider plugin's package and resource: `type: ardent:ApiKey` in YAML, ardent.ApiKey in the SDKs.
+NATIVE_PACKAGE: Final = "ardent"
+NATIVE_KEY_TYPE: Final = f"{NATIVE_PACKAGE}:index:{DYNAMIC_NAME}"
+
+KEY_TYPES: Final = frozenset({DYNAMIC_KEY_TYPE, NATIVE_KEY_TYPE})
 
 
 def is_key_type(type_token: str) -> bool:

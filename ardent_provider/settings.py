@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .errors import ArdentConfigurationError
@@ -29,6 +30,24 @@ TOKEN_MARKER = "sk-ard_"  # noqa: S105 - how every Ardent token starts, not a to
 SETTING_KEYS: tuple[str, ...] = (TOKEN_CONFIG_KEY, ORG_CONFIG_KEY, API_URL_CONFIG_KEY, ORGS_CONFIG_KEY)
 # What an entry of ardent:orgs may hold (set with `pulumi config set --path 'ardent:orgs.<org id>.token'`).
 ORG_ENTRY_KEYS: tuple[str, ...] = ("token", "apiUrl")
+
+
+SETTING_DOCS: Mapping[str, str] = MappingProxyType(
+    {
+        TOKEN_CONFIG_KEY: "The Ardent token the provider acts with (a secret); falls back to ARDENT_TOKEN.",
+        ORG_CONFIG_KEY: "The org keys are created in unless a key names another; falls back to ARDENT_ORG_ID.",
+        API_URL_CONFIG_KEY: f"The Ardent API's base URL; falls back to ARDENT_API_URL, then {DEFAULT_API_URL}.",
+        ORGS_CONFIG_KEY: "Credentials of further orgs by org id, each with token and optionally apiUrl.",
+    }
+)
+"""What each setting means, for the native provider's schema and the docs; one entry per ``SETTING_KEYS``."""
+ORG_ENTRY_DOCS: Mapping[str, str] = MappingProxyType(
+    {
+        "token": "A token of that org (a secret).",
+        "apiUrl": "That org's API base URL, when it differs from ardent:apiUrl.",
+    }
+)
+"""What each field of an ``ardent:orgs`` entry means; one entry per ``ORG_ENTRY_KEYS``."""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,47 @@ def snake_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     return {_SNAKE_NAMES.get(name, name): value for name, value in props.items()}
 
 
+PROPERTY_KINDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "name": "string",
+        "role": "string",
+        "scopes": "string list",
+        "expires_in_days": "integer",
+        "rotation_triggers": "map",
+        "rotate_before_days": "integer",
+        "keep_previous_for_days": "integer",
+        "adopt_key_id": "string",
+        "adopt_token": "string",
+        "on_missing_token": "string",
+        "org_id": "string",
+        "key_id": "string",
+        "key_prefix": "string",
+        "created_at": "string",
+        "expires_at": "string",
+        "status": "string",
+        "token": "string",
+        "token_fingerprint": "string",
+        "previous_key_id": "string",
+        "previous_token": "string",
+        "previous_revoke_after": "string",
+        "pending_revoke_key_ids": "string list",
+    }
+)
+"""The kind of value each property holds (string, integer, string list, map); one entry per property."""
+ALWAYS_SET_OUTPUTS: Final = (
+    "name",
+    "role",
+    "scopes",
+    "key_id",
+    "org_id",
+    "key_prefix",
+    "status",
+    "pending_revoke_key_ids",
+)
+"""Outputs every recorded key has (an imported key has no token and, until declared, an empty role)."""
+REQUIRED_INPUTS: Final = ("role",)
+"""Inputs a program must give."""
+
 ACTIVE: Final = "active"
 EXPIRED: Final = "expired"
 INVALID_TOKEN: Final = "invalid_token"  # noqa: S105 - a status name, not a password

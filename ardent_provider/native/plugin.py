@@ -1,0 +1,249 @@
+"""The ``pulumi-resource-ardent`` provider plugin: ``ardent:index:ApiKey`` served over Pulumi's provider protocol.
+
+A second adapter on :class:`~ardent_provider.operations.KeyOperations`: property maps are turned into this
+package's plain dicts (:mod:`.values`), the shared steps run in a worker thread (they make blocking HTTP calls;
+the engine calls for many keys at once), and the results go back camelCased with the tokens secret. The
+dynamic ``ArdentApiKey`` does the same with the dynamic provider's types, so both resource types behave alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, ParamSpec, TypeVar
+
+import grpc
+from pulumi.provider.experimental import server
+from pulumi.provider.experimental.property_value import PropertyValue
+from pulumi.provider.experimental.provider import (
+    CheckFailure,
+    CheckRequest,
+    CheckResponse,
+    ConfigureRequest,
+    ConfigureResponse,
+    CreateRequest,
+    CreateResponse,
+    DeleteRequest,
+    DiffRequest,
+    DiffResponse,
+    GetSchemaRequest,
+    GetSchemaResponse,
+    PropertyDiff,
+    PropertyDiffKind,
+    Provider,
+    ReadRequest,
+    ReadResponse,
+    UpdateRequest,
+    UpdateResponse,
+)
+from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+from .. import __version__
+from ..errors import ArdentError
+from ..operations import KeyOperations
+from ..settings import CONFIG_NAMESPACE, SETTING_KEYS, check_config_keys
+from ..state import (
+    CAMEL_NAMES,
+    COMPUTED_OUTPUTS,
+    INPUT_NAMES,
+    PROPERTY_NAMES,
+    SECRET_OUTPUTS,
+    UNKNOWN,
+    KeyState,
+    is_unknown,
+)
+from ..validation import validate_inputs
+from .schema import schema_json
+from .values import PropertyMap, plain, plain_map, property_map, secret_names
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Provider inputs the engine itself adds to an explicit provider; they are not settings.
+ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
+
+
+class EngineLog:
+    """Warnings shown by the Pulumi CLI, sent to the engine that started the plugin."""
+
+    def __init__(self, engine_address: str | None) -> None:
+        self._engine = engine_pb2_grpc.EngineStub(grpc.insecure_channel(engine_address)) if engine_address else None
+
+    def warn(self, message: str) -> None:
+        """Show ``message`` as a warning (on stderr when no engine is attached)."""
+        if self._engine is None:
+            sys.stderr.write(f"warning: {message}\n")
+            return
+        self._engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=""))
+
+
+def _plain_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Let Ardent errors reach the user as their message, without this package's frames."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except ArdentError as error:
+            raise error.with_traceback(None) from None
+
+    return wrapper
+
+
+def _identity(urn: str) -> dict[str, Any]:
+    """Where the resource sits, from its URN: its name and its parents' types (``resource_name``, ``parent_resource``).
+
+    They tell apart keys of one name under different parents, so that a replacement finds the key it replaces.
+    """
+    parts = urn.split("::")
+    types = parts[-2] if len(parts) > 1 else ""
+    parents = types.rsplit("$", 1)[0] if "$" in types else None
+    return {"resource_name": parts[-1], "parent_resource": parents}
+
+
+def _settings(args: PropertyMap) -> tuple[dict[str, object], bool]:
+    """The provider's configuration as the settings module reads stack config, and whether any is unknown."""
+    config: dict[str, object] = {}
+    unknown = False
+    for name, value in args.items():
+        if name in ENGINE_PROVIDER_INPUTS:
+            continue
+        known = plain(value)
+        if is_unknown(known):
+            unknown = True
+            continue
+        if known is not None and known != "":
+            config[f"{CONFIG_NAMESPACE}:{name}"] = known
+    return config, unknown
+
+
+def outputs(state: KeyState, secrets: Iterable[str] = ()) -> dict[str, PropertyValue]:
+    """Every output of a key, camelCased, the tokens (and whatever the program gave as a secret) secret."""
+    return property_map(state.to_outputs(), PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets})
+
+
+class ArdentProvider(Provider):
+    """The ``ardent`` provider: one configuration (the stack's, or an explicit provider's) per process."""
+
+    def __init__(self, log: EngineLog | None = None) -> None:
+        self._log = log or EngineLog(None)
+        self._config: dict[str, object] = {}
+        self._config_unknown = False
+
+    @property
+    def operations(self) -> KeyOperations:
+        """The steps shared with the dynamic provider, on this provider's configuration."""
+        return KeyOperations(self._config, self._log.warn)
+
+    async def get_schema(self, request: GetSchemaRequest) -> GetSchemaResponse:
+        """The package schema (see :mod:`.schema`)."""
+        return GetSchemaResponse(schema_json())
+
+    async def check_config(self, request: CheckRequest) -> CheckResponse:
+        """Refuse settings that do not exist (naming the nearest), before any key is touched."""
+        names = [name for name in request.new_inputs if name not in ENGINE_PROVIDER_INPUTS]
+        try:
+            check_config_keys(f"{CONFIG_NAMESPACE}:{name}" for name in names)
+        except ArdentError as error:
+            wrong = next(name for name in names if f"{CONFIG_NAMESPACE}:{name}" not in SETTING_KEYS)
+            return CheckResponse(inputs=request.new_inputs, failures=[CheckFailure(wrong, str(error))])
+        return CheckResponse(inputs=request.new_inputs)
+
+    async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
+        """Remember the configuration; settings are resolved (with environment fallbacks) when first needed."""
+        self._config, self._config_unknown = _settings(request.args)
+        return ConfigureResponse(accept_secrets=True, supports_preview=True)
+
+    async def check(self, request: CheckRequest) -> CheckResponse:
+        """Validate and normalise the inputs, and prove the settings at preview, as the dynamic provider does."""
+        news = plain_map(request.new_inputs)
+        if self._config_unknown:
+            # The provider's own settings are computed by this run: the inputs are checked, the settings when known.
+            inputs, failures = validate_inputs(news)
+        else:
+            inputs, failures = await asyncio.to_thread(self.operations.check, news)
+        secrets = secret_names(request.new_inputs)
+        return CheckResponse(
+            inputs=property_map(inputs, INPUT_NAMES, {*secrets, *SECRET_OUTPUTS}),
+            failures=[CheckFailure(CAMEL_NAMES.get(name, name), reason) for name, reason in failures],
+        )
+
+    @_plain_errors
+    async def diff(self, request: DiffRequest) -> DiffResponse:
+        """What an ``up`` does: the same plan as the dynamic provider, with a detailed diff per property."""
+        news = {**plain_map(request.new_inputs), **_identity(request.urn)}
+        plan = await asyncio.to_thread(self.operations.plan, request.resource_id, plain_map(request.old_state), news)
+        detailed = {
+            CAMEL_NAMES.get(name, name): PropertyDiff(PropertyDiffKind.UPDATE, name in INPUT_NAMES)
+            for name in plan.updates
+        }
+        detailed.update(
+            {
+                CAMEL_NAMES.get(name, name): PropertyDiff(PropertyDiffKind.UPDATE_REPLACE, name in INPUT_NAMES)
+                for name in plan.replaces
+            }
+        )
+        return DiffResponse(
+            changes=plan.changes,
+            replaces=[CAMEL_NAMES.get(name, name) for name in plan.replaces],
+            diffs=list(detailed),
+            detailed_diff=detailed,
+            delete_before_replace=False,
+        )
+
+    @_plain_errors
+    async def create(self, request: CreateRequest) -> CreateResponse:
+        """Create (or adopt) the key; at preview, its inputs with every computed output unknown."""
+        props = {**plain_map(request.properties), **_identity(request.urn)}
+        secrets = secret_names(request.properties)
+        if request.preview:
+            planned = {**props, **{name: UNKNOWN for name in COMPUTED_OUTPUTS if props.get(name) is None}}
+            return CreateResponse("", property_map(planned, PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets}))
+        state = await asyncio.to_thread(self.operations.create, props)
+        return CreateResponse(state.key_id, outputs(state, secrets))
+
+    @_plain_errors
+    async def read(self, request: ReadRequest) -> ReadResponse:
+        """Refresh the key from its org's list, or, for ``pulumi import`` (nothing recorded yet), adopt it."""
+        if not request.properties and not request.inputs:
+            state = await asyncio.to_thread(self.operations.import_key, request.resource_id)
+            recorded = property_map(state.spec.to_inputs(), INPUT_NAMES)
+            return ReadResponse(state.key_id, outputs(state), recorded)
+        secrets = secret_names(request.properties)
+        refreshed = await asyncio.to_thread(self.operations.read, request.resource_id, plain_map(request.properties))
+        if refreshed is None:
+            return ReadResponse(None, {}, {})
+        return ReadResponse(refreshed.key_id, outputs(refreshed, secrets), dict(request.inputs))
+
+    @_plain_errors
+    async def update(self, request: UpdateRequest) -> UpdateResponse:
+        """Record changed settings and revoke a previous key whose grace period is over (nothing at preview)."""
+        secrets = secret_names(request.olds) | secret_names(request.news)
+        news = plain_map(request.news)
+        if request.preview:
+            planned = {**plain_map(request.olds), **{name: news.get(name) for name in INPUT_NAMES}}
+            return UpdateResponse(property_map(planned, PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets}))
+        state = await asyncio.to_thread(self.operations.update, request.resource_id, plain_map(request.olds), news)
+        return UpdateResponse(outputs(state, secrets))
+
+    @_plain_errors
+    async def delete(self, request: DeleteRequest) -> None:
+        """Revoke the key, unless a rotation keeps it for its grace period, and any previous key it kept."""
+        await asyncio.to_thread(self.operations.delete, request.resource_id, plain_map(request.properties))
+
+
+def _engine_address(argv: list[str]) -> str | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("engine", nargs="?")
+    known, _ = parser.parse_known_args(argv)
+    engine: str | None = known.engine
+    return engine
+
+
+def main() -> None:
+    """Serve the provider to the engine that started this process (``pulumi-resource-ardent <engine address>``)."""
+    args = sys.argv[1:]
+    server.main(args, __version__, ArdentProvider(EngineLog(_engine_address(args))))

@@ -1,0 +1,151 @@
+"""The ``ardent`` package schema, built from the one place that names each property (:mod:`..state`).
+
+``python -m ardent_provider.native.schema`` prints it; ``scripts/gen-sdk`` generates the SDKs in ``sdk/`` from
+it, and the plugin answers ``GetSchema`` with it. Property names are camelCase as Pulumi's schemas want them;
+descriptions come from ``INPUT_DOCS``, ``OUTPUT_DOCS`` and ``SETTING_DOCS``, with property names in them
+spelt the schema's way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from .. import __version__
+from ..resource_types import NATIVE_KEY_TYPE, NATIVE_PACKAGE
+from ..settings import ORG_ENTRY_DOCS, ORG_ENTRY_KEYS, SETTING_DOCS, SETTING_KEYS
+from ..state import (
+    ALWAYS_SET_OUTPUTS,
+    CAMEL_NAMES,
+    INPUT_DOCS,
+    INPUT_NAMES,
+    OUTPUT_DOCS,
+    PROPERTY_KINDS,
+    PROPERTY_NAMES,
+    REQUIRED_INPUTS,
+    SECRET_OUTPUTS,
+)
+
+ORG_CREDENTIALS_TYPE: Final = f"{NATIVE_PACKAGE}:index:OrgCredentials"
+SECRET_SETTINGS: Final = frozenset({"token"})
+PYTHON_PACKAGE: Final = "pulumi_ardent"
+NODEJS_PACKAGE: Final = "pulumi-ardent"
+GO_IMPORT_PATH: Final = "ardent-provider/sdk/go/ardent"
+
+_TYPES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "string": {"type": "string"},
+        "integer": {"type": "integer"},
+        "string list": {"type": "array", "items": {"type": "string"}},
+        "map": {"type": "object", "additionalProperties": {"$ref": "pulumi.json#/Any"}},
+    }
+)
+_SNAKE_NAME: Final = re.compile(
+    r"\b(" + "|".join(sorted((n for n in CAMEL_NAMES if "_" in n), key=len, reverse=True)) + r")\b"
+)
+
+
+def schema_text(text: str) -> str:
+    """A description with this package's property names spelt the schema's way (``expiresInDays``)."""
+    return _SNAKE_NAME.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
+
+
+def _property(name: str, description: str, *, secret: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        **json.loads(json.dumps(_TYPES[PROPERTY_KINDS[name]])),
+        "description": schema_text(description),
+    }
+    if secret:
+        spec["secret"] = True
+    return spec
+
+
+def _setting(key: str) -> dict[str, Any]:
+    name = key.split(":", 1)[1]
+    if name == "orgs":
+        spec: dict[str, Any] = {"type": "object", "additionalProperties": {"$ref": f"#/types/{ORG_CREDENTIALS_TYPE}"}}
+    else:
+        spec = {"type": "string"}
+    spec["description"] = SETTING_DOCS[key]
+    if name in SECRET_SETTINGS:
+        spec["secret"] = True
+    return spec
+
+
+def package_schema() -> dict[str, Any]:
+    """The whole package schema as a JSON-ready dict."""
+    settings = {key.split(":", 1)[1]: _setting(key) for key in SETTING_KEYS}
+    docs = {**OUTPUT_DOCS, **INPUT_DOCS}
+    inputs = {
+        CAMEL_NAMES[name]: _property(name, INPUT_DOCS[name], secret=name in SECRET_OUTPUTS) for name in INPUT_NAMES
+    }
+    outputs = {
+        CAMEL_NAMES[name]: _property(name, OUTPUT_DOCS.get(name, docs[name]), secret=name in SECRET_OUTPUTS)
+        for name in PROPERTY_NAMES
+    }
+    org_credentials = {
+        "type": "object",
+        "description": "The credentials of one org in orgs.",
+        "properties": {
+            key: {
+                "type": "string",
+                "description": ORG_ENTRY_DOCS[key],
+                **({"secret": True} if key in SECRET_SETTINGS else {}),
+            }
+            for key in ORG_ENTRY_KEYS
+        },
+    }
+    return {
+        "name": NATIVE_PACKAGE,
+        "displayName": "Ardent",
+        "version": __version__,
+        "description": "Ardent API keys as Pulumi resources: the token is a secret output, rotation keeps the old key "
+        "for a grace period, and a key is never revoked unless it is provably the stack's.",
+        "keywords": ["pulumi", "ardent", "api-keys", "category/utility", "kind/native"],
+        "license": "Apache-2.0",
+        "publisher": "ardent-provider",
+        "config": {"variables": settings},
+        "provider": {
+            "description": "The Ardent provider. Give one explicitly (token, orgId, apiUrl, orgs) to reach another "
+            "org than the stack's configuration; every setting falls back to its environment variable.",
+            "inputProperties": settings,
+        },
+        "types": {ORG_CREDENTIALS_TYPE: org_credentials},
+        "resources": {
+            NATIVE_KEY_TYPE: {
+                "description": "An Ardent API key. A change of a key input creates a new key before the old one is "
+                "revoked; token is always a secret and exists only from the key's creation.",
+                "inputProperties": inputs,
+                "requiredInputs": [CAMEL_NAMES[name] for name in REQUIRED_INPUTS],
+                "properties": outputs,
+                "required": [CAMEL_NAMES[name] for name in ALWAYS_SET_OUTPUTS],
+            }
+        },
+        "language": {
+            "python": {"packageName": PYTHON_PACKAGE, "respectSchemaVersion": True, "pyproject": {"enabled": True}},
+            "nodejs": {"packageName": NODEJS_PACKAGE, "respectSchemaVersion": True},
+            "go": {
+                "importBasePath": GO_IMPORT_PATH,
+                "respectSchemaVersion": True,
+                "generateResourceContainerTypes": False,
+            },
+        },
+    }
+
+
+def schema_json() -> str:
+    """The schema as the plugin serves it and ``scripts/gen-sdk`` reads it: sorted keys, two-space indents."""
+    return json.dumps(package_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    """Print the schema."""
+    sys.stdout.write(schema_json())
+
+
+if __name__ == "__main__":
+    main()
