@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_ON_THE_WIRE
 
 from ..state import CAMEL_NAMES, UNKNOWN, Unknown, snake_properties
 
@@ -41,7 +42,8 @@ def secret_names(props: PropertyMap) -> set[str]:
 def property_value(value: Any, *, secret: bool = False) -> PropertyValue:
     """A plain value as a property value; whole numbers become Pulumi's floats."""
     if isinstance(value, Unknown):
-        wrapped = PropertyValue.computed()
+        # The wire form of an unknown value: this SDK's marshal() cannot write PropertyValue.computed().
+        wrapped = PropertyValue(UNKNOWN_ON_THE_WIRE)
     elif isinstance(value, bool) or value is None or isinstance(value, str):
         wrapped = PropertyValue(value)
     elif isinstance(value, int | float):
