@@ -210,7 +210,8 @@ class ArdentProvider(Provider):
         """Refresh the key from its org's list, or, for ``pulumi import`` (nothing recorded yet), adopt it."""
         if not request.properties and not request.inputs:
             state = await asyncio.to_thread(self.operations.import_key, request.resource_id)
-            recorded = property_map(state.spec.to_inputs(), INPUT_NAMES)
+            # No role: Ardent lists none, and the program's own becomes the recorded one (see KeyLifecycle.plan).
+            recorded = property_map(state.spec.to_inputs(), [name for name in INPUT_NAMES if name != "role"])
             return ReadResponse(state.key_id, outputs(state), recorded)
         secrets = secret_names(request.properties)
         refreshed = await asyncio.to_thread(self.operations.read, request.resource_id, plain_map(request.properties))

@@ -1,0 +1,293 @@
+"""The native plugin as the engine calls it, in-process: property maps in, responses out, the emulator behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.provider.experimental.provider import (
+    CheckRequest,
+    ConfigureRequest,
+    CreateRequest,
+    DeleteRequest,
+    DiffRequest,
+    GetSchemaRequest,
+    PropertyDiffKind,
+    ReadRequest,
+    UpdateRequest,
+)
+
+from ardent_provider import native
+from ardent_provider.emulator import EmulatorServer
+from ardent_provider.errors import ArdentError
+from ardent_provider.native.plugin import ArdentProvider, EngineLog, _engine_address, _identity
+from ardent_provider.native.schema import package_schema
+from ardent_provider.native.values import plain, plain_map, property_value
+
+URN = "urn:pulumi:dev::proj::ardent:index:ApiKey::web"
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+T = TypeVar("T")
+
+
+def run(step: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(step)
+
+
+class Recorder(EngineLog):
+    """Keeps the warnings the plugin would send to the engine."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.messages: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def props(**values: Any) -> dict[str, PropertyValue]:
+    return {
+        name: value if isinstance(value, PropertyValue) else property_value(value) for name, value in values.items()
+    }
+
+
+def configured(log: Recorder, **settings: Any) -> ArdentProvider:
+    provider = ArdentProvider(log)
+    run(provider.configure(ConfigureRequest({}, props(**settings), True, False)))
+    return provider
+
+
+@pytest.fixture
+def log() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def provider(emulator: EmulatorServer, log: Recorder) -> Iterator[ArdentProvider]:
+    yield configured(
+        log,
+        apiUrl=emulator.url,
+        orgId=emulator.org_id,
+        token=property_value(emulator.token, secret=True),
+        version="0.1.0",
+    )
+
+
+def check(provider: ArdentProvider, **inputs: Any) -> tuple[dict[str, PropertyValue], list[tuple[str, str]]]:
+    response = run(provider.check(CheckRequest(URN, {}, props(**inputs), b"")))
+    return dict(response.inputs or {}), [(failure.property, failure.reason) for failure in response.failures or []]
+
+
+def create(provider: ArdentProvider, inputs: dict[str, PropertyValue], *, preview: bool = False) -> Any:
+    return run(provider.create(CreateRequest(URN, inputs, 60, preview)))
+
+
+def creates(emulator: EmulatorServer) -> int:
+    counts: dict[str, int] = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    return counts.get(CREATE, 0)
+
+
+def test_the_schema_is_served_and_names_the_key_type(provider: ArdentProvider) -> None:
+    served = json.loads(run(provider.get_schema(GetSchemaRequest(0))).schema or "")
+    assert served == package_schema()
+    assert "ardent:index:ApiKey" in served["resources"]
+
+
+def test_a_misspelt_provider_setting_is_refused_with_the_nearest_name(provider: ArdentProvider) -> None:
+    response = run(provider.check_config(CheckRequest("urn", {}, props(tokn="x", orgId="org_1", version="1"), b"")))
+    assert [failure.property for failure in response.failures or []] == ["tokn"]
+    assert "did you mean `ardent:token`?" in (response.failures or [])[0].reason
+    fine = run(provider.check_config(CheckRequest("urn", {}, props(orgId="org_1", version="1"), b"")))
+    assert not fine.failures
+
+
+def test_check_normalises_camel_case_inputs_and_keeps_secrets_secret(provider: ArdentProvider) -> None:
+    inputs, failures = check(
+        provider, name="web", role="Admin", expiresInDays=30.0, adoptKeyId="key_1234567890", adoptToken="sk-ard_x"
+    )
+    assert failures == []
+    assert plain(inputs["role"]) == "role_org_admin" and plain(inputs["expiresInDays"]) == 30.0
+    assert inputs["adoptToken"].is_secret and not inputs["name"].is_secret
+    _, failures = check(provider, name="web", role="Admin", expiresInDays=0.0)
+    assert [name for name, _ in failures] == ["expiresInDays"]
+    secret_name, _ = check(provider, name=property_value("web", secret=True), role="Admin")
+    assert secret_name["name"].is_secret, "an input the program made secret stays secret"
+
+
+def test_an_unknown_input_passes_check_and_stays_unknown(provider: ArdentProvider) -> None:
+    inputs, failures = check(provider, name=PropertyValue(Computed()), role="Admin")
+    assert failures == []
+    assert plain_map(inputs)["name"] is not None and "name" in inputs
+
+
+def test_preview_creates_nothing_and_the_whole_lifecycle_runs_on_the_shared_steps(
+    provider: ArdentProvider, emulator: EmulatorServer, log: Recorder
+) -> None:
+    inputs, _ = check(provider, name="web", role="Member", keepPreviousForDays=1.0)
+    planned = create(provider, inputs, preview=True)
+    assert creates(emulator) == 0 and planned.resource_id == ""
+    assert planned.properties["token"].is_secret
+    created = create(provider, inputs)
+    state = created.properties
+    assert (
+        created.resource_id.startswith("key_")
+        and state["token"].is_secret
+        and state["keyId"].value == created.resource_id
+    )
+    same = run(provider.diff(DiffRequest(URN, created.resource_id, state, inputs, [])))
+    assert same.changes is False and same.replaces == []
+
+    renamed, _ = check(provider, name="web-2", role="Member", keepPreviousForDays=1.0)
+    plan = run(provider.diff(DiffRequest(URN, created.resource_id, state, renamed, [])))
+    assert plan.changes and plan.replaces == ["name"]
+    assert plan.detailed_diff["name"].kind == PropertyDiffKind.UPDATE_REPLACE
+    replacement = create(provider, renamed)
+    assert replacement.properties["previousKeyId"].value == created.resource_id, "the old key is kept for its grace"
+    assert replacement.properties["previousToken"].is_secret
+    run(provider.delete(DeleteRequest(URN, created.resource_id, state, 60)))
+    with httpx.Client() as http:
+        listed = http.get(
+            f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys", headers={"Authorization": f"Bearer {emulator.token}"}
+        ).json()
+    active = {item["id"] for item in listed["data"]} if isinstance(listed, dict) else {item["id"] for item in listed}
+    assert created.resource_id in active, "a key kept for its grace period is not revoked by the old resource's delete"
+
+    longer, _ = check(provider, name="web-2", role="Member", keepPreviousForDays=2.0)
+    settings_only = run(provider.diff(DiffRequest(URN, replacement.resource_id, replacement.properties, longer, [])))
+    assert settings_only.changes and settings_only.replaces == []
+    assert settings_only.detailed_diff["keepPreviousForDays"].kind == PropertyDiffKind.UPDATE
+    previewed = run(
+        provider.update(UpdateRequest(URN, replacement.resource_id, replacement.properties, longer, 60, [], True))
+    )
+    assert plain(previewed.properties["keepPreviousForDays"]) == 2.0
+    updated = run(
+        provider.update(UpdateRequest(URN, replacement.resource_id, replacement.properties, longer, 60, [], False))
+    )
+    assert plain(updated.properties["keepPreviousForDays"]) == 2.0 and updated.properties["token"].is_secret
+
+    refreshed = run(provider.read(ReadRequest(URN, replacement.resource_id, updated.properties, longer)))
+    assert refreshed.resource_id == replacement.resource_id and refreshed.inputs == longer
+    run(provider.delete(DeleteRequest(URN, replacement.resource_id, updated.properties, 60)))
+    gone = run(provider.read(ReadRequest(URN, replacement.resource_id, updated.properties, longer)))
+    assert not gone.resource_id
+    assert any("no longer active" in message for message in log.messages)
+
+
+def test_import_reads_back_inputs_that_declare_the_key_and_publishes_no_token(
+    provider: ArdentProvider, emulator: EmulatorServer, log: Recorder
+) -> None:
+    with httpx.Client() as http:
+        made = http.post(
+            f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys",
+            headers={"Authorization": f"Bearer {emulator.token}"},
+            json={"name": "hand-made", "role_id": "role_org_member", "scopes": [], "expires_days": 30},
+        ).json()
+    key_id = made["api_key_id"]
+    imported = run(provider.read(ReadRequest(URN, key_id, {}, {})))
+    assert imported.resource_id == key_id and "token" not in imported.properties
+    assert plain_map(imported.inputs) == {
+        "name": "hand-made",
+        "scopes": [],
+        "expires_in_days": 30.0,
+        "adopt_key_id": key_id,
+        "on_missing_token": "keep",
+    }
+    assert any(key_id in message and "without its token" in message for message in log.messages)
+
+    declared, failures = check(provider, **{**plain_map_camel(imported.inputs), "role": "Member"})
+    assert failures == []
+    plan = run(provider.diff(DiffRequest(URN, key_id, imported.properties, declared, [])))
+    assert plan.replaces == [] and list(plan.detailed_diff) == ["role"], "the declared role is recorded, not a new key"
+    updated = run(provider.update(UpdateRequest(URN, key_id, imported.properties, declared, 60, [], False)))
+    assert plain(updated.properties["role"]) == "role_org_member"
+    after = run(provider.diff(DiffRequest(URN, key_id, updated.properties, declared, [])))
+    assert after.changes is False
+
+    rotate, _ = check(provider, **{**plain_map_camel(declared), "onMissingToken": "rotate"})
+    assert run(provider.diff(DiffRequest(URN, key_id, updated.properties, rotate, []))).replaces == ["token"]
+    strict, _ = check(provider, **{**plain_map_camel(declared), "onMissingToken": "error"})
+    with pytest.raises(ArdentError, match="held without its token"):
+        run(provider.diff(DiffRequest(URN, key_id, updated.properties, strict, [])))
+
+    with pytest.raises(ArdentError, match="no active key with id 'key_000000000000000000000000'"):
+        run(provider.read(ReadRequest(URN, "key_000000000000000000000000", {}, {})))
+
+
+def plain_map_camel(values: dict[str, PropertyValue]) -> dict[str, Any]:
+    return {name: plain(value) for name, value in values.items()}
+
+
+def test_an_explicit_provider_reaches_another_org_with_its_own_credentials(
+    emulator: EmulatorServer, log: Recorder
+) -> None:
+    other = httpx.post(f"{emulator.url}/_emulator/orgs").json()
+    explicit = configured(
+        log, apiUrl=emulator.url, orgId=other["org_id"], token=property_value(other["token"], secret=True)
+    )
+    inputs, failures = check(explicit, name="svc", role="Member")
+    assert failures == []
+    created = create(explicit, inputs)
+    assert plain(created.properties["orgId"]) == other["org_id"]
+    run(explicit.delete(DeleteRequest(URN, created.resource_id, created.properties, 60)))
+
+
+def test_per_org_credentials_arrive_as_a_map_of_secrets(emulator: EmulatorServer, log: Recorder) -> None:
+    other = httpx.post(f"{emulator.url}/_emulator/orgs").json()
+    orgs = PropertyValue({other["org_id"]: PropertyValue({"token": property_value(other["token"], secret=True)})})
+    provider = configured(
+        log, apiUrl=emulator.url, orgId=emulator.org_id, token=property_value(emulator.token, secret=True), orgs=orgs
+    )
+    inputs, failures = check(provider, name="svc", role="Member", orgId=other["org_id"])
+    assert failures == []
+    created = create(provider, inputs)
+    assert plain(created.properties["orgId"]) == other["org_id"]
+    run(provider.delete(DeleteRequest(URN, created.resource_id, created.properties, 60)))
+
+
+def test_settings_unknown_at_preview_are_proved_later_not_refused(log: Recorder) -> None:
+    provider = configured(log, token=PropertyValue(Computed()), orgId="org_x")
+    _, failures = check(provider, name="svc", role="Member")
+    assert failures == []
+    refused = configured(log)
+    _, failures = check(refused, name="svc", role="Member")
+    assert failures and "No Ardent" in failures[0][1]
+
+
+def test_an_ardent_error_reaches_the_engine_as_its_message(provider: ArdentProvider, emulator: EmulatorServer) -> None:
+    inputs, _ = check(provider, name="svc", role="Member")
+    rule = {"route": CREATE, "mode": "status", "status": 403, "count": 1}
+    assert httpx.post(f"{emulator.url}/_emulator/faults", json=rule).status_code == 201
+    with pytest.raises(ArdentError) as raised:
+        create(provider, inputs)
+    assert str(raised.value).startswith("Could not create Ardent key 'svc'")
+    frames = [frame.filename for frame in traceback.extract_tb(raised.value.__traceback__)]
+    assert not [name for name in frames if name.endswith(("operations.py", "lifecycle.py", "client.py"))]
+
+
+def test_the_urn_gives_the_identity_that_replacements_are_matched_by() -> None:
+    assert _identity(URN) == {"resource_name": "web", "parent_resource": None}
+    nested = "urn:pulumi:dev::proj::my:app:Service$ardent:index:ApiKey::web"
+    assert _identity(nested) == {"resource_name": "web", "parent_resource": "my:app:Service"}
+
+
+def test_the_executable_finds_the_engine_address_and_names_the_sdk_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _engine_address(["--logtostderr", "-v=9", "127.0.0.1:5000"]) == "127.0.0.1:5000"
+    assert _engine_address([]) is None
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_plugin(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "plugin" or name.endswith("native.plugin"):
+            raise ImportError("cannot import name 'Provider'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_plugin)
+    with pytest.raises(SystemExit) as exited:
+        native.main()
+    assert "3.172.0 or newer" in str(exited.value.code)
