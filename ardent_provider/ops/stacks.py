@@ -21,6 +21,7 @@ from ..files import project_file
 from ..pulumi_version import MIN_CLI_VERSION, cli_too_old
 from ..resource_types import is_key_type
 from ..settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
+from ..state import snake_properties
 
 PENDING_REVOKE = "pending-revoke"
 # A resource an interrupted replacement left marked for deletion: its key is still the stack's until it goes.
@@ -280,7 +281,8 @@ def _resources(deployment: Mapping[str, Any], section: str) -> list[Any]:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
+    """A resource's recorded properties with this package's names, whichever resource type wrote them."""
+    return snake_properties(value) if isinstance(value, dict) else {}
 
 
 def state_problem(document: object) -> str | None:

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..models import RoleSpec, canonical_role
-from ..resource_types import DYNAMIC_KEY_TYPE
-from ..state import Unknown, whole_number
+from ..resource_types import DYNAMIC_KEY_TYPE, NATIVE_KEY_TYPE
+from ..state import Unknown, snake_properties, whole_number
 
 RESOURCE_TYPE: Final = DYNAMIC_KEY_TYPE
+"""The dynamic ``ArdentApiKey``'s type; the policies apply to :data:`NATIVE_RESOURCE_TYPE` alike."""
+NATIVE_RESOURCE_TYPE: Final = NATIVE_KEY_TYPE
 
 NO_OWNER_KEYS: Final = "ardent-no-owner-keys"
 EXPIRY_REQUIRED: Final = "ardent-expiry-required"
@@ -54,7 +56,8 @@ class KeyInputs:
 
     @classmethod
     def from_props(cls, resource: str, props: Mapping[str, Any]) -> KeyInputs:
-        """The inputs from a property map such as a policy's ``args.props`` made plain."""
+        """The inputs from a property map such as a policy's ``args.props`` made plain, of either resource type."""
+        props = snake_properties(props)
         return cls(
             resource=resource,
             role=props.get("role"),

@@ -261,6 +261,50 @@ def test_keys_in_a_deployment_include_kept_previous_keys_and_replaced_keys_await
     assert not decision.revoke and "replaced key awaiting deletion of resource old in stack web/prod" in decision.reason
 
 
+def test_keys_of_the_native_resource_type_are_read_from_their_camel_case_outputs_alike() -> None:
+    outputs = {
+        "name": "api",
+        "role": "role_org_admin",
+        "scopes": [],
+        "orgId": "org_1",
+        "expiresAt": "2027-01-01T00:00:00Z",
+        "previousKeyId": "key_0",
+        "pendingRevokeKeyIds": ["key_p"],
+    }
+    native = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "ardent:index:ApiKey",
+                    "urn": "urn:pulumi:prod::web::ardent:index:ApiKey::api",
+                    "id": "key_1",
+                    "outputs": outputs,
+                },
+                {
+                    "type": "pulumi:providers:ardent",
+                    "urn": "urn:pulumi:prod::web::pulumi:providers:ardent::default",
+                    "id": "p",
+                },
+            ],
+            "pending_operations": [
+                {
+                    "type": "creating",
+                    "resource": {"type": "ardent:index:ApiKey", "urn": "urn:x::y", "inputs": {"orgId": "org_2"}},
+                }
+            ],
+        }
+    }
+    managed = keys_in_deployment(native, "prod", "web")
+    assert managed == [
+        ManagedKey(
+            "prod", "api", "key_1", "api", "current", "web", "org_1", (), "2027-01-01T00:00:00Z", "role_org_admin"
+        ),
+        ManagedKey("prod", "api", "key_0", None, "previous", "web", "org_1"),
+        ManagedKey("prod", "api", "key_p", None, "pending-revoke", "web", "org_1"),
+    ]
+    assert [(item.kind, item.org_id) for item in pending_in_deployment(native, "prod")] == [("creating", "org_2")]
+
+
 def test_state_that_is_not_a_stacks_state_is_named_as_such_and_odd_entries_do_not_crash() -> None:
     assert state_problem([]) == "its state is not a JSON object"
     assert state_problem({"version": 3}) == "its state holds no deployment"

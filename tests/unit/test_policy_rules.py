@@ -20,6 +20,7 @@ from ardent_provider.policy.crossguard import plain, policies, policy
 from ardent_provider.policy.rules import (
     DEFAULT_AUTOMATION_PATTERN,
     DEFAULT_NAME_PATTERN,
+    NATIVE_RESOURCE_TYPE,
     POLICIES,
     RESOURCE_TYPE,
     KeyInputs,
@@ -312,6 +313,16 @@ def test_a_crossguard_policy_reports_a_violation_and_passes_unknown_inputs_witho
     for spec in POLICIES:
         assert run_policy(spec, unknown) == []
     assert run_policy(SPECS["ardent-expiry-required"], {"role": "role_org_viewer"}, {"max_days": 30.0}) != []
+
+
+def test_the_policies_apply_to_the_native_resource_type_and_its_camel_case_inputs() -> None:
+    owner = {"role": "role_org_owner", "name": "svc", "scopes": []}
+    assert len(run_policy(SPECS["ardent-no-owner-keys"], owner, resource_type=NATIVE_RESOURCE_TYPE)) == 1
+    admin = {"role": "role_org_admin", "name": "svc", "scopes": [], "expiresInDays": 90.0}
+    assert run_policy(SPECS["ardent-admin-keys-rotate"], admin, resource_type=NATIVE_RESOURCE_TYPE) != []
+    rotating = {**admin, "rotateBeforeDays": 14.0}
+    assert run_policy(SPECS["ardent-admin-keys-rotate"], rotating, resource_type=NATIVE_RESOURCE_TYPE) == []
+    assert run_policy(SPECS["ardent-expiry-required"], admin, {"max_days": 30.0}, resource_type=NATIVE_RESOURCE_TYPE)
 
 
 def test_a_crossguard_policy_ignores_other_resource_types() -> None:
