@@ -43,6 +43,10 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         if isinstance(value, Unknown):
             inputs[prop] = value
             continue
+        if prop == "role" and value is None and news.get("adopt_key_id") is not None:
+            # An adopted or imported key has the role it has: Ardent lists none, so none can be demanded.
+            inputs[prop] = None
+            continue
         inputs[prop], reason = check(value)
         if reason:
             problems.append((prop, reason))

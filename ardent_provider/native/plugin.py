@@ -160,6 +160,8 @@ class ArdentProvider(Provider):
     async def check(self, request: CheckRequest) -> CheckResponse:
         """Validate and normalise the inputs, and prove the settings at preview, as the dynamic provider does."""
         news = plain_map(request.new_inputs)
+        if news.get("name") is None:
+            news["name"] = _identity(request.urn)["resource_name"]  # as ArdentApiKey does: the resource's name
         if self._config_unknown:
             # The provider's own settings are computed by this run: the inputs are checked, the settings when known.
             inputs, failures = validate_inputs(news)
