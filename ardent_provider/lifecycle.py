@@ -405,6 +405,11 @@ class KeyLifecycle:
         elif spec.on_missing_token == "rotate":  # noqa: S105 - an option value
             state = self._created_state(spec, self.mint(spec))
             return replace(state, pending_revoke_key_ids=self.revoke_or_defer([key.id], reason="the adopted key"))
+        else:
+            self._warn(
+                f"Ardent key {key.id} ({key.name!r}) is adopted without its token: the key is managed, but no token "
+                "is published (token stays empty)."
+            )
         return self.listed_state(spec, key, token)
 
     def adoptable_key(self, key_id: str) -> ApiKey:

@@ -116,15 +116,6 @@ class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
             keywords["name"] = resource_name
         if keywords["adopt_token"] is not None:
             keywords["adopt_token"] = pulumi.Output.secret(keywords["adopt_token"])
-        if (
-            keywords["adopt_key_id"] is not None
-            and keywords["adopt_token"] is None
-            and keywords["on_missing_token"] == "keep"  # noqa: S105 - an option value, not a password
-        ):
-            pulumi.log.warn(
-                f"ArdentApiKey '{resource_name}' adopts key {keywords['adopt_key_id']} without its token: the key is "
-                "managed, but no token is published (token stays empty)."
-            )
         props: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
         parent = opts.parent if opts is not None else None
         # Tells apart keys of one name under different parents, so a replacement finds the key it replaces.

@@ -12,14 +12,15 @@ ensure_venv() {
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || { log "error: $("$python" --version 2>&1) is too old; Python 3.11 or newer is needed."; exit 1; }
     local stamp="$VENV/.ardent-installed" wanted
-    wanted=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+    # The generated Python SDK (sdk/python, the native provider's ardent.ApiKey) is installed beside the package.
+    wanted=$(cat "$ROOT/pyproject.toml" "$ROOT/sdk/python/pyproject.toml" | sha256sum | cut -d' ' -f1)
     if [ ! -x "$VENV/bin/python" ]; then
         log "creating the virtualenv in .venv"
         "$python" -m venv "$VENV"
     fi
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         log "installing ardent-provider and its development tools into .venv"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]" -e "$ROOT/sdk/python"
         echo "$wanted" >"$stamp"
     fi
 }

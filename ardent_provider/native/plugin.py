@@ -238,6 +238,34 @@ class ArdentProvider(Provider):
         await asyncio.to_thread(self.operations.delete, request.resource_id, plain_map(request.properties))
 
 
+class PlainErrorServicer(server.ProviderServicer):
+    """The SDK's servicer, answering an Ardent error with its message alone.
+
+    The SDK's servicer turns every exception into its message followed by the Python stack, which the engine
+    prints as is. For an Ardent error the message says all a user needs; other errors keep their stack.
+    """
+
+
+def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    rpc = getattr(server.ProviderServicer, name)
+
+    async def answer(self: PlainErrorServicer, request: Any, context: Any) -> Any:
+        try:
+            return await rpc(self, request, context)
+        except Exception as error:
+            cause = error.__context__
+            if isinstance(cause, ArdentError):
+                await context.abort(grpc.StatusCode.UNKNOWN, "\n".join([str(cause), *getattr(cause, "__notes__", [])]))
+            raise
+
+    answer.__name__ = name
+    return answer
+
+
+for _rpc in ("CheckConfig", "Configure", "Check", "Diff", "Create", "Read", "Update", "Delete"):
+    setattr(PlainErrorServicer, _rpc, _plainly(_rpc))
+
+
 def _engine_address(argv: list[str]) -> str | None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("engine", nargs="?")
@@ -249,4 +277,6 @@ def _engine_address(argv: list[str]) -> str | None:
 def main() -> None:
     """Serve the provider to the engine that started this process (``pulumi-resource-ardent <engine address>``)."""
     args = sys.argv[1:]
+    # server.main builds the servicer it names at module level; this process serves with the plain-error one.
+    server.ProviderServicer = PlainErrorServicer  # type: ignore[misc]
     server.main(args, __version__, ArdentProvider(EngineLog(_engine_address(args))))

@@ -20,6 +20,8 @@ from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey
 from ardent_provider.ops.stacks import keys_in_deployment
+from ardent_provider.resource_types import is_key_type
+from ardent_provider.state import CAMEL_NAMES, snake_properties
 from ardent_provider.testing.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
 
 from ..conftest import FAST_RETRY
@@ -46,6 +48,22 @@ KEYS_PROGRAM = textwrap.dedent(
         pulumi.export(f"{resource}_status", key.status)
     """
 )
+
+
+KINDS = ("dynamic", "native")
+"""The two resource types a program can declare a key with: ``ArdentApiKey`` and the generated SDK's ``ApiKey``."""
+NATIVE_IMPORT = "from pulumi_ardent import ApiKey as ArdentApiKey"
+
+
+def for_kind(program: str, kind: str) -> str:
+    """A program written with ``ArdentApiKey`` declaring its keys with the given resource type instead.
+
+    The generated Python SDK takes the same keyword inputs and exposes the same outputs, so one program serves both.
+    """
+    if kind == "dynamic":
+        return program
+    assert "from ardent_provider import ArdentApiKey" in program, "the program must import ArdentApiKey on its own line"
+    return program.replace("from ardent_provider import ArdentApiKey", NATIVE_IMPORT)
 
 
 def project_yaml(project: str, virtualenv: str | Path, main: str | None = None) -> str:
@@ -79,6 +97,11 @@ class Stack:
     emulator: EmulatorServer
     project_dir: Path
     project: str
+    kind: str = "dynamic"
+
+    def prop(self, name: str) -> str:
+        """How the engine's messages name a key's property (``org_id``) for this stack's resource type."""
+        return CAMEL_NAMES.get(name, name) if self.kind == "native" else name
 
     def write_keys(self, keys: list[dict[str, Any]]) -> None:
         (self.project_dir / "keys.json").write_text(json.dumps(keys))
@@ -103,10 +126,10 @@ class Stack:
         httpx.post(f"{self.emulator.url}/_emulator/stats/reset")
 
     def resource_outputs(self, resource: str) -> dict[str, Any]:
-        """A resource's outputs as the state holds them (secrets stay encrypted)."""
+        """A resource's outputs as the state holds them (secrets stay encrypted), with ``ArdentApiKey``'s names."""
         for item in self.cli.export()["deployment"]["resources"]:
-            if item["type"].endswith("ardent:ApiKey") and item["urn"].endswith(f"::{resource}"):
-                return dict(item.get("outputs", {}))
+            if is_key_type(item["type"]) and item["urn"].endswith(f"::{resource}"):
+                return snake_properties(item.get("outputs", {}))
         raise KeyError(resource)
 
     def ardent_keys(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -142,19 +165,21 @@ def token_works(emulator: EmulatorServer, token: str | None) -> bool:
     return True
 
 
-def make_stack(tmp_path: Path, emulator: EmulatorServer, program: str, project: str = "ardent-e2e") -> Stack:
+def make_stack(
+    tmp_path: Path, emulator: EmulatorServer, program: str, project: str = "ardent-e2e", kind: str = "dynamic"
+) -> Stack:
     require_cli()
     project_dir = tmp_path / "project"
     project_dir.mkdir(parents=True)
     # The interpreter running the tests (the repository's .venv under scripts/test) runs program and provider.
     (project_dir / "Pulumi.yaml").write_text(project_yaml(project, Path(sys.prefix)))
-    (project_dir / "__main__.py").write_text(program)
+    (project_dir / "__main__.py").write_text(for_kind(program, kind))
     cli = PulumiCLI(project_dir, tmp_path / "pulumi-state", PASSPHRASE)
     cli.select_stack(STACK)
     cli.set_config("ardent:apiUrl", emulator.url)
     cli.set_config("ardent:orgId", emulator.org_id)
     cli.set_config("ardent:token", emulator.token, secret=True)
-    return Stack(cli, emulator, project_dir, project)
+    return Stack(cli, emulator, project_dir, project, kind)
 
 
 def destroy_and_check(stack: Stack) -> None:
@@ -178,8 +203,9 @@ def destroy_and_check(stack: Stack) -> None:
     )
 
 
-@pytest.fixture
-def stack(tmp_path: Path, emulator: EmulatorServer) -> Iterator[Stack]:
-    made = make_stack(tmp_path, emulator, KEYS_PROGRAM)
+@pytest.fixture(params=KINDS)
+def stack(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorServer) -> Iterator[Stack]:
+    """A stack of ``KEYS_PROGRAM``, once with each resource type: every scenario holds for both."""
+    made = make_stack(tmp_path, emulator, KEYS_PROGRAM, kind=request.param)
     yield made
     destroy_and_check(made)

@@ -17,6 +17,7 @@ import pytest
 
 from ardent_provider import ArdentApiKey, ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.resource_types import is_key_type
 from ardent_provider.testing import ArdentEmulator, StackFactory
 
 from ..conftest import FAST_RETRY
@@ -45,7 +46,7 @@ def test_up_creates_the_key_with_its_token_encrypted_everywhere(stack: Stack) ->
     assert token not in state and token[20:] not in state
     assert token not in output
     outputs = json.loads(state)["checkpoint"]["latest"]["resources"]
-    resource = next(r for r in outputs if r["type"].endswith("ardent:ApiKey"))
+    resource = next(r for r in outputs if is_key_type(r["type"]))
     assert resource["id"] == key.id
     assert resource["outputs"]["token"][SECRET_SIG] == "1b47061264138c4ac30d75fd1eb44270"
     assert resource["outputs"]["token"]["ciphertext"].startswith("v1:")
@@ -56,7 +57,14 @@ def test_the_serialized_provider_in_state_holds_no_credential(stack: Stack) -> N
     stack.write_keys([{"resource": "audited", "role": "Viewer"}])
     stack.up()
     exported = stack.cli.export(show_secrets=True)
-    resource = next(r for r in exported["deployment"]["resources"] if r["type"].endswith("ardent:ApiKey"))
+    resource = next(r for r in exported["deployment"]["resources"] if is_key_type(r["type"]))
+    if stack.kind == "native":
+        # No provider code in a native key's state: the settings live on the provider resource, the token encrypted.
+        assert "__provider" not in resource["inputs"] and resource["provider"].startswith("urn:pulumi:")
+        encrypted = stack.cli.export()["deployment"]["resources"]
+        provider = next(r for r in encrypted if r["urn"] == resource["provider"].rsplit("::", 1)[0])
+        assert provider["inputs"]["token"][SECRET_SIG] and stack.emulator.token not in json.dumps(encrypted)
+        return
     blob = resource["inputs"]["__provider"]
     if isinstance(blob, dict):
         blob = blob.get("plaintext", blob.get("value"))

@@ -56,7 +56,7 @@ def test_keys_in_two_orgs_refresh_with_one_list_per_org_and_move_between_orgs(st
     preview = stack.cli.run("preview", check=False)
     text = preview.stdout + preview.stderr
     assert preview.returncode != 0
-    assert "partner-ci" in text and "property org_id" in text and partners["org_id"] in text
+    assert "partner-ci" in text and f"property {stack.prop('org_id')}" in text and partners["org_id"] in text
     assert f"ardent:orgs.{partners['org_id']}.token" in text and "Traceback" not in text
 
     # Moving a key to another org: created in the new org first, then revoked in the old one.

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.resource_types import is_key_type
 
 from .conftest import KEYS_PROGRAM, Stack, make_stack
 from .test_cleanup_commands import sibling_project
@@ -24,9 +25,7 @@ SHARED_NAMES = [
 
 
 def managed_ids(stack: Stack) -> set[str]:
-    return {
-        item["id"] for item in stack.cli.export()["deployment"]["resources"] if item["type"].endswith("ardent:ApiKey")
-    }
+    return {item["id"] for item in stack.cli.export()["deployment"]["resources"] if is_key_type(item["type"])}
 
 
 def stored_tokens(stack: Stack) -> list[str]:

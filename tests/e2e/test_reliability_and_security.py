@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.resource_types import is_key_type
 
 from .conftest import KEYS_PROGRAM, Stack, make_stack
 
@@ -118,7 +119,7 @@ def kill_tree(root: int, within: float = 10.0) -> dict[int, int]:
 
 def managed_ids(stack: Stack) -> set[str]:
     resources = stack.cli.export()["deployment"]["resources"]
-    return {r["id"] for r in resources if r["type"].endswith("ardent:ApiKey")}
+    return {r["id"] for r in resources if is_key_type(r["type"])}
 
 
 def test_bad_inputs_fail_up_beside_a_valid_key_naming_property_and_reason_and_create_nothing_bad(stack: Stack) -> None:
@@ -130,7 +131,7 @@ def test_bad_inputs_fail_up_beside_a_valid_key_naming_property_and_reason_and_cr
         )
         result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
         text = result.stdout + result.stderr
-        pattern = rf"resource 'bad-{index}': property {prop} value .* has a problem: \S+"
+        pattern = rf"resource 'bad-{index}': property {stack.prop(prop)} value .* has a problem: \S+"
         if result.returncode == 0 or not re.search(pattern, text, re.DOTALL) or "Traceback" in text:
             missed.append(f"bad-{index} {spec} ({prop}):\n{text[-1500:]}")
     assert missed == []

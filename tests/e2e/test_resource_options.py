@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from ardent_provider.emulator.store import KeyRow
+from ardent_provider.resource_types import is_key_type
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from .conftest import PASSPHRASE, STACK, Stack
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.e2e
 
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
-KEY_TYPE = "ardent:ApiKey"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 DELAY_MS = 1000
 
@@ -81,7 +81,7 @@ def resources(cli: PulumiCLI, *, show_secrets: bool = False) -> dict[str, dict[s
     """The stack's ArdentApiKey resources by resource name, as `pulumi stack export` holds them."""
     found = {}
     for item in cli.export(show_secrets=show_secrets)["deployment"]["resources"]:
-        if item["type"].endswith(KEY_TYPE):
+        if is_key_type(item["type"]):
             found[item["urn"].rsplit("::", 1)[-1]] = item
     return found
 
