@@ -10,6 +10,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+# The plugin is built on the SDK's provider server, which pulumi 3.172 introduced (the support matrix goes lower).
+pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.172 or newer")
+
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckRequest,
