@@ -120,6 +120,11 @@ def _settings(args: PropertyMap) -> tuple[dict[str, object], bool]:
     return config, unknown
 
 
+def _written_by_the_dynamic_provider(state: PropertyMap) -> bool:
+    """Whether recorded state has ``ArdentApiKey``'s names (``key_id``, its pickled ``__provider``)."""
+    return "key_id" in state or "__provider" in state
+
+
 def outputs(state: KeyState, secrets: Iterable[str] = ()) -> dict[str, PropertyValue]:
     """Every output of a key, camelCased, the tokens (and whatever the program gave as a secret) secret."""
     return property_map(state.to_outputs(), PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets})
@@ -188,8 +193,12 @@ class ArdentProvider(Provider):
                 for name in plan.replaces
             }
         )
+        migrated = _written_by_the_dynamic_provider(request.old_state)
+        if migrated and not detailed:
+            # A key moved here from ArdentApiKey by an alias: an update rewrites its state with this type's names.
+            detailed[CAMEL_NAMES["key_id"]] = PropertyDiff(PropertyDiffKind.UPDATE, False)
         return DiffResponse(
-            changes=plan.changes,
+            changes=plan.changes or migrated,
             replaces=[CAMEL_NAMES.get(name, name) for name in plan.replaces],
             diffs=list(detailed),
             detailed_diff=detailed,

@@ -295,3 +295,31 @@ def test_the_executable_finds_the_engine_address_and_names_the_sdk_it_needs(monk
     with pytest.raises(SystemExit) as exited:
         native.main()
     assert "3.172.0 or newer" in str(exited.value.code)
+
+
+def test_a_key_moved_from_ardent_api_key_by_an_alias_is_updated_in_place_to_this_types_names(
+    provider: ArdentProvider, emulator: EmulatorServer
+) -> None:
+    from pulumi.dynamic import ConfigureRequest as DynamicConfigure
+    from pulumi.dynamic.config import Config
+
+    from ardent_provider.provider import ArdentApiKeyProvider
+
+    dynamic = ArdentApiKeyProvider()
+    settings = {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
+    dynamic.configure(DynamicConfigure(Config(raw_config=settings, project_name="proj")))
+    checked = dynamic.check({}, {"name": "web", "role": "Member", "resource_name": "web"}).inputs
+    made = dynamic.create(checked)
+    old_state = {name: property_value(value) for name, value in (made.outs or {}).items() if value is not None}
+    old_state["__provider"] = property_value("pickled")
+    news, _ = check(provider, name="web", role="Member")
+
+    plan = run(provider.diff(DiffRequest(URN, made.id, old_state, news, [])))
+    assert plan.changes and plan.replaces == [], "the same key, no new one"
+    updated = run(provider.update(UpdateRequest(URN, made.id, old_state, news, 60, [], False)))
+    assert plain(updated.properties["keyId"]) == made.id and updated.properties["token"].is_secret
+    assert plain(updated.properties["token"]) == (made.outs or {})["token"], "the token is carried over"
+    assert not {"key_id", "__provider", "resource_name"} & set(updated.properties)
+    after = run(provider.diff(DiffRequest(URN, made.id, updated.properties, news, [])))
+    assert after.changes is False
+    assert creates(emulator) == 1
