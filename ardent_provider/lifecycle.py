@@ -195,7 +195,9 @@ class KeyLifecycle:
         # An imported key records no role (Ardent lists none): the role the program declares is recorded.
         compared = [name for name in REPLACING_INPUTS if name != "role" or old.spec.role]
         replaces = [name for name in compared if recorded.get(name) != news.get(name)]
-        updates = [name for name in (*SETTING_INPUTS, "role") if recorded.get(name) != news.get(name)]
+        updates = [name for name in SETTING_INPUTS if recorded.get(name) != news.get(name)]
+        if not old.spec.role and news.get("role"):
+            updates.append("role")
         if old.token is None and old.status == ACTIVE and not replaces:
             replaces.extend(self._missing_token_reasons(old, news.get("on_missing_token")))
         target = target_org if target_org is not None else self.org_id

@@ -50,8 +50,9 @@ SECRET_OUTPUTS: Final = ("token", "previous_token", "adopt_token")
 
 INPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "role": "Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; "
-        "recorded as the role key. A change replaces the key.",
+        "role": "Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the "
+        "role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is "
+        "recorded). A change replaces the key.",
         "name": "The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource "
         "name. A change replaces the key.",
         "scopes": "Dot-style permissions such as connectors.read, a subset of the role's; empty grants every "
@@ -155,8 +156,6 @@ ALWAYS_SET_OUTPUTS: Final = (
     "pending_revoke_key_ids",
 )
 """Outputs every recorded key has (an imported key has no token and, until declared, an empty role)."""
-REQUIRED_INPUTS: Final = ("role",)
-"""Inputs a program must give."""
 
 ACTIVE: Final = "active"
 EXPIRED: Final = "expired"

@@ -26,7 +26,6 @@ from ..state import (
     OUTPUT_DOCS,
     PROPERTY_KINDS,
     PROPERTY_NAMES,
-    REQUIRED_INPUTS,
     SECRET_OUTPUTS,
 )
 
@@ -120,7 +119,6 @@ def package_schema() -> dict[str, Any]:
                 "description": "An Ardent API key. A change of a key input creates a new key before the old one is "
                 "revoked; token is always a secret and exists only from the key's creation.",
                 "inputProperties": inputs,
-                "requiredInputs": [CAMEL_NAMES[name] for name in REQUIRED_INPUTS],
                 "properties": outputs,
                 "required": [CAMEL_NAMES[name] for name in ALWAYS_SET_OUTPUTS],
             }

@@ -140,13 +140,10 @@ export class ApiKey extends pulumi.CustomResource {
      * @param args The arguments to use to populate this resource's properties.
      * @param opts A bag of options that control this resource's behavior.
      */
-    constructor(name: string, args: ApiKeyArgs, opts?: pulumi.CustomResourceOptions) {
+    constructor(name: string, args?: ApiKeyArgs, opts?: pulumi.CustomResourceOptions) {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         if (!opts.id) {
-            if (args?.role === undefined && !opts.urn) {
-                throw new Error("Missing required property 'role'");
-            }
             resourceInputs["adoptKeyId"] = args?.adoptKeyId;
             resourceInputs["adoptToken"] = args?.adoptToken ? pulumi.secret(args.adoptToken) : undefined;
             resourceInputs["expiresInDays"] = args?.expiresInDays;
@@ -233,9 +230,9 @@ export interface ApiKeyArgs {
      */
     orgId?: pulumi.Input<string | undefined>;
     /**
-     * Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
+     * Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
      */
-    role: pulumi.Input<string>;
+    role?: pulumi.Input<string | undefined>;
     /**
      * Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
      */

@@ -8,7 +8,6 @@ import (
 	"reflect"
 
 	"ardent-provider/sdk/go/ardent/internal"
-	"errors"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -66,12 +65,9 @@ type ApiKey struct {
 func NewApiKey(ctx *pulumi.Context,
 	name string, args *ApiKeyArgs, opts ...pulumi.ResourceOption) (*ApiKey, error) {
 	if args == nil {
-		return nil, errors.New("missing one or more required arguments")
+		args = &ApiKeyArgs{}
 	}
 
-	if args.Role == nil {
-		return nil, errors.New("invalid value for required argument 'Role'")
-	}
 	if args.AdoptToken != nil {
 		args.AdoptToken = pulumi.ToSecret(args.AdoptToken).(pulumi.StringPtrInput)
 	}
@@ -134,8 +130,8 @@ type apiKeyArgs struct {
 	OnMissingToken *string `pulumi:"onMissingToken"`
 	// The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
 	OrgId *string `pulumi:"orgId"`
-	// Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
-	Role string `pulumi:"role"`
+	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+	Role *string `pulumi:"role"`
 	// Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
 	RotateBeforeDays *int `pulumi:"rotateBeforeDays"`
 	// Any map; a change of any value replaces the key at once.
@@ -160,8 +156,8 @@ type ApiKeyArgs struct {
 	OnMissingToken pulumi.StringPtrInput
 	// The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
 	OrgId pulumi.StringPtrInput
-	// Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
-	Role pulumi.StringInput
+	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+	Role pulumi.StringPtrInput
 	// Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
 	RotateBeforeDays pulumi.IntPtrInput
 	// Any map; a change of any value replaces the key at once.

@@ -19,7 +19,6 @@ __all__ = ['ApiKeyArgs', 'ApiKey']
 @pulumi.input_type
 class ApiKeyArgs:
     def __init__(__self__, *,
-                 role: pulumi.Input[_builtins.str],
                  adopt_key_id: pulumi.Input[Optional[_builtins.str]] = None,
                  adopt_token: pulumi.Input[Optional[_builtins.str]] = None,
                  expires_in_days: pulumi.Input[Optional[_builtins.int]] = None,
@@ -27,13 +26,13 @@ class ApiKeyArgs:
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  on_missing_token: pulumi.Input[Optional[_builtins.str]] = None,
                  org_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 role: pulumi.Input[Optional[_builtins.str]] = None,
                  rotate_before_days: pulumi.Input[Optional[_builtins.int]] = None,
                  rotation_triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
                  scopes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         The set of arguments for constructing a ApiKey resource.
 
-        :param pulumi.Input[_builtins.str] role: Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
         :param pulumi.Input[_builtins.str] adopt_key_id: The id of an existing key to bring under management instead of creating one; its name must match name.
         :param pulumi.Input[_builtins.str] adopt_token: The adopted key's token (a secret), published as token; checked against the key.
         :param pulumi.Input[_builtins.int] expires_in_days: Days from creation until the key expires, 1 to 3650; omitted, the key never expires. A change replaces the key.
@@ -41,11 +40,11 @@ class ApiKeyArgs:
         :param pulumi.Input[_builtins.str] name: The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource name. A change replaces the key.
         :param pulumi.Input[_builtins.str] on_missing_token: What to do when a key is adopted without its token: error (the default), rotate (replace it with a new key) or keep (manage it, publish no token).
         :param pulumi.Input[_builtins.str] org_id: The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
+        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
         """
-        pulumi.set(__self__, "role", role)
         if adopt_key_id is not None:
             pulumi.set(__self__, "adopt_key_id", adopt_key_id)
         if adopt_token is not None:
@@ -60,24 +59,14 @@ class ApiKeyArgs:
             pulumi.set(__self__, "on_missing_token", on_missing_token)
         if org_id is not None:
             pulumi.set(__self__, "org_id", org_id)
+        if role is not None:
+            pulumi.set(__self__, "role", role)
         if rotate_before_days is not None:
             pulumi.set(__self__, "rotate_before_days", rotate_before_days)
         if rotation_triggers is not None:
             pulumi.set(__self__, "rotation_triggers", rotation_triggers)
         if scopes is not None:
             pulumi.set(__self__, "scopes", scopes)
-
-    @_builtins.property
-    @pulumi.getter
-    def role(self) -> pulumi.Input[_builtins.str]:
-        """
-        Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
-        """
-        return pulumi.get(self, "role")
-
-    @role.setter
-    def role(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "role", value)
 
     @_builtins.property
     @pulumi.getter(name="adoptKeyId")
@@ -164,6 +153,18 @@ class ApiKeyArgs:
         pulumi.set(self, "org_id", value)
 
     @_builtins.property
+    @pulumi.getter
+    def role(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+        """
+        return pulumi.get(self, "role")
+
+    @role.setter
+    def role(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "role", value)
+
+    @_builtins.property
     @pulumi.getter(name="rotateBeforeDays")
     def rotate_before_days(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
@@ -230,7 +231,7 @@ class ApiKey(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] name: The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource name. A change replaces the key.
         :param pulumi.Input[_builtins.str] on_missing_token: What to do when a key is adopted without its token: error (the default), rotate (replace it with a new key) or keep (manage it, publish no token).
         :param pulumi.Input[_builtins.str] org_id: The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
-        :param pulumi.Input[_builtins.str] role: Required. Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. A change replaces the key.
+        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
@@ -239,7 +240,7 @@ class ApiKey(pulumi.CustomResource):
     @overload
     def __init__(__self__,
                  resource_name: str,
-                 args: ApiKeyArgs,
+                 args: Optional[ApiKeyArgs] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
         An Ardent API key. A change of a key input creates a new key before the old one is revoked; token is always a secret and exists only from the key's creation.
@@ -286,8 +287,6 @@ class ApiKey(pulumi.CustomResource):
             __props__.__dict__["name"] = name
             __props__.__dict__["on_missing_token"] = on_missing_token
             __props__.__dict__["org_id"] = org_id
-            if role is None and not opts.urn:
-                raise TypeError("Missing required property 'role'")
             __props__.__dict__["role"] = role
             __props__.__dict__["rotate_before_days"] = rotate_before_days
             __props__.__dict__["rotation_triggers"] = rotation_triggers
