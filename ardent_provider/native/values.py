@@ -20,7 +20,8 @@ PropertyMap = Mapping[str, PropertyValue]
 def plain(value: PropertyValue) -> Any:
     """A property value as plain Python: secrets unwrapped, computed values as ``UNKNOWN``."""
     inner = value.value
-    if isinstance(inner, Computed):
+    # An unknown inside an output value (a whole list computed by another resource) arrives in its wire form.
+    if isinstance(inner, Computed) or inner == UNKNOWN_ON_THE_WIRE:
         return UNKNOWN
     if isinstance(inner, Mapping):
         return {key: plain(item) for key, item in inner.items()}

@@ -21,7 +21,7 @@ import pytest
 from ardent_provider.emulator import EmulatorServer
 
 from ..release import build_wheel
-from .conftest import Stack, make_stack, project_yaml
+from .conftest import KINDS, Stack, make_stack, project_yaml
 from .test_own_project import UserCLI
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +42,10 @@ POLICY_PROGRAM = textwrap.dedent(
         ArdentApiKey(resource, **spec)
     """
 )
-VERDICT = re.compile(r"\[(advisory|mandatory)\]\s+(ardent-[a-z-]+)\s+\(pulumi-python:dynamic/ardent:ApiKey: ([^)]+)\)")
+VERDICT = re.compile(
+    r"\[(advisory|mandatory)\]\s+(ardent-[a-z-]+)\s+"
+    r"\((?:pulumi-python:dynamic/ardent:ApiKey|ardent:index:ApiKey): ([^)]+)\)"
+)
 SCOPES = ["projects.read"]
 
 
@@ -51,9 +54,9 @@ def verdicts(output: str) -> set[tuple[str, str, str]]:
     return set(VERDICT.findall(output))
 
 
-def policy_stack(tmp_path: Path, emulator: EmulatorServer) -> tuple[Stack, str]:
+def policy_stack(tmp_path: Path, emulator: EmulatorServer, kind: str = "dynamic") -> tuple[Stack, str]:
     """A stack of the policy program, and the launcher that `ardent-keys policy-pack` printed for it."""
-    stack = make_stack(tmp_path, emulator, POLICY_PROGRAM, project="ardent-policies")
+    stack = make_stack(tmp_path, emulator, POLICY_PROGRAM, project="ardent-policies", kind=kind)
     printed = stack.ardent_keys("policy-pack")
     assert printed.returncode == 0, printed.stderr
     pack = printed.stdout.strip()
@@ -77,10 +80,11 @@ def assert_no_token(output: str, *tokens: str) -> None:
         assert token[len("sk-ard_test_") :][:12] not in output
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_compliant_program_passes_every_policy_and_unknown_inputs_are_judged_at_up(
-    tmp_path: Path, emulator: EmulatorServer
+    tmp_path: Path, emulator: EmulatorServer, kind: str
 ) -> None:
-    stack, pack = policy_stack(tmp_path, emulator)
+    stack, pack = policy_stack(tmp_path, emulator, kind)
     with stack.owner() as owner:
         handmade = owner.create_key(
             emulator.org_id, name="handmade-a", role="role_org_member", scopes=SCOPES, expires_days=90
@@ -143,10 +147,11 @@ def test_a_compliant_program_passes_every_policy_and_unknown_inputs_are_judged_a
     assert_no_token(output, emulator.token, token)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_policy_fails_at_its_level_and_the_config_changes_the_verdict(
-    tmp_path: Path, emulator: EmulatorServer
+    tmp_path: Path, emulator: EmulatorServer, kind: str
 ) -> None:
-    stack, pack = policy_stack(tmp_path, emulator)
+    stack, pack = policy_stack(tmp_path, emulator, kind)
     with stack.owner() as owner:
         handmade = owner.create_key(emulator.org_id, name="CI handmade", role="role_org_owner")
     token = handmade.token.reveal()

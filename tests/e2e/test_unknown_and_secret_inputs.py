@@ -10,7 +10,7 @@ import pytest
 
 from ardent_provider.emulator import EmulatorServer
 
-from .conftest import Stack, make_stack
+from .conftest import KINDS, Stack, make_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -71,10 +71,11 @@ BAD_ONLY_AT_UP_PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_inputs_unknown_at_preview_preview_as_creates_and_up_uses_the_real_values(
-    tmp_path: Path, emulator: EmulatorServer
+    tmp_path: Path, emulator: EmulatorServer, kind: str
 ) -> None:
-    stack = make_stack(tmp_path, emulator, UNKNOWN_INPUTS_PROGRAM, project="unknowns")
+    stack = make_stack(tmp_path, emulator, UNKNOWN_INPUTS_PROGRAM, project="unknowns", kind=kind)
     handmade: dict[str, tuple[str, str]] = {}
     with stack.owner() as owner:
         for label in ("a", "b", "c"):
@@ -86,7 +87,7 @@ def test_inputs_unknown_at_preview_preview_as_creates_and_up_uses_the_real_value
     preview = stack.cli.run("preview", "--json", check=False)
     assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-3000:]
     steps = json.loads(preview.stdout)["steps"]
-    planned = {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if "ardent:ApiKey" in step["urn"]}
+    planned = {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if "ApiKey::" in step["urn"]}
     assert len(planned) == 14 and set(planned.values()) == {"create"}, planned
 
     stack.up()
@@ -122,17 +123,22 @@ def test_inputs_unknown_at_preview_preview_as_creates_and_up_uses_the_real_value
     assert stack.active_keys() == {}
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_bad_value_known_only_at_up_fails_at_up_naming_the_property_and_creates_no_key(
-    tmp_path: Path, emulator: EmulatorServer
+    tmp_path: Path, emulator: EmulatorServer, kind: str
 ) -> None:
-    stack = make_stack(tmp_path, emulator, BAD_ONLY_AT_UP_PROGRAM, project="late-bad")
+    stack = make_stack(tmp_path, emulator, BAD_ONLY_AT_UP_PROGRAM, project="late-bad", kind=kind)
     preview = stack.cli.run("preview", check=False)
     assert preview.returncode == 0, preview.stdout[-2000:] + preview.stderr[-2000:]
     stack.reset_stats()
     result = stack.cli.run("up", "--yes", check=False)
     text = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "late-bad" in text and "property role" in text and "'superuser' is not an Ardent org role" in text
+    assert (
+        "late-bad" in text
+        and f"property {stack.prop('role')}" in text
+        and "'superuser' is not an Ardent org role" in text
+    )
     assert "Traceback" not in text
     names = {key.name for key in stack.active_keys().values()}
     assert names == {"seed"}, names

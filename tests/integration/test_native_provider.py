@@ -32,7 +32,8 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.errors import ArdentError
 from ardent_provider.native.plugin import ArdentProvider, EngineLog, _engine_address, _identity
 from ardent_provider.native.schema import package_schema
-from ardent_provider.native.values import plain, plain_map, property_value
+from ardent_provider.native.values import UNKNOWN_ON_THE_WIRE, plain, plain_map, property_value
+from ardent_provider.state import UNKNOWN
 
 URN = "urn:pulumi:dev::proj::ardent:index:ApiKey::web"
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
@@ -126,7 +127,10 @@ def test_check_normalises_camel_case_inputs_and_keeps_secrets_secret(provider: A
 def test_an_unknown_input_passes_check_and_stays_unknown(provider: ArdentProvider) -> None:
     inputs, failures = check(provider, name=PropertyValue(Computed()), role="Admin")
     assert failures == []
-    assert plain_map(inputs)["name"] is not None and "name" in inputs
+    assert plain_map(inputs)["name"] is UNKNOWN
+    # A whole list computed by another resource arrives as an output value holding the wire form of unknown.
+    inputs, failures = check(provider, name="svc", role="Member", scopes=PropertyValue(UNKNOWN_ON_THE_WIRE))
+    assert failures == [] and plain_map(inputs)["scopes"] is UNKNOWN
 
 
 def test_preview_creates_nothing_and_the_whole_lifecycle_runs_on_the_shared_steps(
