@@ -23,7 +23,7 @@ from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
 from ..release import build_wheel
-from .conftest import PASSPHRASE, require_cli, token_works
+from .conftest import PASSPHRASE, ROOT, require_cli, token_works
 
 pytestmark = pytest.mark.e2e
 
@@ -385,3 +385,90 @@ def test_the_launcher_refuses_toolchains_the_old_host_cannot_run(
     assert result.returncode != 0
     assert result.stdout == ""
     assert f"toolchain: {toolchain}" in result.stderr and "official Pulumi CLI" in result.stderr
+
+
+# -- the native provider plugin in a user's project ---------------------------------------------------------------
+
+SDK_PROGRAM = textwrap.dedent(
+    """\
+    import pulumi
+    import pulumi_ardent as ardent
+
+    key = ardent.ApiKey("Production-Test", role="Admin")
+    pulumi.export("key_id", key.key_id)
+    pulumi.export("token", key.token)
+    """
+)
+AMBIENT_WARNING = "using pulumi-resource-ardent from $PATH"
+
+
+@pytest.fixture(scope="module")
+def sdk_home(project_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The user's virtualenv with the generated Python SDK installed too, from a copy of sdk/python."""
+    copy = tmp_path_factory.mktemp("sdk") / "python"
+    shutil.copytree(ROOT / "sdk" / "python", copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    run([project_home / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", copy], project_home)
+    return project_home
+
+
+def yaml_project(tmp_path: Path, plugins: str = "") -> Path:
+    project = tmp_path / "yaml-project"
+    shutil.copytree(ROOT / "examples" / "yaml", project)
+    if plugins:
+        with (project / "Pulumi.yaml").open("a") as text:
+            text.write(plugins)
+    return project
+
+
+def created_and_destroyed(cli: PulumiCLI, emulator: EmulatorServer, token_output: str) -> str:
+    """Run up, check the key and its secret token, destroy, check the key is revoked; the up's output."""
+    up = cli.run("up", "--yes", "--skip-preview")
+    token = cli.run("stack", "output", token_output, "--show-secrets").stdout.strip()
+    assert cli.outputs()[token_output] == "[secret]" and token_works(emulator, token)
+    assert list(other_keys(emulator).values()) == ["Production-Test"]
+    cli.run("destroy", "--yes", "--skip-preview")
+    assert other_keys(emulator) == {} and not token_works(emulator, token)
+    return up.stdout + up.stderr
+
+
+def test_the_installed_packages_plugin_on_path_serves_a_program_of_the_generated_python_sdk(
+    sdk_home: Path, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "venv").symlink_to(sdk_home / "venv", target_is_directory=True)
+    (project / "Pulumi.yaml").write_text(PULUMI_YAML)
+    (project / "__main__.py").write_text(SDK_PROGRAM)
+    # As `source venv/bin/activate` would: the package's pulumi-resource-ardent on PATH.
+    path = f"{project / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    cli = user_cli(project, tmp_path / "pulumi-state", emulator, PATH=path)
+    output = created_and_destroyed(cli, emulator, "token")
+    assert f"{AMBIENT_WARNING} at {project / 'venv' / 'bin' / 'pulumi-resource-ardent'}" in output
+
+
+def test_a_yaml_program_finds_the_plugin_through_pulumi_yaml(
+    project_home: Path, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    plugins = f"plugins:\n  providers:\n    - name: ardent\n      path: {project_home / 'venv' / 'bin'}\n"
+    cli = user_cli(yaml_project(tmp_path, plugins), tmp_path / "pulumi-state", emulator)
+    assert shutil.which("pulumi-resource-ardent", path=cli.env()["PATH"]) is None
+    output = created_and_destroyed(cli, emulator, "productionTestToken")
+    assert AMBIENT_WARNING not in output
+
+
+def test_a_yaml_program_uses_the_plugin_installed_from_the_projects_archive(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    archive = subprocess.run(
+        [ROOT / "scripts" / "plugin-archive", tmp_path / "dist"], capture_output=True, text=True, timeout=900
+    )
+    assert archive.returncode == 0, archive.stderr[-3000:]
+    path = Path(archive.stdout.strip().splitlines()[-1])
+    from ardent_provider import __version__
+
+    assert path.name.startswith(f"pulumi-resource-ardent-v{__version__}-") and path.name.endswith(".tar.gz")
+    cli = user_cli(yaml_project(tmp_path), tmp_path / "pulumi-state", emulator)
+    cli.run("plugin", "install", "resource", "ardent", __version__, "--file", str(path))
+    assert shutil.which("pulumi-resource-ardent", path=cli.env()["PATH"]) is None
+    output = created_and_destroyed(cli, emulator, "productionTestToken")
+    assert AMBIENT_WARNING not in output
