@@ -30,6 +30,7 @@ def test_the_reference_pages_exist_and_the_readme_links_each() -> None:
     assert {page.name for page in (ROOT / "docs").glob("*.md")} == {
         "development.md",
         "emulator.md",
+        "native-provider.md",
         "platform-commands.md",
         "policy-pack.md",
         "testing.md",
@@ -59,3 +60,14 @@ def test_python_blocks_compile_and_json_blocks_parse(page: Path) -> None:
         compile(block, f"{page.name} python block {number}", "exec")
     for block in blocks(text, "json"):
         json.loads(block)
+
+
+def test_every_yaml_block_of_the_docs_parses() -> None:
+    import yaml
+
+    found = 0
+    for page in PAGES:
+        for block in blocks(page.read_text(), "yaml"):
+            assert yaml.safe_load(block) is not None, page.name
+            found += 1
+    assert found >= 2
