@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import sys
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import grpc
 from pulumi.provider.experimental import server
@@ -59,9 +58,6 @@ from ..validation import validate_inputs
 from .schema import schema_json
 from .values import PropertyMap, plain, plain_map, property_map, secret_names
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 # Provider inputs the engine itself adds to an explicit provider; they are not settings.
 ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
 
@@ -78,19 +74,6 @@ class EngineLog:
             sys.stderr.write(f"warning: {message}\n")
             return
         self._engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=""))
-
-
-def _plain_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Let Ardent errors reach the user as their message, without this package's frames."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except ArdentError as error:
-            raise error.with_traceback(None) from None
-
-    return wrapper
 
 
 def _identity(urn: str) -> dict[str, Any]:
@@ -178,7 +161,6 @@ class ArdentProvider(Provider):
             failures=[CheckFailure(CAMEL_NAMES.get(name, name), reason) for name, reason in failures],
         )
 
-    @_plain_errors
     async def diff(self, request: DiffRequest) -> DiffResponse:
         """What an ``up`` does: the same plan as the dynamic provider, with a detailed diff per property."""
         news = {**plain_map(request.new_inputs), **_identity(request.urn)}
@@ -205,7 +187,6 @@ class ArdentProvider(Provider):
             delete_before_replace=False,
         )
 
-    @_plain_errors
     async def create(self, request: CreateRequest) -> CreateResponse:
         """Create (or adopt) the key; at preview, its inputs with every computed output unknown."""
         props = {**plain_map(request.properties), **_identity(request.urn)}
@@ -216,7 +197,6 @@ class ArdentProvider(Provider):
         state = await asyncio.to_thread(self.operations.create, props)
         return CreateResponse(state.key_id, outputs(state, secrets))
 
-    @_plain_errors
     async def read(self, request: ReadRequest) -> ReadResponse:
         """Refresh the key from its org's list, or, for ``pulumi import`` (nothing recorded yet), adopt it."""
         if not request.properties and not request.inputs:
@@ -230,7 +210,6 @@ class ArdentProvider(Provider):
             return ReadResponse(None, {}, {})
         return ReadResponse(refreshed.key_id, outputs(refreshed, secrets), dict(request.inputs))
 
-    @_plain_errors
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         """Record changed settings and revoke a previous key whose grace period is over (nothing at preview)."""
         secrets = secret_names(request.olds) | secret_names(request.news)
@@ -241,7 +220,6 @@ class ArdentProvider(Provider):
         state = await asyncio.to_thread(self.operations.update, request.resource_id, plain_map(request.olds), news)
         return UpdateResponse(outputs(state, secrets))
 
-    @_plain_errors
     async def delete(self, request: DeleteRequest) -> None:
         """Revoke the key, unless a rotation keeps it for its grace period, and any previous key it kept."""
         await asyncio.to_thread(self.operations.delete, request.resource_id, plain_map(request.properties))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import traceback
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
+import grpc
 import httpx
 import pytest
 
@@ -26,11 +26,12 @@ from pulumi.provider.experimental.provider import (
     ReadRequest,
     UpdateRequest,
 )
+from pulumi.runtime.proto import provider_pb2
 
 from ardent_provider import native
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.errors import ArdentError
-from ardent_provider.native.plugin import ArdentProvider, EngineLog, _engine_address, _identity
+from ardent_provider.native.plugin import ArdentProvider, EngineLog, PlainErrorServicer, _engine_address, _identity
 from ardent_provider.native.schema import package_schema
 from ardent_provider.native.values import UNKNOWN_ON_THE_WIRE, plain, plain_map, property_value
 from ardent_provider.state import UNKNOWN
@@ -266,15 +267,43 @@ def test_settings_unknown_at_preview_are_proved_later_not_refused(log: Recorder)
     assert failures and "No Ardent" in failures[0][1]
 
 
-def test_an_ardent_error_reaches_the_engine_as_its_message(provider: ArdentProvider, emulator: EmulatorServer) -> None:
+class AbortedError(Exception):
+    """What grpc's context.abort raises to end the call."""
+
+
+class FakeContext:
+    def __init__(self) -> None:
+        self.aborted: tuple[Any, str] | None = None
+
+    async def abort(self, code: Any, details: str) -> None:
+        self.aborted = (code, details)
+        raise AbortedError(details)
+
+
+def test_an_ardent_error_reaches_the_engine_as_its_message_alone(
+    provider: ArdentProvider, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inputs, _ = check(provider, name="svc", role="Member")
     rule = {"route": CREATE, "mode": "status", "status": 403, "count": 1}
     assert httpx.post(f"{emulator.url}/_emulator/faults", json=rule).status_code == 201
-    with pytest.raises(ArdentError) as raised:
-        create(provider, inputs)
-    assert str(raised.value).startswith("Could not create Ardent key 'svc'")
-    frames = [frame.filename for frame in traceback.extract_tb(raised.value.__traceback__)]
-    assert not [name for name in frames if name.endswith(("operations.py", "lifecycle.py", "client.py"))]
+    servicer = PlainErrorServicer([], "0.1.0", provider, engine_address="127.0.0.1:1")
+    request = provider_pb2.CreateRequest(urn=URN, properties=PropertyValue.marshal_map(inputs), preview=False)
+    context = FakeContext()
+    with pytest.raises(AbortedError):
+        run(servicer.Create(request, context))
+    assert context.aborted is not None
+    code, details = context.aborted
+    assert code == grpc.StatusCode.UNKNOWN and details.startswith("Could not create Ardent key 'svc'")
+    assert "HTTP 403" in details and 'File "' not in details and "Traceback" not in details
+
+    # Any other error keeps the SDK's report, with its stack, for a bug report.
+    async def broken(_request: CreateRequest) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(provider, "create", broken)
+    with pytest.raises(Exception, match="a bug") as raised:
+        run(servicer.Create(request, FakeContext()))
+    assert not isinstance(raised.value, AbortedError) and 'File "' in str(raised.value)
 
 
 def test_the_urn_gives_the_identity_that_replacements_are_matched_by() -> None:
