@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
@@ -189,11 +190,25 @@ def runtime_interpreter(folder: Path) -> Path:
     venv = folder / "runtime-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("pulumi", "httpx")]
+    # The generated SDK of the native provider, from a copy so that no build files land in the checkout.
+    sdk = folder / "sdk-python"
+    shutil.copytree(ROOT / "sdk" / "python", sdk, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins, sdk],
         check=True,
     )
     return venv / "bin" / "python"
+
+
+def native_plugin(folder: Path, python: Path) -> Path:
+    """A directory holding ``pulumi-resource-ardent`` run by the runtime interpreter (the package through
+    PYTHONPATH, as for the dynamic provider), for the projects' ``plugins.providers``."""
+    plugins = folder / "plugins"
+    plugins.mkdir()
+    launcher = plugins / "pulumi-resource-ardent"
+    launcher.write_text(f'#!/bin/sh\nexec "{python}" -m ardent_provider.native "$@"\n')
+    launcher.chmod(launcher.stat().st_mode | stat.S_IEXEC)
+    return plugins
 
 
 def measuring_virtualenv(folder: Path, python: Path) -> Path:
@@ -230,6 +245,7 @@ class Bench:
         self.deadline = deadline
         self.python = runtime_interpreter(folder)
         self.virtualenv = measuring_virtualenv(folder, self.python)
+        self.plugins = native_plugin(folder, self.python)
         self.rss_file = folder / "rss.txt"
         self.counter = 0
         self.http = httpx.Client(base_url=server.url, timeout=120)
@@ -256,6 +272,7 @@ class Bench:
         (project / "Pulumi.yaml").write_text(
             "name: bench\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
             f"    virtualenv: {json.dumps(str(self.virtualenv))}\n"
+            f"plugins:\n  providers:\n    - name: ardent\n      path: {json.dumps(str(self.plugins))}\n"
         )
         (project / "__main__.py").write_text((PROGRAM / "__main__.py").read_text())
         env = {"PYTHONPATH": str(ROOT), "ARDENT_BENCH_RSS_FILE": str(self.rss_file)}
@@ -264,7 +281,7 @@ class Bench:
     def add_stack(
         self, cli: BenchCLI, name: str, kind: str, size: int, org: Org, *, reset_pickler: bool = False
     ) -> None:
-        """Create and select a stack of ``size`` resources of ``kind`` ("ardent" or "noop") in ``org``."""
+        """Create and select a stack of ``size`` resources of ``kind`` ("ardent", "native" or "noop") in ``org``."""
         cli.run("stack", "init", name)
         cli.run(
             "config",

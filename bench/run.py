@@ -1,6 +1,6 @@
 """The cost of scale: ArdentApiKey against the engine's floor and the API's floor, A/B in one run.
 
-    scripts/bench [--parts floor latency big-org drift rss] [--sizes 50 200] [--rounds 3] [--budget-minutes 45]
+    scripts/bench [--parts floor latency big-org drift native rss] [--sizes 50 200] [--rounds 3] [--budget-minutes 45]
 
 Parts, each printing its figures with their targets and PASS/FAIL (and all of them again at the end):
 
@@ -15,6 +15,9 @@ Parts, each printing its figures with their targets and PASS/FAIL (and all of th
   and how long the emulator takes to list the big org.
 - drift: `ardent-keys drift` over many stacks of one project against the same command over one stack;
   list calls per org.
+- native: the same three operations on N native ``ardent:index:ApiKey`` resources (the plugin
+  pulumi-resource-ardent, the generated Python SDK) beside N ArdentApiKey and the no-op floor, alternating
+  over rounds, and the plugin's start-up time (from its start to the port it prints).
 - rss: how many ArdentApiKey resources one program can declare (bench/pickling.py), and the provider's peak
   RSS over `up`, `refresh` and `destroy` of many keys (the no-op's beside it).
 
@@ -65,7 +68,8 @@ BIG_ORG_LIST_LIMIT_S = 1.0
 DRIFT_LIMIT = 2.0
 RSS_LIMIT_MB = 150.0
 LIST_TIMINGS = 5
-PARTS = ("floor", "latency", "big-org", "drift", "rss")
+PLUGIN_STARTUP_LIMIT_S = 1.0
+PARTS = ("floor", "latency", "big-org", "drift", "native", "rss")
 
 Medians = dict[tuple[str, int, str], float]
 
@@ -384,6 +388,70 @@ def part_drift(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
 # -- peak RSS ---------------------------------------------------------------------------------------------
 
 
+def part_native(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
+    size = max(args.sizes)
+    ratio_targets = {
+        op: card.declare("native", f"{op}: native ratio to the engine floor at N={size}", "<=", RATIO_LIMIT, "x")
+        for op in OPERATIONS
+    }
+    startup_target = card.declare(
+        "native", "plugin start-up (start to port printed)", "<=", PLUGIN_STARTUP_LIMIT_S, " s"
+    )
+    kinds = ("native", "ardent", "noop")
+    times: dict[tuple[str, str], list[float]] = defaultdict(list)
+    requests: dict[str, str] = {}
+    for round_ in range(args.rounds):
+        for kind in kinds[round_ % 3 :] + kinds[: round_ % 3]:
+            cli = bench.stack(kind, size)
+            done = []
+            for operation in OPERATIONS:
+                measured = bench.measure(cli, operation)
+                times[(kind, operation)].append(measured.seconds)
+                if kind == "native":
+                    requests[operation] = describe_requests(measured.requests)
+                done.append(f"{operation} {measured.seconds:.2f}s")
+            progress(f"native N={size} round {round_ + 1}/{args.rounds} {kind}: {', '.join(done)}")
+    medians = {key: median_of(values) for key, values in times.items()}
+    print(f"\nnative: medians of {args.rounds} rounds at N={size}, rotating the order of the three kinds\n")
+    header = (
+        f"{'operation':<9} {'native s':>9} {'dynamic s':>10} {'no-op s':>8} {'native/floor':>13}  requests (native)"
+    )
+    print(header)
+    print("-" * len(header))
+    for operation in OPERATIONS:
+        native, dynamic, floor = (medians[(kind, operation)] for kind in kinds)
+        print(
+            f"{operation:<9} {native:>9.2f} {dynamic:>10.2f} {floor:>8.2f} {native / floor:>13.2f}  "
+            f"{requests[operation]}"
+        )
+        card.record(ratio_targets[operation], native / floor, f"native {native:.2f} s, no-op {floor:.2f} s")
+    startup = plugin_startup_seconds(bench.plugins / "pulumi-resource-ardent")
+    print(f"\nplugin start-up: median {startup:.3f} s over 5 starts (import, gRPC server, port printed)")
+    card.record(startup_target, startup, f"median of 5 starts {startup:.3f} s")
+
+
+def plugin_startup_seconds(plugin: Path, rounds: int = 5) -> float:
+    """The median time from starting the plugin to the port it prints for the engine."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with subprocess.Popen(
+            [str(plugin), "127.0.0.1:1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        ) as process:
+            assert process.stdout is not None
+            port = process.stdout.readline().strip()
+            times.append(time.perf_counter() - started)
+            os.killpg(process.pid, signal.SIGKILL)
+        if not port.isdigit():
+            raise RuntimeError(f"pulumi-resource-ardent printed {port!r} instead of its port")
+    return statistics.median(times)
+
+
 def part_rss(bench: Bench, args: argparse.Namespace, card: Scorecard) -> None:
     size = args.rss_size
     declare_target = card.declare(
@@ -480,6 +548,7 @@ def main() -> int:
                 "latency": lambda: part_latency(bench, args, card, floor_medians),
                 "big-org": lambda: part_big_org(bench, args, card),
                 "drift": lambda: part_drift(bench, args, card),
+                "native": lambda: part_native(bench, args, card),
                 "rss": lambda: part_rss(bench, args, card),
             }
             try:

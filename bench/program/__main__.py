@@ -1,4 +1,4 @@
-"""The benchmark's program: N ArdentApiKey resources, or N no-op resources of the same shape."""
+"""The benchmark's program: N ArdentApiKey resources, N native ardent.ApiKey resources, or N no-op resources."""
 
 import pickle
 
@@ -17,5 +17,9 @@ for index in range(count):
         pickle._Pickler._batch_setitems = unwrapped  # type: ignore[attr-defined]
     if config.require("kind") == "ardent":
         ArdentApiKey(f"bench-{index:04d}", role="Viewer")
+    elif config.require("kind") == "native":
+        import pulumi_ardent
+
+        pulumi_ardent.ApiKey(f"bench-{index:04d}", role="Viewer")
     else:
         NoopKey(f"bench-{index:04d}")

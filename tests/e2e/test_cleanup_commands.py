@@ -19,13 +19,16 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
-from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, make_stack
+from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, for_kind, make_stack
 
 pytestmark = pytest.mark.e2e
 
 
-def sibling_project(first: Stack, tmp_path: Path, project: str) -> Stack:
-    """A second project beside ``first``, on the same backend and emulator, with its own stack ``e2e``."""
+def sibling_project(first: Stack, tmp_path: Path, project: str, kind: str | None = None) -> Stack:
+    """A second project beside ``first``, on the same backend and emulator, with its own stack ``e2e``.
+
+    Its keys are of ``kind`` (``first``'s by default): teams of one org may use either resource type.
+    """
     directory = tmp_path / project
     shutil.copytree(
         first.project_dir,
@@ -34,12 +37,14 @@ def sibling_project(first: Stack, tmp_path: Path, project: str) -> Stack:
     )
     settings = directory / "Pulumi.yaml"
     settings.write_text(re.sub(r"(?m)^name:.*$", f"name: {project}", settings.read_text(), count=1))
+    kind = kind or first.kind
+    (directory / "__main__.py").write_text(for_kind(KEYS_PROGRAM, kind))
     cli = PulumiCLI(directory, first.cli.state_dir, PASSPHRASE, extra_env=first.cli.extra_env)
     cli.select_stack(STACK)
     cli.set_config("ardent:apiUrl", first.emulator.url)
     cli.set_config("ardent:orgId", first.emulator.org_id)
     cli.set_config("ardent:token", first.emulator.token, secret=True)
-    return Stack(cli, first.emulator, directory, project)
+    return Stack(cli, first.emulator, directory, project, kind)
 
 
 def wire_keys(emulator: EmulatorServer) -> dict[str, dict[str, object]]:
@@ -54,7 +59,8 @@ def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_runnin
     tmp_path: Path, emulator: EmulatorServer
 ) -> None:
     web = make_stack(tmp_path, emulator, KEYS_PROGRAM, project="ardent-web")
-    batch = sibling_project(web, tmp_path, "ardent-batch")
+    # The batch team declares its key with the native type: the commands treat both alike.
+    batch = sibling_project(web, tmp_path, "ardent-batch", kind="native")
     web.write_keys([{"resource": "webapi", "role": "Viewer"}])
     batch.write_keys([{"resource": "batchjob", "role": "Viewer", "expires_in_days": 30}])
     web.up()

@@ -12,7 +12,7 @@ import pytest
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.resource_types import is_key_type
 
-from .conftest import KEYS_PROGRAM, Stack, make_stack
+from .conftest import KEYS_PROGRAM, KINDS, Stack, make_stack
 from .test_cleanup_commands import sibling_project
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +32,11 @@ def stored_tokens(stack: Stack) -> list[str]:
     return [value for name, value in stack.cli.outputs(show_secrets=True).items() if name.endswith("_token")]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_two_stacks_with_the_same_key_names_applied_at_once_under_commit_then_drop_keep_every_stored_token(
-    tmp_path: Path, emulator: EmulatorServer
+    tmp_path: Path, emulator: EmulatorServer, kind: str
 ) -> None:
-    first = make_stack(tmp_path / "a", emulator, KEYS_PROGRAM, project="env-a")
+    first = make_stack(tmp_path / "a", emulator, KEYS_PROGRAM, project="env-a", kind=kind)
     # One backend for both, as pipelines of one team share it, so ardent-keys sees both stacks.
     stacks = [first, sibling_project(first, tmp_path, "env-b")]
     for stack in stacks:
