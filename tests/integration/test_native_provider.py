@@ -42,7 +42,13 @@ T = TypeVar("T")
 
 
 def run(step: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(step)
+    """Run one provider call on a loop of its own; asyncio.run would leave the thread without a current loop,
+    which later tests (Pulumi's mocks) ask for."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(step)
+    finally:
+        loop.close()
 
 
 class Recorder(EngineLog):
