@@ -200,6 +200,12 @@ class KeyLifecycle:
             updates.append("role")
         if old.token is None and old.status == ACTIVE and not replaces:
             replaces.extend(self._missing_token_reasons(old, news.get("on_missing_token")))
+        if replaces and not old.spec.role and not news.get("role"):
+            raise KeyAdoptionError(
+                f"Ardent key {old.key_id} ({old.spec.name!r}) has to be replaced ({', '.join(replaces)}), but no role "
+                "is recorded for it (it was imported or adopted, and Ardent lists no role): declare its role so that "
+                "the new key gets one. Nothing was changed."
+            )
         target = target_org if target_org is not None else self.org_id
         if old.org_id is not None and old.org_id != target:
             replaces.append("org_id")
@@ -223,12 +229,13 @@ class KeyLifecycle:
         """A key held without its token (imported, or adopted with ``keep``) follows ``on_missing_token``."""
         if on_missing_token == "rotate":  # noqa: S105 - an option value
             return ["token"]
-        if on_missing_token in (None, "error") and old.spec.on_missing_token == "keep":  # noqa: S105
+        # "error" is what an adoption still declared defaults to; a program that dropped the adoption says nothing.
+        if on_missing_token == "error" and old.spec.on_missing_token == "keep":  # noqa: S105
             raise KeyAdoptionError(
                 f"Ardent key {old.key_id} ({old.spec.name!r}) is held without its token (it was imported, or "
-                "adopted with on_missing_token 'keep'), and Ardent cannot show the token again: keep "
-                "on_missing_token 'keep' (manage it, publish no token) or set it to 'rotate' (replace it with a "
-                "new key whose token is published). Nothing was changed."
+                "adopted with on_missing_token 'keep'), and Ardent cannot show the token again: set "
+                "on_missing_token to 'keep' (manage it, publish no token) or to 'rotate' (replace it with a new key "
+                "whose token is published), beside adopt_key_id. Nothing was changed."
             )
         return []
 

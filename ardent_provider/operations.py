@@ -191,7 +191,7 @@ class KeyOperations:
             except KeyAdoptionError as error:
                 raise KeyAdoptionError(
                     f"org '{lifecycle.org_id}' has no active key with id '{key_id}' (it does not exist, is revoked, "
-                    "or belongs to another org; give the key's org with orgId)."
+                    "or belongs to another org: import it with --provider naming a provider of that org)."
                 ) from error
             days = None
             if key.created_at is not None and key.expires_at is not None:

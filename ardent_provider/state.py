@@ -51,8 +51,9 @@ SECRET_OUTPUTS: Final = ("token", "previous_token", "adopt_token")
 INPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "role": "Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the "
-        "role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is "
-        "recorded). A change replaces the key.",
+        "role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out "
+        "until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change "
+        "replaces the key.",
         "name": "The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource "
         "name. A change replaces the key.",
         "scopes": "Dot-style permissions such as connectors.read, a subset of the role's; empty grants every "

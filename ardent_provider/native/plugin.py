@@ -55,7 +55,7 @@ from ..state import (
     is_unknown,
 )
 from ..validation import validate_inputs
-from .schema import schema_json
+from .schema import SECRET_SETTINGS, schema_json
 from .values import PropertyMap, plain, plain_map, property_map, secret_names
 
 # Provider inputs the engine itself adds to an explicit provider; they are not settings.
@@ -138,7 +138,12 @@ class ArdentProvider(Provider):
         except ArdentError as error:
             wrong = next(name for name in names if f"{CONFIG_NAMESPACE}:{name}" not in SETTING_KEYS)
             return CheckResponse(inputs=request.new_inputs, failures=[CheckFailure(wrong, str(error))])
-        return CheckResponse(inputs=request.new_inputs)
+        # Tokens (ardent:token, and each org's under ardent:orgs) are kept in the provider's state: always secret.
+        inputs = {
+            name: value.with_secret(True) if name in SECRET_SETTINGS else value
+            for name, value in request.new_inputs.items()
+        }
+        return CheckResponse(inputs=inputs)
 
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
         """Remember the configuration; settings are resolved (with environment fallbacks) when first needed."""
@@ -240,8 +245,11 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
         try:
             return await rpc(self, request, context)
         except Exception as error:
-            cause = error.__context__
-            if isinstance(cause, ArdentError):
+            # Newer SDKs re-raise a provider's error wrapped (the original is the context); older ones raise it.
+            cause = error if isinstance(error, ArdentError) else None
+            if cause is None and not error.__suppress_context__:
+                cause = error.__context__ if isinstance(error.__context__, ArdentError) else None
+            if cause is not None:
                 await context.abort(grpc.StatusCode.UNKNOWN, "\n".join([str(cause), *getattr(cause, "__notes__", [])]))
             raise
 

@@ -30,7 +30,8 @@ from ..state import (
 )
 
 ORG_CREDENTIALS_TYPE: Final = f"{NATIVE_PACKAGE}:index:OrgCredentials"
-SECRET_SETTINGS: Final = frozenset({"token"})
+SECRET_SETTINGS: Final = frozenset({"token", "orgs"})
+"""Settings that hold tokens: ``orgs`` holds each org's."""
 PYTHON_PACKAGE: Final = "pulumi_ardent"
 NODEJS_PACKAGE: Final = "pulumi-ardent"
 GO_IMPORT_PATH: Final = "ardent-provider/sdk/go/ardent"

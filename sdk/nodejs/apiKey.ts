@@ -230,7 +230,7 @@ export interface ApiKeyArgs {
      */
     orgId?: pulumi.Input<string | undefined>;
     /**
-     * Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+     * Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
      */
     role?: pulumi.Input<string | undefined>;
     /**

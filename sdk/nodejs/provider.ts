@@ -38,7 +38,7 @@ export class Provider extends pulumi.ProviderResource {
         {
             resourceInputs["apiUrl"] = args?.apiUrl;
             resourceInputs["orgId"] = args?.orgId;
-            resourceInputs["orgs"] = pulumi.output(args?.orgs).apply(JSON.stringify);
+            resourceInputs["orgs"] = pulumi.output(args?.orgs ? pulumi.secret(args.orgs) : undefined).apply(JSON.stringify);
             resourceInputs["token"] = args?.token ? pulumi.secret(args.token) : undefined;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);

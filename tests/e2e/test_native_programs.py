@@ -128,9 +128,11 @@ SDK_PROGRAM = textwrap.dedent(
     pulumi.export("seed_token", seed.token)
     pulumi.export("seed_key_id", seed.key_id)
     if config.get("otherOrg"):
+        # orgs given in plain text on purpose: the provider keeps every token of its settings secret anyway.
+        plain_token = pulumi.Output.unsecret(config.require_secret("otherToken"))
         partner = ardent.Provider(
             "partner", token=config.require_secret("otherToken"), org_id=config.require("otherOrg"),
-            api_url=config.require("apiUrl"),
+            api_url=config.require("apiUrl"), orgs={config.require("otherOrg"): {"token": plain_token}},
         )
         far = ardent.ApiKey("far", role="Viewer", opts=pulumi.ResourceOptions(provider=partner))
         pulumi.export("far_org", far.org_id)
@@ -157,6 +159,7 @@ def test_the_python_sdk_creates_refreshes_imports_and_destroys_the_seed_key_and_
     assert outputs["far_token"] not in stack.state_text() and outputs["seed_token"] not in stack.state_text()
     provider = next(r for r in stack.cli.export()["deployment"]["resources"] if r["urn"].endswith("::partner"))
     assert "ciphertext" in json.dumps(provider["inputs"]["token"]), "the explicit provider's token is encrypted"
+    assert "ciphertext" in json.dumps(provider["inputs"]["orgs"]) and other["token"] not in stack.state_text()
 
     existing = hand_made_key(emulator)
     # The Python language host built here (v3.68) cannot generate code; the import itself is the engine's.

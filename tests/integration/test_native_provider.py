@@ -14,6 +14,7 @@ import pytest
 # The plugin is built on the SDK's provider server, which pulumi 3.172 introduced (the support matrix goes lower).
 pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.172 or newer")
 
+from pulumi.provider.experimental import server
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckRequest,
@@ -31,7 +32,14 @@ from pulumi.runtime.proto import provider_pb2
 from ardent_provider import native
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.errors import ArdentError
-from ardent_provider.native.plugin import ArdentProvider, EngineLog, PlainErrorServicer, _engine_address, _identity
+from ardent_provider.native.plugin import (
+    ArdentProvider,
+    EngineLog,
+    PlainErrorServicer,
+    _engine_address,
+    _identity,
+)
+from ardent_provider.native.plugin import _plainly as _plainly_for_test
 from ardent_provider.native.schema import package_schema
 from ardent_provider.native.values import UNKNOWN_ON_THE_WIRE, plain, plain_map, property_value
 from ardent_provider.state import UNKNOWN
@@ -116,6 +124,14 @@ def test_a_misspelt_provider_setting_is_refused_with_the_nearest_name(provider: 
     assert "did you mean `ardent:token`?" in (response.failures or [])[0].reason
     fine = run(provider.check_config(CheckRequest("urn", {}, props(orgId="org_1", version="1"), b"")))
     assert not fine.failures
+
+
+def test_the_provider_keeps_every_token_of_its_configuration_secret(provider: ArdentProvider) -> None:
+    orgs = PropertyValue({"org_2": PropertyValue({"token": property_value("sk-ard_test_x")})})
+    given = props(token="sk-ard_test_y", orgId="org_1", apiUrl="https://api.example.org", orgs=orgs)
+    checked = run(provider.check_config(CheckRequest("urn", {}, given, b""))).inputs or {}
+    assert checked["token"].is_secret and checked["orgs"].is_secret
+    assert not checked["orgId"].is_secret and not checked["apiUrl"].is_secret
 
 
 def test_check_normalises_camel_case_inputs_and_keeps_secrets_secret(provider: ArdentProvider) -> None:
@@ -214,6 +230,16 @@ def test_import_reads_back_inputs_that_declare_the_key_and_publishes_no_token(
     }
     assert any(key_id in message and "without its token" in message for message in log.messages)
 
+    roleless = plain_map_camel(imported.inputs)
+    renamed, _ = check(provider, **{**roleless, "name": "hand-made-2", "onMissingToken": "keep"})
+    with pytest.raises(ArdentError, match="declare its role"):
+        run(provider.diff(DiffRequest(URN, key_id, imported.properties, renamed, [])))
+    dropped, failures = check(provider, name="hand-made", scopes=[], expiresInDays=30.0, role="Member")
+    assert failures == []
+    assert run(provider.diff(DiffRequest(URN, key_id, imported.properties, dropped, []))).replaces == [], (
+        "a program that stops declaring the adoption keeps the key as it is"
+    )
+
     declared, failures = check(provider, **{**plain_map_camel(imported.inputs), "role": "Member"})
     assert failures == []
     plan = run(provider.diff(DiffRequest(URN, key_id, imported.properties, declared, [])))
@@ -310,6 +336,18 @@ def test_an_ardent_error_reaches_the_engine_as_its_message_alone(
     with pytest.raises(Exception, match="a bug") as raised:
         run(servicer.Create(request, FakeContext()))
     assert not isinstance(raised.value, AbortedError) and 'File "' in str(raised.value)
+
+    # An SDK whose servicer lets the provider's own error through (3.172 does) gets the same plain answer.
+    async def refused(_request: CreateRequest) -> None:
+        raise ArdentError("Could not create Ardent key 'svc': refused")
+
+    monkeypatch.setattr(provider, "create", refused)
+    monkeypatch.setattr(server.ProviderServicer, "Create", lambda self, request, context: refused(request))
+    plain_servicer = type("Servicer", (PlainErrorServicer,), {})([], "0.1.0", provider, engine_address="x")
+    bare = FakeContext()
+    with pytest.raises(AbortedError):
+        run(_plainly_for_test("Create")(plain_servicer, request, bare))
+    assert bare.aborted is not None and bare.aborted[1] == "Could not create Ardent key 'svc': refused"
 
 
 def test_the_urn_gives_the_identity_that_replacements_are_matched_by() -> None:

@@ -69,7 +69,7 @@ def test_tokens_are_secret_in_inputs_outputs_and_the_provider_configuration() ->
     schema = package_schema()
     for settings in (schema["config"]["variables"], schema["provider"]["inputProperties"]):
         assert list(settings) == [key.split(":", 1)[1] for key in SETTING_KEYS]
-        assert [name for name, spec in settings.items() if spec.get("secret")] == ["token"]
+        assert [name for name, spec in settings.items() if spec.get("secret")] == ["token", "orgs"]
         assert settings["orgId"]["description"] == SETTING_DOCS["ardent:orgId"]
     entry = schema["types"][ORG_CREDENTIALS_TYPE]["properties"]
     assert list(entry) == list(ORG_ENTRY_KEYS) and entry["token"]["secret"] is True

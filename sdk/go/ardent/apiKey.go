@@ -130,7 +130,7 @@ type apiKeyArgs struct {
 	OnMissingToken *string `pulumi:"onMissingToken"`
 	// The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
 	OrgId *string `pulumi:"orgId"`
-	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
 	Role *string `pulumi:"role"`
 	// Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
 	RotateBeforeDays *int `pulumi:"rotateBeforeDays"`
@@ -156,7 +156,7 @@ type ApiKeyArgs struct {
 	OnMissingToken pulumi.StringPtrInput
 	// The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
 	OrgId pulumi.StringPtrInput
-	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+	// Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
 	Role pulumi.StringPtrInput
 	// Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
 	RotateBeforeDays pulumi.IntPtrInput

@@ -40,7 +40,7 @@ class ApiKeyArgs:
         :param pulumi.Input[_builtins.str] name: The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource name. A change replaces the key.
         :param pulumi.Input[_builtins.str] on_missing_token: What to do when a key is adopted without its token: error (the default), rotate (replace it with a new key) or keep (manage it, publish no token).
         :param pulumi.Input[_builtins.str] org_id: The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
-        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
@@ -156,7 +156,7 @@ class ApiKeyArgs:
     @pulumi.getter
     def role(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+        Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
         """
         return pulumi.get(self, "role")
 
@@ -231,7 +231,7 @@ class ApiKey(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] name: The key's name in Ardent, 1 to 100 characters without control characters; defaults to the resource name. A change replaces the key.
         :param pulumi.Input[_builtins.str] on_missing_token: What to do when a key is adopted without its token: error (the default), rotate (replace it with a new key) or keep (manage it, publish no token).
         :param pulumi.Input[_builtins.str] org_id: The org the key lives in; omitted, ardent:orgId. Its credentials come from ardent:orgs.<org id>. A change replaces the key.
-        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required, except for an adopted or imported key (Ardent lists no role: the one declared is recorded). A change replaces the key.
+        :param pulumi.Input[_builtins.str] role: Viewer, Member, Admin or Owner (any case), or the role key such as role_org_admin; recorded as the role key. Required for a new key; the native ardent.ApiKey of an adopted or imported key may leave it out until the key has to be replaced (Ardent lists no role: the one declared later is recorded). A change replaces the key.
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.

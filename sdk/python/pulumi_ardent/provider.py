@@ -151,7 +151,7 @@ class Provider(pulumi.ProviderResource):
 
             __props__.__dict__["api_url"] = api_url
             __props__.__dict__["org_id"] = org_id
-            __props__.__dict__["orgs"] = pulumi.Output.from_input(orgs).apply(pulumi.runtime.to_json) if orgs is not None else None
+            __props__.__dict__["orgs"] = pulumi.Output.secret(orgs).apply(pulumi.runtime.to_json) if orgs is not None else None
             __props__.__dict__["token"] = None if token is None else pulumi.Output.secret(token)
         super(Provider, __self__).__init__(
             'ardent',
