@@ -31,6 +31,10 @@ from typing import Any
 class ArdentError(Exception):
     """Base of every error this package raises."""
 
+    def report(self) -> str:
+        """What a user is shown: the message and its notes, no stack (either provider's engine prints this)."""
+        return "\n".join([str(self), *getattr(self, "__notes__", [])])
+
 
 class ArdentConfigurationError(ArdentError):
     """A setting is missing or unusable; raised before any request is made."""

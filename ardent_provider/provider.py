@@ -66,7 +66,7 @@ class _ReportedTraceback:
         """The error's message (with its notes) for Ardent errors, else the usual traceback."""
         error = sys.exc_info()[1]
         if isinstance(error, ArdentError):
-            return "\n".join([str(error), *getattr(error, "__notes__", [])])
+            return error.report()
         text: str = self._original.format_exc(*args, **kwargs)
         return text
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -108,9 +108,10 @@ def _written_by_the_dynamic_provider(state: PropertyMap) -> bool:
     return "key_id" in state or "__provider" in state
 
 
-def outputs(state: KeyState, secrets: Iterable[str] = ()) -> dict[str, PropertyValue]:
-    """Every output of a key, camelCased, the tokens (and whatever the program gave as a secret) secret."""
-    return property_map(state.to_outputs(), PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets})
+def outputs(values: KeyState | Mapping[str, Any], secrets: Iterable[str] = ()) -> dict[str, PropertyValue]:
+    """Every output of a key, or of one planned at preview, camelCased; tokens and the program's secrets secret."""
+    plain_values = values.to_outputs() if isinstance(values, KeyState) else values
+    return property_map(plain_values, PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets})
 
 
 class ArdentProvider(Provider):
@@ -198,7 +199,7 @@ class ArdentProvider(Provider):
         secrets = secret_names(request.properties)
         if request.preview:
             planned = {**props, **{name: UNKNOWN for name in COMPUTED_OUTPUTS if props.get(name) is None}}
-            return CreateResponse("", property_map(planned, PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets}))
+            return CreateResponse("", outputs(planned, secrets))
         state = await asyncio.to_thread(self.operations.create, props)
         return CreateResponse(state.key_id, outputs(state, secrets))
 
@@ -221,7 +222,7 @@ class ArdentProvider(Provider):
         news = plain_map(request.news)
         if request.preview:
             planned = {**plain_map(request.olds), **{name: news.get(name) for name in INPUT_NAMES}}
-            return UpdateResponse(property_map(planned, PROPERTY_NAMES, {*SECRET_OUTPUTS, *secrets}))
+            return UpdateResponse(outputs(planned, secrets))
         state = await asyncio.to_thread(self.operations.update, request.resource_id, plain_map(request.olds), news)
         return UpdateResponse(outputs(state, secrets))
 
@@ -250,7 +251,7 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
             if cause is None and not error.__suppress_context__:
                 cause = error.__context__ if isinstance(error.__context__, ArdentError) else None
             if cause is not None:
-                await context.abort(grpc.StatusCode.UNKNOWN, "\n".join([str(cause), *getattr(cause, "__notes__", [])]))
+                await context.abort(grpc.StatusCode.UNKNOWN, cause.report())
             raise
 
     answer.__name__ = name
