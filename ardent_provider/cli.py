@@ -3,7 +3,7 @@
 ``drift`` checks that the keys the given stacks manage are in order (``--unmanaged`` also lists the org's keys
 that none of them manage); ``revoke`` revokes keys that no stack of the backend manages, after showing the plan;
 ``audit`` judges every key of an org; ``policy-pack`` runs the CrossGuard pack. The work is done in
-:mod:`ardent_provider.ops`. None of them prints a token.
+:mod:`ardent_provider.platform`. None of them prints a token.
 
 Exit codes of ``drift``: 0 the stacks' keys are in order, 1 drift found, 2 could not check.
 Exit codes of ``revoke``: 0 every key revoked (or, with ``--dry-run``, would be), 1 some key refused or not
@@ -25,17 +25,17 @@ from . import __version__
 from .client import ArdentClient
 from .errors import ArdentError
 from .files import write_atomic
-from .ops.audit import (
+from .platform.audit import (
     DEFAULT_EXPIRING_WITHIN_DAYS,
     DEFAULT_STALE_AFTER_DAYS,
     AuditPolicy,
     build_report,
     render_audit_table,
 )
-from .ops.drift import drift_findings, drift_report, render_drift_table
-from .ops.orgs import read_environment_org, read_orgs
-from .ops.revoke import plan_revocations, render_outcome, render_plan, revoke_one
-from .ops.stacks import (
+from .platform.drift import drift_findings, drift_report, render_drift_table
+from .platform.orgs import read_environment_org, read_orgs
+from .platform.revoke import plan_revocations, render_outcome, render_plan, revoke_one
+from .platform.stacks import (
     BackendKeys,
     CheckError,
     ManagedKey,
@@ -192,7 +192,7 @@ def audit(args: argparse.Namespace) -> int:
         return _say_error("audit", f"could not check: {error}", as_json=args.json)
     if args.html:
         # Imported here: the page's module is needed only with --html.
-        from .ops.audit_html import render_page
+        from .platform.audit_html import render_page
 
         try:
             write_atomic(Path(args.html), render_page(report))

@@ -31,7 +31,7 @@ from pulumi.output import Unknown as PulumiUnknown
 
 from .errors import ArdentError
 from .lifecycle import KeyLifecycle
-from .operations import KeyOperations
+from .provider_steps import ProviderSteps
 from .state import UNKNOWN, Unknown
 
 PROVIDER_KEY = "__provider"
@@ -139,13 +139,13 @@ class ArdentApiKeyProvider(ResourceProvider):
         )
 
     @property
-    def operations(self) -> KeyOperations:
+    def steps(self) -> ProviderSteps:
         """The steps shared with the native provider, on this provider's configuration."""
-        return KeyOperations(getattr(self, "_config", {}), pulumi.log.warn)
+        return ProviderSteps(getattr(self, "_config", {}), pulumi.log.warn)
 
     def lifecycle(self, org_id: str | None = None) -> KeyLifecycle:
         """The run's lifecycle for an org (the configured default when None), created on first use."""
-        return self.operations.lifecycle(org_id)
+        return self.steps.lifecycle(org_id)
 
     # -- preview ------------------------------------------------------------------------------------
 
@@ -155,13 +155,13 @@ class ArdentApiKeyProvider(ResourceProvider):
         Inputs unknown at preview pass through and are checked when known; the settings and the scopes
         against the role are proved at preview, before anything is created.
         """
-        inputs, failures = self.operations.check(from_engine(news))
+        inputs, failures = self.steps.check(from_engine(news))
         return CheckResult(to_engine(inputs), [CheckFailure(name, reason) for name, reason in failures])
 
     @_plain_errors
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare real inputs; a changed key input, expiry, a broken token or the rotation window replace."""
-        plan = self.operations.plan(id_, olds, from_engine(news))
+        plan = self.steps.plan(id_, olds, from_engine(news))
         return DiffResult(changes=plan.changes, replaces=list(plan.replaces), stables=[], delete_before_replace=False)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -169,13 +169,13 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create (or, the first time, adopt) the key and return every output, its token included."""
-        state = self.operations.create(props)
+        state = self.steps.create(props)
         return CreateResult(state.key_id, state.to_outputs())
 
     @_plain_errors
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Find the key in the org's list. A key gone (revoked or deleted) leaves state; the token is kept."""
-        state = self.operations.read(id_, props)
+        state = self.steps.read(id_, props)
         if state is None:
             return ReadResult(None, {})
         return ReadResult(state.key_id, state.to_outputs())
@@ -183,9 +183,9 @@ class ArdentApiKeyProvider(ResourceProvider):
     @_plain_errors
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Record changed settings, and revoke the previous key once its grace period is over."""
-        return UpdateResult(self.operations.update(id_, olds, news).to_outputs())
+        return UpdateResult(self.steps.update(id_, olds, news).to_outputs())
 
     @_plain_errors
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Revoke the key (unless a rotation keeps it for its grace period) and any previous key it kept."""
-        self.operations.delete(id_, props)
+        self.steps.delete(id_, props)

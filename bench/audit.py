@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ardent_provider import ArdentClient
-from ardent_provider.ops.audit import AuditPolicy, build_report
-from ardent_provider.ops.audit_html import render_page
-from ardent_provider.ops.orgs import read_environment_org
+from ardent_provider.platform.audit import AuditPolicy, build_report
+from ardent_provider.platform.audit_html import render_page
+from ardent_provider.platform.orgs import read_environment_org
 from ardent_provider.testing import ArdentEmulator
 
 LIST_ROUTE = "GET /v1/orgs/{org_id}/api-keys"

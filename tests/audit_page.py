@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from ardent_provider.ops.audit import FINDING_CODES
+from ardent_provider.platform.audit import FINDING_CODES
 
 # Everything that would make a browser fetch something, or run something.
 FETCHING_TAGS = {"script", "link", "img", "iframe", "object", "embed", "video", "audio", "source", "image", "use"}

@@ -2,7 +2,7 @@
 
 :mod:`.schema` builds the package schema from :mod:`ardent_provider.state` and :mod:`ardent_provider.settings`;
 :mod:`.values` translates Pulumi's property values; :mod:`.plugin` serves the provider (the
-``pulumi-resource-ardent`` executable) on the same :class:`~ardent_provider.operations.KeyOperations` as the
+``pulumi-resource-ardent`` executable) on the same :class:`~ardent_provider.provider_steps.ProviderSteps` as the
 dynamic ``ArdentApiKey``. Importing this package imports nothing of Pulumi.
 """
 

@@ -1,6 +1,6 @@
 """The ``pulumi-resource-ardent`` provider plugin: ``ardent:index:ApiKey`` served over Pulumi's provider protocol.
 
-A second adapter on :class:`~ardent_provider.operations.KeyOperations`: property maps are turned into this
+A second adapter on :class:`~ardent_provider.provider_steps.ProviderSteps`: property maps are turned into this
 package's plain dicts (:mod:`.values`), the shared steps run in a worker thread (they make blocking HTTP calls;
 the engine calls for many keys at once), and the results go back camelCased with the tokens secret. The
 dynamic ``ArdentApiKey`` does the same with the dynamic provider's types, so both resource types behave alike.
@@ -42,7 +42,7 @@ from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
 from .. import __version__
 from ..errors import ArdentError
-from ..operations import KeyOperations
+from ..provider_steps import ProviderSteps
 from ..settings import CONFIG_NAMESPACE, SETTING_KEYS, check_config_keys
 from ..state import (
     CAMEL_NAMES,
@@ -123,9 +123,9 @@ class ArdentProvider(Provider):
         self._config_unknown = False
 
     @property
-    def operations(self) -> KeyOperations:
+    def steps(self) -> ProviderSteps:
         """The steps shared with the dynamic provider, on this provider's configuration."""
-        return KeyOperations(self._config, self._log.warn)
+        return ProviderSteps(self._config, self._log.warn)
 
     async def get_schema(self, request: GetSchemaRequest) -> GetSchemaResponse:
         """The package schema (see :mod:`.schema`)."""
@@ -160,7 +160,7 @@ class ArdentProvider(Provider):
             # The provider's own settings are computed by this run: the inputs are checked, the settings when known.
             inputs, failures = validate_inputs(news)
         else:
-            inputs, failures = await asyncio.to_thread(self.operations.check, news)
+            inputs, failures = await asyncio.to_thread(self.steps.check, news)
         secrets = secret_names(request.new_inputs)
         return CheckResponse(
             inputs=property_map(inputs, INPUT_NAMES, {*secrets, *SECRET_OUTPUTS}),
@@ -170,7 +170,7 @@ class ArdentProvider(Provider):
     async def diff(self, request: DiffRequest) -> DiffResponse:
         """What an ``up`` does: the same plan as the dynamic provider, with a detailed diff per property."""
         news = {**plain_map(request.new_inputs), **_identity(request.urn)}
-        plan = await asyncio.to_thread(self.operations.plan, request.resource_id, plain_map(request.old_state), news)
+        plan = await asyncio.to_thread(self.steps.plan, request.resource_id, plain_map(request.old_state), news)
         detailed = {
             CAMEL_NAMES.get(name, name): PropertyDiff(PropertyDiffKind.UPDATE, name in INPUT_NAMES)
             for name in plan.updates
@@ -200,18 +200,18 @@ class ArdentProvider(Provider):
         if request.preview:
             planned = {**props, **{name: UNKNOWN for name in COMPUTED_OUTPUTS if props.get(name) is None}}
             return CreateResponse("", outputs(planned, secrets))
-        state = await asyncio.to_thread(self.operations.create, props)
+        state = await asyncio.to_thread(self.steps.create, props)
         return CreateResponse(state.key_id, outputs(state, secrets))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         """Refresh the key from its org's list, or, for ``pulumi import`` (nothing recorded yet), adopt it."""
         if not request.properties and not request.inputs:
-            state = await asyncio.to_thread(self.operations.import_key, request.resource_id)
+            state = await asyncio.to_thread(self.steps.import_key, request.resource_id)
             # No role: Ardent lists none, and the program's own becomes the recorded one (see KeyLifecycle.plan).
             recorded = property_map(state.spec.to_inputs(), [name for name in INPUT_NAMES if name != "role"])
             return ReadResponse(state.key_id, outputs(state), recorded)
         secrets = secret_names(request.properties)
-        refreshed = await asyncio.to_thread(self.operations.read, request.resource_id, plain_map(request.properties))
+        refreshed = await asyncio.to_thread(self.steps.read, request.resource_id, plain_map(request.properties))
         if refreshed is None:
             return ReadResponse(None, {}, {})
         return ReadResponse(refreshed.key_id, outputs(refreshed, secrets), dict(request.inputs))
@@ -223,12 +223,12 @@ class ArdentProvider(Provider):
         if request.preview:
             planned = {**plain_map(request.olds), **{name: news.get(name) for name in INPUT_NAMES}}
             return UpdateResponse(outputs(planned, secrets))
-        state = await asyncio.to_thread(self.operations.update, request.resource_id, plain_map(request.olds), news)
+        state = await asyncio.to_thread(self.steps.update, request.resource_id, plain_map(request.olds), news)
         return UpdateResponse(outputs(state, secrets))
 
     async def delete(self, request: DeleteRequest) -> None:
         """Revoke the key, unless a rotation keeps it for its grace period, and any previous key it kept."""
-        await asyncio.to_thread(self.operations.delete, request.resource_id, plain_map(request.properties))
+        await asyncio.to_thread(self.steps.delete, request.resource_id, plain_map(request.properties))
 
 
 class PlainErrorServicer(server.ProviderServicer):

@@ -19,7 +19,7 @@ import pytest
 from ardent_provider import ArdentClient, AuthenticationError
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey
-from ardent_provider.ops.stacks import keys_in_deployment
+from ardent_provider.platform.stacks import keys_in_deployment
 from ardent_provider.resource_types import is_key_type
 from ardent_provider.state import CAMEL_NAMES, snake_properties
 from ardent_provider.testing.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI

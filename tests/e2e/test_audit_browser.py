@@ -28,10 +28,10 @@ from ardent_provider import ArdentClient
 from ardent_provider.cli import main
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.models import ApiKey, SecretToken
-from ardent_provider.ops.audit import FINDING_CODES, AuditPolicy, build_report
-from ardent_provider.ops.audit_html import COLOURS, render_page
-from ardent_provider.ops.orgs import OrgReading, credential_key_ids
-from ardent_provider.ops.stacks import ManagedKey, Project, StackRef, StackView
+from ardent_provider.platform.audit import FINDING_CODES, AuditPolicy, build_report
+from ardent_provider.platform.audit_html import COLOURS, render_page
+from ardent_provider.platform.orgs import OrgReading, credential_key_ids
+from ardent_provider.platform.stacks import ManagedKey, Project, StackRef, StackView
 from ardent_provider.settings import Settings
 
 from ..audit_page import AuditPage, check_page

@@ -386,7 +386,7 @@ class LookupOnlyConfig:
 def test_two_provider_instances_of_one_run_share_its_lifecycles_even_with_only_a_config_lookup(
     emulator: EmulatorServer,
 ) -> None:
-    from ardent_provider.runs import process_runs
+    from ardent_provider.run_registry import process_runs
 
     values = {"ardent:apiUrl": emulator.url, "ardent:orgId": emulator.org_id, "ardent:token": emulator.token}
     first, second = configured(values), configured(values)
@@ -401,7 +401,7 @@ def test_two_provider_instances_of_one_run_share_its_lifecycles_even_with_only_a
 
 
 def test_closing_the_registry_closes_every_client_it_opened(emulator: EmulatorServer) -> None:
-    from ardent_provider.runs import RunRegistry
+    from ardent_provider.run_registry import RunRegistry
 
     registry = RunRegistry()
     settings = resolve_settings(
@@ -452,7 +452,7 @@ def test_a_provider_process_imports_only_what_a_run_needs(emulator: EmulatorServ
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     ours = {name for name in loaded if name.startswith("ardent_provider")}
     assert {"ardent_provider.provider", "ardent_provider.lifecycle", "ardent_provider.client"} <= ours
-    needless = ("ardent_provider.ops", "ardent_provider.cli", "ardent_provider.policy", "ardent_provider.testing")
+    needless = ("ardent_provider.platform", "ardent_provider.cli", "ardent_provider.policy", "ardent_provider.testing")
     assert not {name for name in ours if name in needless or name.startswith(tuple(f"{n}." for n in needless))}, ours
     assert "ardent_provider.emulator" not in ours and "pulumi_policy" not in loaded
     print(f"\nmodules of the package loaded by a provider run: {len(ours)}: {', '.join(sorted(ours))}")

@@ -17,7 +17,7 @@ from ardent_provider.errors import (
     PermissionDeniedError,
 )
 from ardent_provider.models import ApiKey, SecretToken
-from ardent_provider.ops.audit import (
+from ardent_provider.platform.audit import (
     FINDING_CODES,
     AuditPolicy,
     AuditReport,
@@ -27,10 +27,10 @@ from ardent_provider.ops.audit import (
     key_findings,
     render_audit_table,
 )
-from ardent_provider.ops.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
-from ardent_provider.ops.orgs import OrgReading, credential_key_ids, environment_unreadable, read_environment_org
-from ardent_provider.ops.render import span
-from ardent_provider.ops.stacks import CheckError, ManagedKey, Project, StackRef, StackView
+from ardent_provider.platform.audit_html import CHART_LEFT, CHART_RIGHT, COLOURS, render_page, ticks, timeline_scale
+from ardent_provider.platform.orgs import OrgReading, credential_key_ids, environment_unreadable, read_environment_org
+from ardent_provider.platform.render import span
+from ardent_provider.platform.stacks import CheckError, ManagedKey, Project, StackRef, StackView
 from ardent_provider.settings import Settings
 
 from ..audit_page import AuditPage, check_page

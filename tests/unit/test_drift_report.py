@@ -17,8 +17,8 @@ from ardent_provider.errors import (
     PermissionDeniedError,
 )
 from ardent_provider.models import ApiKey, SecretToken
-from ardent_provider.ops.drift import drift_findings, drift_report, find_drift, render_drift_table
-from ardent_provider.ops.orgs import (
+from ardent_provider.platform.drift import drift_findings, drift_report, find_drift, render_drift_table
+from ardent_provider.platform.orgs import (
     OrgReading,
     credential_key_ids,
     org_credentials,
@@ -26,9 +26,9 @@ from ardent_provider.ops.orgs import (
     org_tokens,
     unreadable_org,
 )
-from ardent_provider.ops.render import service_timespec, wire_time
-from ardent_provider.ops.revoke import RevokeDecision, plan_revocations, render_outcome
-from ardent_provider.ops.stacks import (
+from ardent_provider.platform.render import service_timespec, wire_time
+from ardent_provider.platform.revoke import RevokeDecision, plan_revocations, render_outcome
+from ardent_provider.platform.stacks import (
     CheckError,
     ManagedKey,
     Project,

@@ -123,7 +123,9 @@ def package_modules(package: Path) -> list[Path]:
 
 def test_no_module_keeps_mutable_state_at_module_level_or_in_a_class() -> None:
     paths = package_modules(PACKAGE)
-    assert any(path.parent.name == "ops" for path in paths) and any(path.parent.name == "testing" for path in paths)
+    assert any(path.parent.name == "platform" for path in paths) and any(
+        path.parent.name == "testing" for path in paths
+    )
     found = [item for path in paths for item in mutable_state_in(path.read_text(), str(path.relative_to(PACKAGE)))]
     assert found == [], "mutable state outside an object with a lifetime: " + "; ".join(found)
 
@@ -149,3 +151,83 @@ def test_the_mutable_state_check_catches_what_it_claims(tmp_path: Path) -> None:
         for item in mutable_state_in(path.read_text(), str(path.relative_to(tmp_path / "pkg")))
     ]
     assert found == ["sub/state.py: _registry"]
+
+
+# The faces a user meets, each a thin layer over the Pulumi-free core. ``cli.py`` parses the platform team's
+# commands, ``ardent-keys policy-pack`` among them, so it may reach the policy face's launcher too.
+FACES: dict[str, frozenset[str]] = {
+    "dynamic": frozenset({"provider", "resource"}),
+    "native": frozenset({"native"}),
+    "platform": frozenset({"platform", "cli"}),
+    "policy": frozenset({"policy"}),
+    "testing": frozenset({"testing"}),
+    "emulator": frozenset({"emulator"}),
+}
+ALLOWED_CROSSINGS = frozenset({("platform", "policy"), ("testing", "emulator"), ("dynamic", "dynamic")})
+PACKAGE_ROOT_MODULES = frozenset({"__init__", "__main__", "__version__"})
+
+
+def internal_imports(path: Path, package: Path = PACKAGE) -> set[str]:
+    """The package's own modules that ``path`` imports, as their first component under the package."""
+    parts = list(path.relative_to(package).with_suffix("").parts)
+    here = parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                targets = [base + node.module.split(".")] if node.module else [[*base, a.name] for a in node.names]
+            elif node.module and node.module.split(".")[0] == package.name:
+                targets = [node.module.split(".")[1:]]
+            else:
+                continue
+        elif isinstance(node, ast.Import):
+            targets = [a.name.split(".")[1:] for a in node.names if a.name.split(".")[0] == package.name]
+        else:
+            continue
+        found.update(target[0] for target in targets if target)
+    return found
+
+
+def face_of(component: str) -> str | None:
+    return next((face for face, members in FACES.items() if component in members), None)
+
+
+def crossings(package: Path = PACKAGE) -> list[str]:
+    """Every import that breaks 'faces import the core, the core imports no face, no face imports another'."""
+    wrong: list[str] = []
+    for path in package_modules(package):
+        relative = path.relative_to(package)
+        if str(relative) in {"__init__.py", "__main__.py"}:
+            continue  # the public surface re-exports the dynamic face
+        source_face = face_of(relative.parts[0].removesuffix(".py"))
+        for target in internal_imports(path, package):
+            target_face = face_of(target)
+            if target in PACKAGE_ROOT_MODULES or target_face is None or target_face == source_face:
+                continue
+            if source_face is None:
+                wrong.append(f"core {relative} imports the {target_face} face ({target})")
+            elif (source_face, target_face) not in ALLOWED_CROSSINGS:
+                wrong.append(f"the {source_face} face ({relative}) imports the {target_face} face ({target})")
+    return wrong
+
+
+def test_faces_import_the_core_and_the_core_imports_no_face() -> None:
+    modules_seen = {path.relative_to(PACKAGE).parts[0] for path in package_modules(PACKAGE)}
+    assert {"native", "platform", "policy", "testing", "provider_steps.py"} <= modules_seen
+    assert crossings() == []
+
+
+def test_the_face_check_catches_a_core_module_or_a_face_reaching_into_another(tmp_path: Path) -> None:
+    package = tmp_path / "ardent_provider"
+    for folder in ("native", "platform", "policy"):
+        (package / folder).mkdir(parents=True)
+    (package / "state.py").write_text("from .platform.drift import find_drift\n")
+    (package / "native" / "plugin.py").write_text("from ..policy import rules\nfrom ..state import KeyState\n")
+    (package / "platform" / "drift.py").write_text("from ardent_provider.native import plugin\nfrom .. import errors\n")
+    (package / "policy" / "rules.py").write_text("from ..state import KeyState\n")
+    assert sorted(crossings(package)) == [
+        "core state.py imports the platform face (platform)",
+        "the native face (native/plugin.py) imports the policy face (policy)",
+        "the platform face (platform/drift.py) imports the native face (native)",
+    ]

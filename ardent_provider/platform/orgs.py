@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..client import ArdentClient
+from ..credential_refusals import CredentialPlace, environment_place, explain_refusal, org_token_command
 from ..errors import ArdentConfigurationError, ArdentError
 from ..models import ApiKey, SecretToken
-from ..refusals import CredentialPlace, environment_place, explain_refusal, org_token_command
 from ..settings import (
     API_URL_VARIABLE,
     ORG_CONFIG_KEY,

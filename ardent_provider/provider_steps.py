@@ -2,7 +2,7 @@
 
 The dynamic ``ArdentApiKey`` and the native ``ardent:index:ApiKey`` plugin both call them.
 
-:class:`KeyOperations` takes checked (or recorded) properties with this package's names and unknown markers
+:class:`ProviderSteps` takes checked (or recorded) properties with this package's names and unknown markers
 (:mod:`.state`), finds the run's :class:`~ardent_provider.lifecycle.KeyLifecycle` for the org they name, and
 says which key an Ardent error is about. It knows nothing of Pulumi's types: each adapter translates its own.
 """
@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from .client import ArdentClient
+from .credential_refusals import config_place, explain_refusal
 from .errors import (
     ArdentConfigurationError,
     ArdentConnectionError,
@@ -25,8 +26,7 @@ from .errors import (
     PermissionDeniedError,
 )
 from .lifecycle import KeyAdoptionError, KeyLifecycle, Plan, ReplacementLedger, Warn
-from .refusals import config_place, explain_refusal
-from .runs import process_runs, run_key
+from .run_registry import process_runs, run_key
 from .settings import resolve_settings
 from .state import KeySpec, KeyState, Unknown, is_unknown
 from .validation import validate_inputs
@@ -62,7 +62,7 @@ def describe(state: KeyState) -> str:
     return f"Ardent key {state.key_id} ({state.spec.name!r}){org}"
 
 
-class KeyOperations:
+class ProviderSteps:
     """Check, plan, create, read, update, delete and import keys for one provider configuration."""
 
     def __init__(self, config: Config, warn: Warn) -> None:
@@ -73,7 +73,7 @@ class KeyOperations:
         """The run's lifecycle for an org (the configured default when None), created on first use.
 
         Every adapter instance with the same settings shares it through the process's
-        :class:`~ardent_provider.runs.RunRegistry`.
+        :class:`~ardent_provider.run_registry.RunRegistry`.
         """
         settings = resolve_settings(self.config, org_id=org_id)
         default = settings if org_id is None else None
