@@ -7,6 +7,7 @@ property dicts and back. Older releases wrote fewer outputs (no ``org_id``, no `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -109,6 +110,22 @@ PROPERTY_NAMES: Final[tuple[str, ...]] = tuple(dict.fromkeys((*INPUT_NAMES, *OUT
 CAMEL_NAMES: Final[Mapping[str, str]] = MappingProxyType({name: camel_case(name) for name in PROPERTY_NAMES})
 """The native resource's name of each property."""
 _SNAKE_NAMES: Final[Mapping[str, str]] = MappingProxyType({camel: name for name, camel in CAMEL_NAMES.items()})
+
+
+_SNAKE_NAME_IN_TEXT: Final = re.compile(
+    r"(?<![\w.:])("
+    + "|".join(sorted((re.escape(name) for name, camel in CAMEL_NAMES.items() if name != camel), key=len, reverse=True))
+    + r")(?!\w)"
+)
+
+
+def camel_case_names_in(text: str) -> str:
+    """``text`` with every property name written as a native program declares it (``expiresInDays``).
+
+    Messages about a key are written once, with this module's names, which ``ArdentApiKey`` users see as they
+    are; the native provider's face and the policy pack reword them for programs of the native type.
+    """
+    return _SNAKE_NAME_IN_TEXT.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
 
 
 def snake_properties(props: Mapping[str, Any]) -> dict[str, Any]:

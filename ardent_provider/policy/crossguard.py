@@ -66,10 +66,10 @@ def policy(spec: PolicySpec) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if not is_key_type(args.resource_type):
             return
-        key = KeyInputs.from_props(args.name, plain(args.props))
+        key = KeyInputs.from_props(args.name, plain(args.props), args.resource_type)
         message = spec.decide(key, args.get_config())
         if message:
-            report_violation(message, None)
+            report_violation(key.in_program_words(message), None)
 
     return ResourceValidationPolicy(
         name=spec.name,
@@ -117,6 +117,6 @@ def serve() -> None:
     PolicyPack(
         name=PACK_NAME,
         policies=policies(),
-        description="Key hygiene for Ardent API keys declared with ardent-provider's ArdentApiKey.",
+        description="Key hygiene for Ardent API keys declared with ArdentApiKey or the native ardent:index:ApiKey.",
         display_name="Ardent API keys",
     )

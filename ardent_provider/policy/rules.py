@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 from ..models import RoleSpec, canonical_role
 from ..resource_types import DYNAMIC_KEY_TYPE, NATIVE_KEY_TYPE
-from ..state import Unknown, snake_properties, whole_number
+from ..state import Unknown, camel_case_names_in, snake_properties, whole_number
 
 RESOURCE_TYPE: Final = DYNAMIC_KEY_TYPE
 """The dynamic ``ArdentApiKey``'s type; the policies apply to :data:`NATIVE_RESOURCE_TYPE` alike."""
@@ -53,13 +53,15 @@ class KeyInputs:
     scopes: Any = None
     expires_in_days: Any = None
     rotate_before_days: Any = None
+    resource_type: str = RESOURCE_TYPE
 
     @classmethod
-    def from_props(cls, resource: str, props: Mapping[str, Any]) -> KeyInputs:
+    def from_props(cls, resource: str, props: Mapping[str, Any], resource_type: str = RESOURCE_TYPE) -> KeyInputs:
         """The inputs from a property map such as a policy's ``args.props`` made plain, of either resource type."""
         props = snake_properties(props)
         return cls(
             resource=resource,
+            resource_type=resource_type,
             role=props.get("role"),
             name=props.get("name"),
             scopes=props.get("scopes"),
@@ -69,8 +71,13 @@ class KeyInputs:
 
     @property
     def label(self) -> str:
-        """How a message names the resource."""
-        return f"ArdentApiKey '{self.resource}'"
+        """How a message names the resource: by the type its program declared it with."""
+        declared = NATIVE_RESOURCE_TYPE if self.resource_type == NATIVE_RESOURCE_TYPE else "ArdentApiKey"
+        return f"{declared} '{self.resource}'"
+
+    def in_program_words(self, message: str) -> str:
+        """``message`` with the property names the key's program uses (camelCase for the native type)."""
+        return camel_case_names_in(message) if self.resource_type == NATIVE_RESOURCE_TYPE else message
 
 
 Decision = Callable[[KeyInputs, Mapping[str, Any]], str | None]

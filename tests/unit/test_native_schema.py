@@ -81,3 +81,13 @@ def test_the_schema_carries_the_package_version_and_prints_as_served() -> None:
         [sys.executable, "-m", "ardent_provider.native.schema"], capture_output=True, text=True, check=True
     ).stdout
     assert printed == schema_json() and json.loads(printed) == package_schema()
+
+
+def test_messages_are_reworded_with_every_multi_word_property_name_a_native_program_declares() -> None:
+    from ardent_provider.state import CAMEL_NAMES, camel_case_names_in
+
+    for name, camel in CAMEL_NAMES.items():
+        assert camel_case_names_in(f"Set {name}, then run `pulumi up`.") == f"Set {camel}, then run `pulumi up`."
+    # Only whole names: a longer word, a config key or a dotted path keeps its spelling.
+    untouched = "my_expires_in_days_value, ardent:orgs.x.token and key.expires_in_days"
+    assert camel_case_names_in(untouched) == untouched

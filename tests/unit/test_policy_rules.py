@@ -325,6 +325,15 @@ def test_the_policies_apply_to_the_native_resource_type_and_its_camel_case_input
     assert run_policy(SPECS["ardent-expiry-required"], admin, {"max_days": 30.0}, resource_type=NATIVE_RESOURCE_TYPE)
 
 
+def test_a_crossguard_violation_of_a_native_key_is_worded_in_the_native_programs_names() -> None:
+    admin = {"role": "role_org_admin", "name": "svc", "scopes": []}
+    [message] = run_policy(SPECS["ardent-admin-keys-rotate"], admin, resource_type=NATIVE_RESOURCE_TYPE)
+    assert message.startswith("ardent:index:ApiKey 'res-1'") and "Set rotateBeforeDays" in message
+    assert "expiresInDays" in message and "_days" not in message
+    [dynamic] = run_policy(SPECS["ardent-admin-keys-rotate"], admin)
+    assert dynamic.startswith("ArdentApiKey 'res-1'") and "Set rotate_before_days" in dynamic
+
+
 def test_a_crossguard_policy_ignores_other_resource_types() -> None:
     provider_props = {"ardent:token": TOKEN, "role": "role_org_owner"}
     for spec in POLICIES:
@@ -357,3 +366,17 @@ def test_a_policy_name_or_option_the_pack_lacks_is_a_problem_naming_the_nearest_
     assert "Its options: none" in no_options
     (far,) = config_problems({"completely-else": {}})
     assert "did you mean" not in far and "ardent-name-pattern" in far
+
+
+def test_violations_name_the_type_and_properties_a_native_program_declared() -> None:
+    native = KeyInputs.from_props("ownerKey", {"role": "role_org_admin", "expiresInDays": None}, NATIVE_RESOURCE_TYPE)
+    message = admin_keys_rotate(native, {})
+    assert message is not None
+    worded = native.in_program_words(message)
+    assert worded.startswith("ardent:index:ApiKey 'ownerKey' has role Admin but no rotateBeforeDays")
+    assert "with expiresInDays (rotation needs an expiry)" in worded
+    assert "_days" not in worded and "ArdentApiKey" not in worded
+    dynamic = key(role="role_org_admin", expires_in_days=None)
+    dynamic_message = admin_keys_rotate(dynamic, {})
+    assert dynamic_message is not None and dynamic.in_program_words(dynamic_message) == dynamic_message
+    assert dynamic_message.startswith("ArdentApiKey 'res-1'") and "rotate_before_days" in dynamic_message
