@@ -48,6 +48,7 @@ REPORT_FIELDS = [
     "findings",
     "orgs",
     "mode",
+    "unreadable_orgs",
 ]
 FINDING_FIELDS = [
     "problem",
@@ -1185,7 +1186,9 @@ def test_revoke_revokes_each_key_in_its_org_and_refuses_ids_active_in_none_of_th
     assert not world.printed_anything_of([staging.token, stranger.token, world.emulator.token])
 
 
-def test_an_org_without_credentials_could_not_check_naming_the_org_and_what_to_set(world: World) -> None:
+def test_an_org_without_credentials_is_an_error_row_naming_the_org_and_what_to_set_while_others_are_checked(
+    world: World,
+) -> None:
     partners = world.org()
     partner_key, orphan = partners.key("partner-ci"), world.key("orphan")[0]
     web = world.project("web")
@@ -1197,15 +1200,23 @@ def test_an_org_without_credentials_could_not_check_naming_the_org_and_what_to_s
     revoke = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", orphan)
 
     assert drift.code == revoke.code == 2
-    error = drift.json()["error"]
+    report = drift.json()
+    (row,) = [finding for finding in report["findings"] if finding["org_id"] == partners.org_id]
+    assert (row["problem"], row["project"], row["stack"], row["kind"]) == ("error", "web", "prod", "default provider")
+    error = row["detail"]
     assert f"org {partners.org_id} could not be read" in error and "HTTP 403" in error and setting in error
     assert f"--stack prod` in {web.directory}" in error
+    assert report["unreadable_orgs"] == [partners.org_id]
+    # The stack's other org is still checked: its orphan is reported.
+    assert [f["key_id"] for f in report["findings"] if f["problem"] == "unmanaged"] == [orphan]
     assert f"org {partners.org_id}" in revoke.err and "nothing revoked" in revoke.err
     assert orphan in world.active() and partner_key in partners.active()
     assert not world.printed_anything_of([world.emulator.token, partners.token])
 
 
-def test_a_stack_with_no_token_at_all_for_an_org_it_uses_could_not_check_before_any_request(world: World) -> None:
+def test_a_stack_with_no_token_at_all_for_an_org_it_uses_is_an_error_row_costing_that_org_no_request(
+    world: World,
+) -> None:
     partners = world.org()
     partner_key = partners.key("partner-ci")
     web = world.project("web")
@@ -1223,9 +1234,9 @@ def test_a_stack_with_no_token_at_all_for_an_org_it_uses_could_not_check_before_
     result = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--stack", "prod")
 
     assert result.code == 2
-    assert f"org {partners.org_id} cannot be read: stack web/prod:" in result.err
-    assert f"ardent:orgs.{partners.org_id}.token" in result.err
-    assert world.list_calls() == 0
+    assert f"org {partners.org_id} cannot be read: stack web/prod:" in result.out
+    assert f"ardent:orgs.{partners.org_id}.token" in result.out
+    assert world.list_calls() == 1, "only the org the stack has a token for"
 
 
 def test_an_org_whose_own_token_was_revoked_could_not_check_naming_its_setting(world: World) -> None:
@@ -1245,7 +1256,7 @@ def test_an_org_whose_own_token_was_revoked_could_not_check_naming_its_setting(w
     result = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--stack", "prod", "--json")
 
     assert result.code == 2
-    error = result.json()["error"]
+    (error,) = [f["detail"] for f in result.json()["findings"] if f["problem"] == "error"]
     assert f"org {staging.org_id} could not be read" in error and "HTTP 401" in error
     assert f"--path 'ardent:orgs.{staging.org_id}.token'" in error
     assert not world.printed_anything_of([stale.token.reveal()])

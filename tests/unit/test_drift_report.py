@@ -23,7 +23,7 @@ from ardent_provider.platform.orgs import (
     credential_key_ids,
     org_credentials,
     org_ids,
-    org_tokens,
+    stack_tokens,
     unreadable_org,
 )
 from ardent_provider.platform.render import service_timespec, wire_time
@@ -468,9 +468,7 @@ def test_an_org_no_stack_has_a_token_for_is_refused_naming_it_and_the_setting(mo
         (ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_partners"),),
     )
     assert own_only.token_setting("org_partners") == "the ARDENT_TOKEN environment variable"
-    assert org_tokens("org_partners", [own_only]) == [] and org_tokens("org_prod", [own_only]) == [
-        ("web/prod", RUNNING)
-    ]
+    assert stack_tokens([own_only]) == [("web/prod", RUNNING)], "the one token it holds, for org_prod only"
     with pytest.raises(CheckError) as raised:
         org_credentials("org_partners", [own_only])
     message = str(raised.value)
