@@ -58,6 +58,13 @@ from .policy.launcher import add_policy_pack_parser
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED, EXIT_NOT_CONFIRMED = 0, 1, 2
 MAX_DAYS = 36500
+STACK_READS = (
+    "What is read: each given stack's state (`pulumi stack export`) and its ardent:* config, secrets decrypted "
+    "(`pulumi config --show-secrets --json`); where a stack's keys are managed by an explicit ardent provider "
+    "(`pulumi:providers:ardent`), and, for revoke and drift --unmanaged, for every stack of the backend that holds "
+    "ardent providers, `pulumi stack export --show-secrets`, so that the stack's own secrets provider decrypts "
+    "the tokens those providers run with. Tokens stay in memory: none is printed or written."
+)
 
 
 def _say_error(command: str, reason: str, *, as_json: bool = False) -> int:
@@ -241,7 +248,9 @@ def add_stack_options(parser: argparse.ArgumentParser, *, stacks_required: bool 
     """``--cwd DIR`` (repeatable) and one of ``--stack NAME`` (repeatable) or ``--all-stacks``.
 
     ``stacks_required=False`` lets a command run without stacks (``audit`` then reads ``ARDENT_*`` only).
+    The parser's epilog says what is read and decrypted.
     """
+    parser.epilog = STACK_READS
     parser.add_argument(
         "--cwd",
         action="append",
