@@ -229,7 +229,10 @@ def audit(args: argparse.Namespace) -> int:
         except OSError as error:
             return _say_error("audit", f"could not write {args.html}: {error.strerror or error}", as_json=args.json)
     if args.json:
-        print(json.dumps({**report.as_json(), "unreadable_orgs": failures_json(failures)}, indent=2))
+        document = report.as_json()
+        document["clean"] = document["clean"] and not failures
+        document["unreadable_orgs"] = failures_json(failures)
+        print(json.dumps(document, indent=2))
     else:
         if failures:
             print("\n".join(render_failures(failures)) + "\n")

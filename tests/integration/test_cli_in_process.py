@@ -1661,5 +1661,13 @@ def test_an_org_whose_explicit_provider_is_refused_is_an_error_row_naming_the_pr
     assert result.json()["unreadable_orgs"] == [partner.org_id]
     assert "error" in table_form.out and "1 finding" not in table_form.out
     audit = world.ardent_keys("audit", *cwd(web), "--stack", "prod", "--json")
-    assert audit.code == 2 and [row["org_id"] for row in audit.json()["unreadable_orgs"]] == [partner.org_id]
+    assert audit.code == 2 and not audit.json()["clean"]
+    (unread,) = audit.json()["unreadable_orgs"]
+    assert (unread["org_id"], unread["project"], unread["stack"], unread["provider"]) == (
+        partner.org_id,
+        "web",
+        "prod",
+        "partner",
+    )
+    assert error["detail"].endswith(unread["reason"]) and "HTTP 401" in unread["reason"]
     assert [org["org_id"] for org in audit.json()["orgs"]] == [world.org_id], "the other org is still audited"
