@@ -114,7 +114,7 @@ def org_credentials(org_id: str, views: Sequence[StackView]) -> tuple[Settings, 
             resolved.append((source, source.settings_for(org_id)))
         except ArdentConfigurationError as error:
             if source.uses(org_id):
-                problems.append(f"{_describe(source)}: {error}")
+                problems.append(f"stack {source.label}: {error}")
     urls: dict[str, list[str]] = {}
     for source, settings in resolved:
         if source.uses(org_id):
@@ -136,10 +136,6 @@ def org_credentials(org_id: str, views: Sequence[StackView]) -> tuple[Settings, 
         # Every provider working in the org failed to resolve it, so each failure says what that one lacks.
         raise CheckError(f"org {org_id} cannot be read: {'; '.join(problems)}")
     return chosen[1], chosen[0]
-
-
-def _describe(source: CredentialSource) -> str:
-    return f"stack {source.label}"
 
 
 def stack_tokens(views: Sequence[StackView]) -> list[tuple[str, SecretToken]]:
