@@ -25,6 +25,7 @@ from . import __version__
 from .client import ArdentClient
 from .errors import ArdentError
 from .files import write_atomic
+from .models import SecretToken
 from .platform.audit import (
     DEFAULT_EXPIRING_WITHIN_DAYS,
     DEFAULT_STALE_AFTER_DAYS,
@@ -33,7 +34,15 @@ from .platform.audit import (
     render_audit_table,
 )
 from .platform.drift import drift_findings, drift_report, render_drift_table
-from .platform.orgs import read_environment_org, read_orgs
+from .platform.orgs import (
+    OrgFailure,
+    failures_json,
+    read_each_org,
+    read_environment_org,
+    read_orgs,
+    render_failures,
+    with_credentials,
+)
 from .platform.revoke import plan_revocations, render_outcome, render_plan, revoke_one
 from .platform.stacks import (
     BackendKeys,
@@ -49,6 +58,13 @@ from .policy.launcher import add_policy_pack_parser
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED, EXIT_NOT_CONFIRMED = 0, 1, 2
 MAX_DAYS = 36500
+STACK_READS = (
+    "What is read: each given stack's state (`pulumi stack export`) and its ardent:* config, secrets decrypted "
+    "(`pulumi config --show-secrets --json`); where a stack's keys are managed by an explicit ardent provider "
+    "(`pulumi:providers:ardent`), and, for revoke and drift --unmanaged, for every stack of the backend that holds "
+    "ardent providers, `pulumi stack export --show-secrets`, so that the stack's own secrets provider decrypts "
+    "the tokens those providers run with. Tokens stay in memory: none is printed or written."
+)
 
 
 def _say_error(command: str, reason: str, *, as_json: bool = False) -> int:
@@ -76,8 +92,13 @@ def drift(args: argparse.Namespace) -> int:
         return _say_error("drift", problem, as_json=args.json)
     try:
         views = read_stacks(args)
-        readings = read_orgs(views)
-        findings = drift_findings(views, readings, args.expiring_within, unmanaged=args.unmanaged)
+        readings, failures = read_each_org(views)
+        if not readings:
+            raise CheckError("; ".join(failure.reason for failure in failures))
+        if args.unmanaged:
+            # The keys any provider of any stack of the backend runs with are accounted for, not unmanaged.
+            readings = with_credentials(readings, _backend_keys(args, views).credentials)
+        findings = drift_findings(views, readings, args.expiring_within, unmanaged=args.unmanaged, failures=failures)
     except (CheckError, ArdentError, ValueError) as error:
         return _say_error("drift", f"could not check: {error}", as_json=args.json)
     if args.json:
@@ -86,6 +107,8 @@ def drift(args: argparse.Namespace) -> int:
         orgs = [reading.org_id for reading in readings]
         labels = [view.ref.label for view in views]
         print(render_drift_table(findings, labels, orgs, unmanaged=args.unmanaged))
+    if failures:
+        return EXIT_ERROR
     return EXIT_DRIFT if findings else EXIT_CLEAN
 
 
@@ -97,18 +120,20 @@ def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> Backe
     managed: list[ManagedKey] = []
     labels: list[str] = []
     unreadable: dict[str, str] = {}
+    credentials: list[tuple[str, SecretToken]] = []
     for project in load_projects(args.cwd or ["."]):
         found = read_backend_keys(project, already_read=labels)
         managed.extend(found.managed)
         labels.extend(found.stacks)
         unreadable.update(found.unreadable)
+        credentials.extend(found.credentials)
     missing = [view.ref.label for view in views if view.ref.label not in labels]
     if missing:
         raise CheckError(
             f"`pulumi stack ls --all` did not list stack(s) {', '.join(missing)}; the backend that was read is "
             "not the one those stacks live in (check `pulumi whoami -v` in each project directory)"
         )
-    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable)
+    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable, tuple(credentials))
 
 
 def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, interactive: bool | None = None) -> int:
@@ -120,6 +145,8 @@ def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, inter
         views = read_stacks(args)
         readings = read_orgs(views)
         backend = _backend_keys(args, views)
+        # A key any provider of any stack of the backend runs with is a credential, whichever stack it is.
+        readings = with_credentials(readings, backend.credentials)
     except (CheckError, ArdentError, ValueError) as error:
         return _say_error("revoke", f"could not check, nothing revoked: {error}")
     managed = [item for view in views for item in view.managed]
@@ -181,10 +208,13 @@ def audit(args: argparse.Namespace) -> int:
             as_json=args.json,
         )
     policy = AuditPolicy(args.stale_after, args.expiring_within, stacks_given)
+    failures: list[OrgFailure] = []
     try:
         if stacks_given:
             views = read_stacks(args)
-            readings = read_orgs(views)
+            readings, failures = read_each_org(views)
+            if not readings:
+                raise CheckError("; ".join(failure.reason for failure in failures))
         else:
             views, readings = [], [read_environment_org()]
         report = build_report(views, readings, policy)
@@ -199,11 +229,18 @@ def audit(args: argparse.Namespace) -> int:
         except OSError as error:
             return _say_error("audit", f"could not write {args.html}: {error.strerror or error}", as_json=args.json)
     if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+        document = report.as_json()
+        document["clean"] = document["clean"] and not failures
+        document["unreadable_orgs"] = failures_json(failures)
+        print(json.dumps(document, indent=2))
     else:
+        if failures:
+            print("\n".join(render_failures(failures)) + "\n")
         print(render_audit_table(report))
     if args.html:
         print(f"ardent-keys audit: wrote {args.html} ({len(report.keys)} key(s))", file=sys.stderr)
+    if failures:
+        return EXIT_ERROR
     return EXIT_DRIFT if report.flagged else EXIT_CLEAN
 
 
@@ -214,7 +251,9 @@ def add_stack_options(parser: argparse.ArgumentParser, *, stacks_required: bool 
     """``--cwd DIR`` (repeatable) and one of ``--stack NAME`` (repeatable) or ``--all-stacks``.
 
     ``stacks_required=False`` lets a command run without stacks (``audit`` then reads ``ARDENT_*`` only).
+    The parser's epilog says what is read and decrypted.
     """
+    parser.epilog = STACK_READS
     parser.add_argument(
         "--cwd",
         action="append",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
 import json
@@ -93,6 +94,17 @@ def org_entries(value: object) -> dict[str, dict[str, str]]:
             )
         entries[str(org_id)] = {str(key): str(item) for key, item in entry.items() if isinstance(item, str) and item}
     return entries
+
+
+def configured_tokens(config: Mapping[str, object]) -> list[SecretToken]:
+    """Every token a configuration holds: ``ardent:token`` and each ``ardent:orgs`` entry's (environment aside).
+
+    A malformed ``ardent:orgs`` contributes none; reading the settings reports it.
+    """
+    values: list[object] = [config.get(TOKEN_CONFIG_KEY)]
+    with contextlib.suppress(ArdentConfigurationError):
+        values.extend(entry.get("token") for entry in org_entries(config.get(ORGS_CONFIG_KEY)).values())
+    return [SecretToken(value.strip()) for value in values if isinstance(value, str) and value.strip()]
 
 
 def check_config_keys(keys: Iterable[str]) -> None:

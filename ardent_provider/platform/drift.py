@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..models import ApiKey, parse_time
-from .orgs import OrgReading
+from .orgs import OrgFailure, OrgReading
 from .render import service_timespec, table, wire_time
 from .stacks import PENDING_DELETE, PENDING_REVOKE, ManagedKey, PendingOperation, StackView
 
 # What each mode can report, in the README's words; `--unmanaged` adds the last one.
 OWN_KEY_PROBLEMS: tuple[str, ...] = ("pending_operation", "missing", "expired", "expiring", "revoke_pending", "changed")
 UNMANAGED_PROBLEM = "unmanaged"
+# The row of an org that could not be read: its keys were not checked.
+ERROR_PROBLEM = "error"
 
 
 @dataclass(frozen=True)
@@ -187,14 +189,34 @@ def render_drift_table(
     return "\n".join([*table(headers, rows), "", f"{len(findings)} finding(s)."])
 
 
+def failure_finding(failure: OrgFailure) -> Finding:
+    """The error row of an org that could not be read: the stack and provider resource tried, and the fix."""
+    return Finding(
+        problem=ERROR_PROBLEM,
+        org_id=failure.org_id,
+        project=failure.project or None,
+        stack=failure.stack or None,
+        resource=failure.provider or None,
+        kind="provider" if failure.provider else ("default provider" if failure.stack else None),
+        key_id=None,
+        name=None,
+        expires_at=None,
+        detail=f"its keys were not checked: {failure.reason}",
+    )
+
+
 def drift_findings(
     views: Sequence[StackView],
     readings: Sequence[OrgReading],
     expiring_within: float | None,
     *,
     unmanaged: bool = False,
+    failures: Sequence[OrgFailure] = (),
 ) -> list[Finding]:
-    """Every org's findings, each org compared only with the keys the stacks manage in it; in report order."""
+    """Every org's findings, each org compared only with the keys the stacks manage in it; in report order.
+
+    Each org of ``failures`` (not read) gives one error row instead of its findings.
+    """
     managed = [item for view in views for item in view.managed]
     pending = [operation for view in views for operation in view.pending]
     findings = [
@@ -211,6 +233,7 @@ def drift_findings(
             unmanaged=unmanaged,
         )
     ]
+    findings.extend(failure_finding(failure) for failure in failures)
     return sorted(findings, key=finding_order)
 
 
@@ -221,8 +244,12 @@ def drift_report(
     *,
     unmanaged: bool = False,
 ) -> dict[str, Any]:
-    """The ``--json`` document; ``org_id``, ``api_url`` and ``checked_at`` are those of the first stack's org."""
-    first = next(reading for reading in readings if reading.org_id == views[0].settings.org_id)
+    """The ``--json`` document; ``org_id``, ``api_url`` and ``checked_at`` are those of the first stack's org.
+
+    When that org could not be read, those of the first org read. ``drift`` is True only for findings of orgs
+    read; an org not read is an ``error`` finding and named in ``unreadable_orgs``.
+    """
+    first = next((reading for reading in readings if reading.org_id == views[0].settings.org_id), readings[0])
     return {
         "org_id": first.org_id,
         "api_url": first.api_url,
@@ -235,11 +262,12 @@ def drift_report(
         "managed_keys": sum(len(view.managed) for view in views),
         "org_keys": sum(len(reading.listed) for reading in readings),
         "credential_key_ids": sorted({key_id for reading in readings for key_id in reading.credentials}),
-        "drift": bool(findings),
+        "drift": any(finding.problem != ERROR_PROBLEM for finding in findings),
         "findings": [asdict(finding) for finding in findings],
         "orgs": [
             {"org_id": reading.org_id, "api_url": reading.api_url, "org_keys": len(reading.listed)}
             for reading in readings
         ],
         "mode": "unmanaged" if unmanaged else "own",
+        "unreadable_orgs": sorted({finding.org_id for finding in findings if finding.problem == ERROR_PROBLEM}),
     }

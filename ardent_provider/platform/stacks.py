@@ -1,12 +1,15 @@
 """Reading Pulumi projects and stacks through the user's own ``pulumi``: names, stacks, state and config.
 
-Every stack is read with ``pulumi stack export`` and ``pulumi config --json``, so whatever backend and secrets
-provider the user is logged in to apply, and no Pulumi program runs.
+Every stack is read with ``pulumi stack export`` and ``pulumi config --show-secrets --json``, so whatever backend
+and secrets provider the user is logged in to apply, and no Pulumi program runs. A stack whose program declares
+explicit ``ardent`` providers is exported once more with ``--show-secrets``: the stack's secrets provider
+decrypts those providers' settings (their tokens), which are kept in memory and never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -14,13 +17,25 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ArdentError
 from ..files import project_file
+from ..models import SecretToken
 from ..pulumi_version import MIN_CLI_VERSION, cli_too_old
-from ..resource_types import is_key_type
-from ..settings import CONFIG_NAMESPACE, ORGS_CONFIG_KEY, TOKEN_CONFIG_KEY, Settings, org_entries, resolve_settings
+from ..resource_types import NATIVE_PROVIDER_TYPE, is_default_provider, is_key_type
+from ..settings import (
+    API_URL_CONFIG_KEY,
+    CONFIG_NAMESPACE,
+    ORG_CONFIG_KEY,
+    ORGS_CONFIG_KEY,
+    TOKEN_CONFIG_KEY,
+    Settings,
+    configured_tokens,
+    org_entries,
+    resolve_settings,
+)
 from ..state import snake_properties
 
 PENDING_REVOKE = "pending-revoke"
@@ -28,6 +43,13 @@ PENDING_REVOKE = "pending-revoke"
 PENDING_DELETE = "pending-delete"
 # Each stack costs two pulumi processes; a few at a time is plenty on a runner.
 MAX_PARALLEL_READS = 4
+# How an exported state marks a secret: {SECRET_SIGNATURE: ..., "ciphertext": ...}, or "plaintext" (a JSON text)
+# once `pulumi stack export --show-secrets` has decrypted it.
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's marker, not a secret
+# A provider resource's settings by their stack config names; other inputs (version, ...) are the engine's.
+PROVIDER_SETTINGS: Mapping[str, str] = MappingProxyType(
+    {"token": TOKEN_CONFIG_KEY, "orgId": ORG_CONFIG_KEY, "apiUrl": API_URL_CONFIG_KEY, "orgs": ORGS_CONFIG_KEY}
+)
 
 
 class CheckError(Exception):
@@ -74,11 +96,30 @@ class ManagedKey:
     scopes: tuple[str, ...] | None = None
     expires_at: str | None = None
     role: str | None = None
+    provider: str = ""
 
     @property
     def label(self) -> str:
         """``project/stack`` of the managing stack."""
         return f"{self.project}/{self.stack}" if self.project else self.stack
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """An explicit ``pulumi:providers:ardent`` resource of a stack, and the settings its state records.
+
+    ``config`` holds them under the stack config names (``ardent:token``, ``ardent:orgId``, ``ardent:apiUrl``,
+    ``ardent:orgs``), secrets decrypted, so it stays out of ``repr``.
+    """
+
+    resource: str
+    config: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def org_id(self) -> str:
+        """The provider's own org (``orgId``), "" when the provider takes it from the environment."""
+        value = self.config.get(ORG_CONFIG_KEY)
+        return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +136,7 @@ class PendingOperation:
     kind: str
     key_id: str | None
     org_id: str = ""
+    provider: str = ""
 
     @property
     def label(self) -> str:
@@ -114,6 +156,7 @@ class StackView:
     managed: tuple[ManagedKey, ...]
     config: Mapping[str, object] = field(default_factory=dict, repr=False)
     pending: tuple[PendingOperation, ...] = ()
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict, repr=False)
 
     @property
     def orgs(self) -> list[str]:
@@ -137,6 +180,68 @@ class StackView:
         if self.config.get(TOKEN_CONFIG_KEY):
             return f"`pulumi config set --secret {TOKEN_CONFIG_KEY} <token>`"
         return "the ARDENT_TOKEN environment variable"
+
+    def sources(self) -> list[CredentialSource]:
+        """The stack's credentials: its default provider's (stack config), then each explicit provider's."""
+        return [CredentialSource(self), *(CredentialSource(self, name) for name in sorted(self.providers))]
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    """One provider of a stack, as the credentials it runs with: the default (``provider`` "") or an explicit one."""
+
+    view: StackView
+    provider: str = ""
+
+    @property
+    def ref(self) -> StackRef:
+        """The stack."""
+        return self.view.ref
+
+    @property
+    def label(self) -> str:
+        """``project/stack``, with ``(provider resource NAME)`` for an explicit provider."""
+        return provider_label(self.view.ref.label, self.provider)
+
+    def uses(self, org_id: str) -> bool:
+        """Whether this provider works in ``org_id``: its default org (the default provider), or a key's org."""
+        if not self.provider and org_id == self.view.settings.org_id:
+            return True
+        items: Iterable[ManagedKey | PendingOperation] = (*self.view.managed, *self.view.pending)
+        return any(item.org_id == org_id and item.provider == self.provider for item in items)
+
+    def settings_for(self, org_id: str) -> Settings:
+        """The settings this provider would take for ``org_id`` (its ``orgs`` entry, else its default token)."""
+        if not self.provider:
+            return self.view.settings_for(org_id)
+        return resolve_settings(self.view.providers[self.provider].config, org_id=org_id)
+
+    def tokens(self) -> list[SecretToken]:
+        """Every token this provider holds (its own and its ``orgs`` entries'), and the one it falls back on."""
+        config = self.view.providers[self.provider].config if self.provider else self.view.config
+        found = configured_tokens(config)
+        with contextlib.suppress(ArdentError):  # no usable default settings: the tokens it holds are all it has
+            found.append(resolve_settings(config).token)
+        return list(dict.fromkeys(found))
+
+    def token_setting(self, org_id: str) -> str:
+        """Where this provider's token for ``org_id`` is set, as a user would change it."""
+        if not self.provider:
+            return self.view.token_setting(org_id)
+        config = self.view.providers[self.provider].config
+        where = f"provider resource {self.provider} in the program of stack {self.view.ref.label}"
+        if org_entries(config.get(ORGS_CONFIG_KEY)).get(org_id, {}).get("token"):
+            field_name = f"`orgs.{org_id}.token` input"
+        elif config.get(TOKEN_CONFIG_KEY):
+            field_name = "`token` input"
+        else:
+            return f"the `token` input of {where} (it has none, so it runs with ARDENT_TOKEN), then `pulumi up` there"
+        return f"the {field_name} of {where} (give it as a secret), then `pulumi up` there so that the state records it"
+
+
+def provider_label(stack_label: str, provider: str) -> str:
+    """How a report names the credentials of a stack's provider: the stack alone for its default provider."""
+    return f"{stack_label} (provider resource {provider})" if provider else stack_label
 
 
 def run_pulumi(args: Sequence[str], cwd: Path) -> str:
@@ -261,9 +366,33 @@ def list_project_stacks(project: Project) -> list[str]:
     return [str(item["name"]) for item in listing if isinstance(item, dict) and item.get("name")]
 
 
-def exported_state(name: str, directory: Path) -> object:
-    """What ``pulumi stack export --stack NAME`` prints in ``directory``, parsed (secrets stay encrypted)."""
-    return json.loads(run_pulumi(["stack", "export", "--stack", name], directory) or "null")
+def exported_state(name: str, directory: Path, *, show_secrets: bool = False) -> object:
+    """What ``pulumi stack export --stack NAME`` prints in ``directory``, parsed (secrets stay encrypted).
+
+    ``show_secrets`` has the stack's secrets provider decrypt them: the result must never be printed.
+    """
+    flags = ["--show-secrets"] if show_secrets else []
+    return json.loads(run_pulumi(["stack", "export", "--stack", name, *flags], directory) or "null")
+
+
+def stack_providers(ref: StackRef, names: Collection[str]) -> dict[str, ProviderConfig]:
+    """The settings of the stack's explicit providers ``names``, decrypted by the stack's secrets provider."""
+    document = exported_state(ref.name, ref.project.directory, show_secrets=True)
+    if not isinstance(document, dict):
+        raise CheckError(
+            f"`pulumi stack export --stack {ref.name} --show-secrets` in {ref.project.directory} printed no state"
+        )
+    try:
+        found = providers_in_deployment(document)
+    except CheckError as error:
+        raise CheckError(f"stack {ref.label}: {error}") from None
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise CheckError(
+            f"stack {ref.label}: its keys name provider resource(s) {', '.join(missing)}, which its state does not "
+            "record; run `pulumi refresh` there"
+        )
+    return {name: found[name] for name in names}
 
 
 def export_stack(ref: StackRef) -> dict[str, Any]:
@@ -302,6 +431,69 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _explicit_provider(resource: Mapping[str, Any]) -> str:
+    """The name of the explicit ``ardent`` provider a resource names (``provider``: ``urn::id``).
+
+    "" for the default provider or another package's provider.
+    """
+    reference = _text(resource.get("provider")) or ""
+    parts = reference.split("::")
+    if len(parts) < 5 or parts[2].rsplit("$", 1)[-1] != NATIVE_PROVIDER_TYPE:
+        return ""
+    name = "::".join(parts[3:-1])
+    return "" if is_default_provider(name) else name
+
+
+def _revealed(value: object, where: str) -> object:
+    """A recorded property with the secrets ``--show-secrets`` decrypted unwrapped; still encrypted ones refused."""
+    if isinstance(value, dict) and SECRET_SIGNATURE in value:
+        if "plaintext" not in value:
+            raise CheckError(f"{where} is still encrypted in the exported state")
+        try:
+            return _revealed(json.loads(str(value["plaintext"])), where)
+        except ValueError:
+            raise CheckError(f"{where} is not a readable secret in the exported state") from None
+    if isinstance(value, dict):
+        return {key: _revealed(item, where) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item, where) for item in value]
+    return value
+
+
+def providers_in_deployment(deployment: Mapping[str, Any], *, defaults: bool = False) -> dict[str, ProviderConfig]:
+    """The ``ardent`` provider resources of a ``pulumi stack export --show-secrets`` document, by name.
+
+    Explicit providers only, unless ``defaults``: the default provider's recorded settings are those of the stack
+    config at the last update. A provider replaced by an interrupted run (``delete``) is left out.
+    """
+    found: dict[str, ProviderConfig] = {}
+    for resource in _resources(deployment, "resources"):
+        if not isinstance(resource, dict) or resource.get("type") != NATIVE_PROVIDER_TYPE or resource.get("delete"):
+            continue
+        name = str(resource.get("urn", "")).split("::", 3)[-1]
+        if is_default_provider(name) and not defaults:
+            continue
+        recorded = resource.get("outputs") or resource.get("inputs")
+        properties = recorded if isinstance(recorded, dict) else {}
+        config = {
+            PROVIDER_SETTINGS[key]: _revealed(value, f"the `{key}` of provider resource {name}")
+            for key, value in properties.items()
+            if key in PROVIDER_SETTINGS and value not in (None, "")
+        }
+        found[name] = ProviderConfig(name, config)
+    return found
+
+
+def has_ardent_provider(deployment: Mapping[str, Any], *, explicit_only: bool = True) -> bool:
+    """Whether a state records an ``ardent`` provider resource (an explicit one, unless ``explicit_only`` is off)."""
+    return any(
+        isinstance(resource, dict)
+        and resource.get("type") == NATIVE_PROVIDER_TYPE
+        and not (explicit_only and is_default_provider(str(resource.get("urn", "")).split("::", 3)[-1]))
+        for resource in _resources(deployment, "resources")
+    )
+
+
 def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str = "") -> list[ManagedKey]:
     """The keys recorded in a ``pulumi stack export`` document."""
     found: list[ManagedKey] = []
@@ -310,13 +502,13 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
             continue
         outputs = _mapping(resource.get("outputs"))
         name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        provider = _explicit_provider(resource)
         if resource.get("delete"):
             # Replaced, but the deletion never ran: only its current key is still in the stack's keeping.
             deleting = _text(resource.get("id")) or _text(outputs.get("key_id"))
             if deleting:
-                found.append(
-                    ManagedKey(stack, name, deleting, None, PENDING_DELETE, project, _text(outputs.get("org_id")) or "")
-                )
+                org = _text(outputs.get("org_id")) or ""
+                found.append(ManagedKey(stack, name, deleting, None, PENDING_DELETE, project, org, provider=provider))
             continue
         # A resource's kept previous and pending keys live in its org; state of older releases names none.
         org = _text(outputs.get("org_id")) or ""
@@ -336,15 +528,16 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
                     recorded_scopes,
                     _text(outputs.get("expires_at")),
                     _text(outputs.get("role")),
+                    provider,
                 )
             )
         previous = _text(outputs.get("previous_key_id"))
         if previous:
-            found.append(ManagedKey(stack, name, previous, None, "previous", project, org))
+            found.append(ManagedKey(stack, name, previous, None, "previous", project, org, provider=provider))
         pending = outputs.get("pending_revoke_key_ids")
         for old_id in pending if isinstance(pending, list) else []:
             if _text(old_id):
-                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project, org))
+                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project, org, provider=provider))
     return found
 
 
@@ -365,6 +558,7 @@ def pending_in_deployment(deployment: Mapping[str, Any], stack: str, project: st
                 kind=str(operation.get("type") or "unknown"),
                 key_id=_text(resource.get("id")) or _text(outputs.get("key_id")),
                 org_id=_text(outputs.get("org_id")) or _text(inputs.get("org_id")) or "",
+                provider=_explicit_provider(resource),
             )
         )
     return found
@@ -382,9 +576,10 @@ def stack_config(ref: StackRef) -> dict[str, object]:
 
 
 def read_stack(ref: StackRef) -> StackView:
-    """One stack's default settings (its config first, then the environment) and the keys its state records.
+    """One stack's default settings, the keys its state records, and their explicit providers' settings.
 
-    A key whose state names no org (written by an older release) lives in the stack's default org.
+    The default settings come from the stack's config first, then the environment. A key whose state names no
+    org (written by an older release) lives in its provider's default org.
     """
     config = stack_config(ref)
     try:
@@ -392,15 +587,19 @@ def read_stack(ref: StackRef) -> StackView:
     except ArdentError as error:
         raise CheckError(f"stack {ref.label}: {error}") from None
     deployment = export_stack(ref)
-    managed = tuple(
-        item if item.org_id else replace(item, org_id=settings.org_id)
-        for item in keys_in_deployment(deployment, ref.stack, ref.project.name)
+    keys = keys_in_deployment(deployment, ref.stack, ref.project.name)
+    operations = pending_in_deployment(deployment, ref.stack, ref.project.name)
+    explicit = sorted(
+        {item.provider for item in keys if item.provider} | {op.provider for op in operations if op.provider}
     )
-    pending = tuple(
-        item if item.org_id else replace(item, org_id=settings.org_id)
-        for item in pending_in_deployment(deployment, ref.stack, ref.project.name)
-    )
-    return StackView(ref, settings, managed, config, pending)
+    providers = stack_providers(ref, explicit) if explicit else {}
+
+    def home(provider: str) -> str:
+        return (providers[provider].org_id if provider else "") or settings.org_id
+
+    managed = tuple(item if item.org_id else replace(item, org_id=home(item.provider)) for item in keys)
+    pending = tuple(item if item.org_id else replace(item, org_id=home(item.provider)) for item in operations)
+    return StackView(ref, settings, managed, config, pending, providers)
 
 
 def read_stacks(args: argparse.Namespace) -> list[StackView]:
@@ -425,11 +624,15 @@ def read_stacks(args: argparse.Namespace) -> list[StackView]:
 
 @dataclass(frozen=True)
 class BackendKeys:
-    """What every stack of the current backend manages, and the stacks that could not be read (label: why)."""
+    """What every stack of the current backend manages, and the stacks that could not be read (label: why).
+
+    ``credentials`` are the tokens its ``ardent`` providers run with, labelled as :func:`provider_label` does.
+    """
 
     managed: tuple[ManagedKey, ...]
     stacks: tuple[str, ...]
     unreadable: Mapping[str, str]
+    credentials: tuple[tuple[str, SecretToken], ...] = field(default=(), repr=False)
 
     def managers_of(self, key_id: str) -> list[ManagedKey]:
         """The stacks' records of ``key_id``, in stack order."""
@@ -455,9 +658,20 @@ def _backend_label(name: str, home: Project) -> tuple[str, str]:
     return home.name, parts[-1]
 
 
+def provider_tokens(document: Mapping[str, Any], label: str) -> list[tuple[str, SecretToken]]:
+    """The tokens every ``ardent`` provider of a ``--show-secrets`` export holds, labelled by stack and provider."""
+    found: list[tuple[str, SecretToken]] = []
+    for name, provider in providers_in_deployment(document, defaults=True).items():
+        source = provider_label(label, "" if is_default_provider(name) else name)
+        found.extend((source, token) for token in configured_tokens(provider.config))
+    return found
+
+
 def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> BackendKeys:
     """The keys that every stack of ``home``'s backend records, a few stacks at a time; no config is read.
 
+    A stack whose state records ``ardent`` providers (the native provider's default one or explicit ones) is
+    exported again with ``--show-secrets``, so that the tokens those providers run with are known (never printed).
     Stacks whose ``project/stack`` label is in ``already_read`` (read through another project of the same
     backend) are skipped. A stack whose state cannot be read is named with the reason instead of failing the
     whole read: a caller that must not touch another stack's key treats it as possibly managing any key.
@@ -466,7 +680,7 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         name for name in backend_stack_names(home.directory) if "/".join(_backend_label(name, home)) not in already_read
     ]
 
-    def read(name: str) -> tuple[str, list[ManagedKey] | str]:
+    def read(name: str) -> tuple[str, tuple[list[ManagedKey], list[tuple[str, SecretToken]]] | str]:
         project, stack = _backend_label(name, home)
         label = f"{project}/{stack}"
         try:
@@ -476,9 +690,17 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         problem = state_problem(document)
         if problem is not None or not isinstance(document, dict):
             return label, problem or "its state is not a JSON object"
-        return label, keys_in_deployment(document, stack, project)
+        tokens: list[tuple[str, SecretToken]] = []
+        if has_ardent_provider(document, explicit_only=False):
+            try:
+                revealed = exported_state(name, home.directory, show_secrets=True)
+                tokens = provider_tokens(revealed if isinstance(revealed, dict) else {}, label)
+            except (CheckError, ValueError) as error:
+                return label, f"the tokens its ardent providers run with could not be decrypted ({error})"
+        return label, (keys_in_deployment(document, stack, project), tokens)
 
     managed: list[ManagedKey] = []
+    credentials: list[tuple[str, SecretToken]] = []
     unreadable: dict[str, str] = {}
     labels: list[str] = []
     if names:
@@ -488,5 +710,6 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
                 if isinstance(result, str):
                     unreadable[label] = result
                 else:
-                    managed.extend(result)
-    return BackendKeys(tuple(managed), tuple(labels), unreadable)
+                    managed.extend(result[0])
+                    credentials.extend(result[1])
+    return BackendKeys(tuple(managed), tuple(labels), unreadable, tuple(credentials))

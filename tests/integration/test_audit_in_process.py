@@ -33,6 +33,7 @@ AUDIT_FIELDS = [
     "clean",
     "summary",
     "keys",
+    "unreadable_orgs",
 ]
 KEY_FIELDS = [
     "org_id",

@@ -48,6 +48,7 @@ REPORT_FIELDS = [
     "findings",
     "orgs",
     "mode",
+    "unreadable_orgs",
 ]
 FINDING_FIELDS = [
     "problem",
@@ -154,6 +155,20 @@ def reveal(document, value):
     return value, False
 
 
+SIG = "4dabf18193072939515e22adb298388d"
+
+
+def unseal_state(salt, value):
+    """A state with its secrets decrypted, as `pulumi stack export --show-secrets` prints it."""
+    if isinstance(value, dict) and SIG in value and "ciphertext" in value:
+        return {SIG: value[SIG], "plaintext": decrypt(salt, value["ciphertext"])}
+    if isinstance(value, dict):
+        return {key: unseal_state(salt, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unseal_state(salt, item) for item in value]
+    return value
+
+
 def main(argv):
     time.sleep(float(os.environ.get("FAKE_PULUMI_DELAY") or 0))
     words, flags = parse(argv)
@@ -187,7 +202,12 @@ def main(argv):
         path, _ = stack_file(project, flags.get("stack"), any_project=True)
         if flags.get("stack") in os.environ.get("FAKE_PULUMI_UNREADABLE", "").split(","):
             fail(f"could not read stack {flags.get('stack')}: blob (code=PermissionDenied): access denied")
-        print(path.read_text())
+        if not flags.get("show-secrets"):
+            print(path.read_text())
+            return
+        state = json.loads(path.read_text())
+        salt = state["deployment"]["secrets_providers"]["state"]["salt"]
+        print(json.dumps(unseal_state({"encryptionsalt": salt}, state), indent=4))
     elif words == ["config"] and flags.get("json"):
         _, stack = stack_file(project, flags.get("stack"))
         settings = Path(f"Pulumi.{stack}.yaml")
@@ -231,6 +251,7 @@ class Managed:
     previous_key_id: str | None = None
     pending_revoke_key_ids: tuple[str, ...] = ()
     org_id: str | None = None
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +274,11 @@ def seal(value: str) -> dict[str, str]:
     return {"secure": "v1:" + base64.b64encode(value.encode()).decode()}
 
 
+def seal_state(value: object) -> dict[str, str]:
+    """A secret in a state as the fake's passphrase provider stores it (the value's JSON, encrypted)."""
+    return {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": seal(json.dumps(value))["secure"]}
+
+
 @dataclass
 class Project:
     """A Pulumi project directory whose stacks live on the fake's file backend."""
@@ -268,15 +294,20 @@ class Project:
         keys: Sequence[Managed] = (),
         secrets: Collection[str] = ("ardent:token",),
         orgs: Mapping[str, Mapping[str, str]] | None = None,
+        providers: Mapping[str, Mapping[str, object]] | None = None,
+        state_passphrase: str = PASSPHRASE,
     ) -> None:
         """Write the stack's state (as ``pulumi stack export`` prints it) and its ``Pulumi.<stack>.yaml``.
 
         ``orgs`` is ``ardent:orgs`` as ``pulumi config set [--secret] --path 'ardent:orgs.<org>.token'`` leaves
-        it: a map per org, the tokens encrypted.
+        it: a map per org, the tokens encrypted. ``providers`` are explicit ``ardent`` provider resources by
+        name, with their inputs (``token``, ``orgId``, ``apiUrl``, ``orgs``); a key whose ``provider`` names one
+        is an ``ardent:index:ApiKey`` managed by it. ``state_passphrase`` encrypts the state's secrets.
         """
         state = self.backend / ".pulumi" / "stacks" / self.name
         state.mkdir(parents=True, exist_ok=True)
-        (state / f"{stack}.json").write_text(json.dumps(self.deployment(stack, keys), indent=4))
+        document = self.deployment(stack, keys, providers or {}, state_passphrase)
+        (state / f"{stack}.json").write_text(json.dumps(document, indent=4))
         values: dict[str, Any] = {key: seal(value) if key in secrets else value for key, value in config.items()}
         if orgs is not None:
             values["ardent:orgs"] = {
@@ -286,8 +317,16 @@ class Project:
         document = {"encryptionsalt": "v1:" + hashlib.sha256(PASSPHRASE.encode()).hexdigest(), "config": values}
         (self.directory / f"Pulumi.{stack}.yaml").write_text(json.dumps(document, indent=2))
 
-    def deployment(self, stack: str, keys: Sequence[Managed]) -> dict[str, Any]:
-        """A version-3 export: the stack, the dynamic provider, and one ``ArdentApiKey`` per managed key."""
+    def deployment(
+        self,
+        stack: str,
+        keys: Sequence[Managed],
+        providers: Mapping[str, Mapping[str, object]] | None = None,
+        passphrase: str = PASSPHRASE,
+    ) -> dict[str, Any]:
+        """A version-3 export: the stack, the dynamic provider, the explicit ``ardent`` providers, and one key
+        resource per managed key.
+        """
         prefix = f"urn:pulumi:{stack}::{self.name}::"
         stack_urn = f"{prefix}pulumi:pulumi:Stack::{self.name}-{stack}"
         provider_urn = f"{prefix}pulumi:providers:pulumi-python::default"
@@ -295,7 +334,42 @@ class Project:
             {"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack", "outputs": {}},
             {"urn": provider_urn, "custom": True, "id": "4f1c0de0", "type": "pulumi:providers:pulumi-python"},
         ]
+        for name, settings in (providers or {}).items():
+            recorded = {
+                key: seal_state(value) if key in ("token", "orgs") else value for key, value in settings.items()
+            }
+            resources.append(
+                {
+                    "urn": f"{prefix}pulumi:providers:ardent::{name}",
+                    "custom": True,
+                    "id": f"id-{name}",
+                    "type": "pulumi:providers:ardent",
+                    "inputs": recorded,
+                    "outputs": recorded,
+                    "parent": stack_urn,
+                }
+            )
         for item in keys:
+            if item.provider is not None:
+                resources.append(
+                    {
+                        "urn": f"{prefix}ardent:index:ApiKey::{item.resource}",
+                        "custom": True,
+                        "id": item.key_id,
+                        "type": "ardent:index:ApiKey",
+                        "inputs": {"role": "role_org_viewer", "name": item.name or item.resource},
+                        "outputs": {
+                            "keyId": item.key_id,
+                            "role": "role_org_viewer",
+                            "status": "active",
+                            "token": seal_state("sealed"),
+                            **({"orgId": item.org_id} if item.org_id else {}),
+                        },
+                        "parent": stack_urn,
+                        "provider": f"{prefix}pulumi:providers:ardent::{item.provider}::id-{item.provider}",
+                    }
+                )
+                continue
             sealed = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:c2VhbGVk"}
             resources.append(
                 {
@@ -327,7 +401,10 @@ class Project:
             "version": 3,
             "deployment": {
                 "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "fake", "version": "v3.0.0"},
-                "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:fake"}},
+                "secrets_providers": {
+                    "type": "passphrase",
+                    "state": {"salt": "v1:" + hashlib.sha256(passphrase.encode()).hexdigest()},
+                },
                 "resources": resources,
             },
         }
@@ -1185,7 +1262,9 @@ def test_revoke_revokes_each_key_in_its_org_and_refuses_ids_active_in_none_of_th
     assert not world.printed_anything_of([staging.token, stranger.token, world.emulator.token])
 
 
-def test_an_org_without_credentials_could_not_check_naming_the_org_and_what_to_set(world: World) -> None:
+def test_an_org_without_credentials_is_an_error_row_naming_the_org_and_what_to_set_while_others_are_checked(
+    world: World,
+) -> None:
     partners = world.org()
     partner_key, orphan = partners.key("partner-ci"), world.key("orphan")[0]
     web = world.project("web")
@@ -1197,15 +1276,23 @@ def test_an_org_without_credentials_could_not_check_naming_the_org_and_what_to_s
     revoke = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", orphan)
 
     assert drift.code == revoke.code == 2
-    error = drift.json()["error"]
+    report = drift.json()
+    (row,) = [finding for finding in report["findings"] if finding["org_id"] == partners.org_id]
+    assert (row["problem"], row["project"], row["stack"], row["kind"]) == ("error", "web", "prod", "default provider")
+    error = row["detail"]
     assert f"org {partners.org_id} could not be read" in error and "HTTP 403" in error and setting in error
     assert f"--stack prod` in {web.directory}" in error
+    assert report["unreadable_orgs"] == [partners.org_id]
+    # The stack's other org is still checked: its orphan is reported.
+    assert [f["key_id"] for f in report["findings"] if f["problem"] == "unmanaged"] == [orphan]
     assert f"org {partners.org_id}" in revoke.err and "nothing revoked" in revoke.err
     assert orphan in world.active() and partner_key in partners.active()
     assert not world.printed_anything_of([world.emulator.token, partners.token])
 
 
-def test_a_stack_with_no_token_at_all_for_an_org_it_uses_could_not_check_before_any_request(world: World) -> None:
+def test_a_stack_with_no_token_at_all_for_an_org_it_uses_is_an_error_row_costing_that_org_no_request(
+    world: World,
+) -> None:
     partners = world.org()
     partner_key = partners.key("partner-ci")
     web = world.project("web")
@@ -1223,9 +1310,9 @@ def test_a_stack_with_no_token_at_all_for_an_org_it_uses_could_not_check_before_
     result = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--stack", "prod")
 
     assert result.code == 2
-    assert f"org {partners.org_id} cannot be read: stack web/prod:" in result.err
-    assert f"ardent:orgs.{partners.org_id}.token" in result.err
-    assert world.list_calls() == 0
+    assert f"org {partners.org_id} cannot be read: stack web/prod:" in result.out
+    assert f"ardent:orgs.{partners.org_id}.token" in result.out
+    assert world.list_calls() == 1, "only the org the stack has a token for"
 
 
 def test_an_org_whose_own_token_was_revoked_could_not_check_naming_its_setting(world: World) -> None:
@@ -1245,7 +1332,7 @@ def test_an_org_whose_own_token_was_revoked_could_not_check_naming_its_setting(w
     result = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--stack", "prod", "--json")
 
     assert result.code == 2
-    error = result.json()["error"]
+    (error,) = [f["detail"] for f in result.json()["findings"] if f["problem"] == "error"]
     assert f"org {staging.org_id} could not be read" in error and "HTTP 401" in error
     assert f"--path 'ardent:orgs.{staging.org_id}.token'" in error
     assert not world.printed_anything_of([stale.token.reveal()])
@@ -1448,3 +1535,139 @@ def test_an_end_of_input_at_the_prompt_is_no_confirmation(world: World) -> None:
     args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", by_hand])
     assert revoke(args, ask=closed, interactive=True) == 2
     assert by_hand in world.active()
+
+
+# -- explicit providers --------------------------------------------------------------------------------
+
+
+def partner_stack(world: World, web: Project, partner: Org, **extra: Any) -> tuple[str, str, str]:
+    """``web/prod``: a key in the default org, and one in ``partner`` under explicit provider ``partner``, whose
+    token (an admin key of that org, given only to the provider) appears nowhere in the stack's config.
+
+    The ids of the default org's key, the partner org's key and the provider's key.
+    """
+    with partner.client() as client:
+        admin = client.create_key(partner.org_id, name="partner-admin", role="role_org_admin")
+    far = partner.key("far")
+    home = world.key("home")[0]
+    web.add_stack(
+        "prod",
+        world.config(),
+        [Managed("home", home, org_id=world.org_id), Managed("far", far, org_id=partner.org_id, provider="partner")],
+        providers={"partner": {"token": admin.token.reveal(), "orgId": partner.org_id, "apiUrl": world.emulator.url}},
+        **extra,
+    )
+    return home, far, admin.id
+
+
+def test_an_explicit_providers_org_is_read_with_the_providers_token_and_its_key_counts_as_a_credential(
+    world: World,
+) -> None:
+    partner = world.org()
+    web = world.project("web")
+    _, far, admin = partner_stack(world, web, partner)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+
+    assert result.code == 0, result
+    report = result.json()
+    assert [org["org_id"] for org in report["orgs"]] == sorted([world.org_id, partner.org_id])
+    assert admin in report["credential_key_ids"] and world.running_key_id() in report["credential_key_ids"]
+    assert report["findings"] == [] and report["unreadable_orgs"] == []
+    unmanaged = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--stack", "prod", "--json").json()
+    reported = {finding["key_id"] for finding in unmanaged["findings"]}
+    assert admin not in reported and partner.running_key_id() in reported, "only the org owner's key is nobody's"
+
+    partner_owner = partner.client()
+    with partner_owner:
+        partner_owner.revoke_key(partner.org_id, far)
+    drifted = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    assert drifted.code == 1
+    assert [(f["problem"], f["key_id"], f["org_id"]) for f in drifted.json()["findings"]] == [
+        ("missing", far, partner.org_id)
+    ]
+    assert not world.printed_anything_of([partner.token, world.emulator.token])
+
+
+def test_revoke_refuses_the_key_an_explicit_provider_runs_with_even_idle_and_from_another_project(
+    world: World,
+) -> None:
+    partner = world.org()
+    web, ops = world.project("web"), world.project("ops")
+    _, _, admin = partner_stack(world, web, partner)
+    # ops knows the partner org through an ardent:orgs entry (the owner's token), and nothing of web's provider.
+    ops.add_stack(
+        "prod",
+        world.config(),
+        [Managed("audit", partner.key("audit"), org_id=partner.org_id)],
+        orgs={partner.org_id: {"token": partner.token}},
+    )
+    world.advance_days(3)
+
+    here = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", admin)
+    there = world.ardent_keys("revoke", "--yes", *cwd(ops), "--stack", "prod", admin)
+
+    assert here.code == there.code == 1
+    assert "web/prod (provider resource partner)" in here.lines()[admin]
+    assert here.lines()[admin].startswith("refused") and there.lines()[admin].startswith("refused")
+    assert "it is the Ardent token that stack web/prod (provider resource partner) runs with" in there.lines()[admin]
+    assert admin in partner.active()
+    unmanaged = world.ardent_keys("drift", "--unmanaged", *cwd(ops), "--stack", "prod", "--json").json()
+    assert admin not in {finding["key_id"] for finding in unmanaged["findings"]}
+
+
+def test_a_stack_of_the_backend_whose_providers_cannot_be_decrypted_stops_every_revocation(world: World) -> None:
+    partner = world.org()
+    web, ops = world.project("web"), world.project("ops")
+    partner_stack(world, web, partner, state_passphrase="another-passphrase")
+    ops.add_stack("prod", world.config())
+    orphan = world.key("orphan")[0]
+    world.advance_days(3)
+
+    result = world.ardent_keys("revoke", "--yes", *cwd(ops), "--stack", "prod", orphan)
+
+    assert result.code == 1
+    assert "web/prod: the tokens its ardent providers run with could not be decrypted" in result.lines()[orphan]
+    assert orphan in world.active()
+
+
+def test_an_org_whose_explicit_provider_is_refused_is_an_error_row_naming_the_provider_and_the_fix(
+    world: World,
+) -> None:
+    partner = world.org()
+    web = world.project("web")
+    home, _, admin = partner_stack(world, web, partner)
+    with partner.client() as client:
+        client.revoke_key(partner.org_id, admin)
+    world.owner.revoke_key(world.org_id, home)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    table_form = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == table_form.code == 2
+    findings = result.json()["findings"]
+    assert [(f["problem"], f["org_id"]) for f in findings] == sorted(
+        [("missing", world.org_id), ("error", partner.org_id)], key=lambda row: row[1]
+    )
+    (error,) = [f for f in findings if f["problem"] == "error"]
+    assert (error["project"], error["stack"], error["resource"], error["kind"]) == (
+        "web",
+        "prod",
+        "partner",
+        "provider",
+    )
+    assert "HTTP 401" in error["detail"] and "provider resource partner" in error["detail"]
+    assert "`token` input of provider resource partner in the program of stack web/prod" in error["detail"]
+    assert result.json()["unreadable_orgs"] == [partner.org_id]
+    assert "error" in table_form.out and "1 finding" not in table_form.out
+    audit = world.ardent_keys("audit", *cwd(web), "--stack", "prod", "--json")
+    assert audit.code == 2 and not audit.json()["clean"]
+    (unread,) = audit.json()["unreadable_orgs"]
+    assert (unread["org_id"], unread["project"], unread["stack"], unread["provider"]) == (
+        partner.org_id,
+        "web",
+        "prod",
+        "partner",
+    )
+    assert error["detail"].endswith(unread["reason"]) and "HTTP 401" in unread["reason"]
+    assert [org["org_id"] for org in audit.json()["orgs"]] == [world.org_id], "the other org is still audited"

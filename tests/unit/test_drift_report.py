@@ -23,8 +23,9 @@ from ardent_provider.platform.orgs import (
     credential_key_ids,
     org_credentials,
     org_ids,
-    org_tokens,
+    stack_tokens,
     unreadable_org,
+    with_credentials,
 )
 from ardent_provider.platform.render import service_timespec, wire_time
 from ardent_provider.platform.revoke import RevokeDecision, plan_revocations, render_outcome
@@ -32,15 +33,19 @@ from ardent_provider.platform.stacks import (
     CheckError,
     ManagedKey,
     Project,
+    ProviderConfig,
     StackRef,
     StackView,
     keys_in_deployment,
     load_projects,
     pending_in_deployment,
     project_name,
+    provider_tokens,
+    providers_in_deployment,
     resolve_targets,
     state_problem,
 )
+from ardent_provider.resource_types import is_default_provider
 from ardent_provider.settings import Settings, resolve_settings
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -468,9 +473,7 @@ def test_an_org_no_stack_has_a_token_for_is_refused_naming_it_and_the_setting(mo
         (ManagedKey("prod", "api", "key_1", "api", "current", "web", "org_partners"),),
     )
     assert own_only.token_setting("org_partners") == "the ARDENT_TOKEN environment variable"
-    assert org_tokens("org_partners", [own_only]) == [] and org_tokens("org_prod", [own_only]) == [
-        ("web/prod", RUNNING)
-    ]
+    assert stack_tokens([own_only]) == [("web/prod", RUNNING)], "the one token it holds, for org_prod only"
     with pytest.raises(CheckError) as raised:
         org_credentials("org_partners", [own_only])
     message = str(raised.value)
@@ -676,3 +679,112 @@ def test_an_operation_left_pending_is_reported_with_its_command_and_not_as_a_mis
     assert "revoked or deleted outside Pulumi" not in findings[0].detail
     table = render_drift_table(findings, ["web/dev"])
     assert "pending_operation  -" in table and "3 finding(s)." in table
+
+
+# -- explicit providers --------------------------------------------------------------------------------
+
+SIG = "4dabf18193072939515e22adb298388d"
+PARTNER = SecretToken("sk-ard_test_PARTNERtokenPARTNERtokenPARTNER")
+PROVIDER_URN = "urn:pulumi:prod::web::pulumi:providers:ardent::partner"
+
+
+def revealed(value: object) -> dict[str, str]:
+    """A secret as ``pulumi stack export --show-secrets`` prints it."""
+    return {SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(value)}
+
+
+def explicit_state(token: object) -> dict[str, object]:
+    """A native stack: its default provider, explicit provider ``partner`` and one key under each."""
+    default_urn = "urn:pulumi:prod::web::pulumi:providers:ardent::default_0_1_0"
+    return {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi:providers:ardent",
+                    "urn": default_urn,
+                    "id": "d1",
+                    "outputs": {"token": revealed("x")},
+                },
+                {
+                    "type": "pulumi:providers:ardent",
+                    "urn": PROVIDER_URN,
+                    "id": "p1",
+                    "inputs": {"orgId": "org_partner", "token": token, "version": "0.1.0"},
+                    "outputs": {
+                        "orgId": "org_partner",
+                        "token": token,
+                        "orgs": revealed({"org_far": {"token": "sk-ard_test_FAR"}}),
+                    },
+                },
+                {
+                    "type": "ardent:index:ApiKey",
+                    "urn": "urn:pulumi:prod::web::ardent:index:ApiKey::far",
+                    "id": "key_far",
+                    "provider": f"{PROVIDER_URN}::p1",
+                    "outputs": {"keyId": "key_far", "orgId": "org_partner", "previousKeyId": "key_far_old"},
+                },
+                {
+                    "type": "ardent:index:ApiKey",
+                    "urn": "urn:pulumi:prod::web::ardent:index:ApiKey::home",
+                    "id": "key_home",
+                    "provider": f"{default_urn}::d1",
+                    "outputs": {"keyId": "key_home", "orgId": "org_home"},
+                },
+            ]
+        }
+    }
+
+
+def test_keys_name_the_explicit_provider_that_manages_them_and_default_providers_name_none() -> None:
+    found = {(item.key_id, item.provider) for item in keys_in_deployment(explicit_state("t"), "prod", "web")}
+    assert found == {("key_far", "partner"), ("key_far_old", "partner"), ("key_home", "")}
+    assert is_default_provider("default") and is_default_provider("default_0_1_0") and not is_default_provider("eu")
+
+
+def test_an_explicit_providers_settings_are_read_from_the_decrypted_state_under_the_config_names() -> None:
+    document = explicit_state(revealed(PARTNER.reveal()))
+    (partner,) = providers_in_deployment(document).values()
+    assert partner.resource == "partner" and partner.org_id == "org_partner"
+    assert partner.config["ardent:token"] == PARTNER.reveal()
+    assert set(partner.config) == {"ardent:orgId", "ardent:token", "ardent:orgs"}, "the engine's version is not ours"
+    assert PARTNER.reveal() not in repr(partner)
+    assert resolve_settings(partner.config, {}, org_id="org_far").token == SecretToken("sk-ard_test_FAR")
+    assert sorted(providers_in_deployment(document, defaults=True)) == ["default_0_1_0", "partner"]
+    tokens = provider_tokens(document, "web/prod")
+    assert ("web/prod (provider resource partner)", PARTNER) in tokens and ("web/prod", SecretToken("x")) in tokens
+
+
+def test_a_secret_still_encrypted_in_the_export_is_refused_not_taken_for_a_token() -> None:
+    sealed = {SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
+    with pytest.raises(CheckError, match="the `token` of provider resource partner is still encrypted"):
+        providers_in_deployment(explicit_state(sealed))
+
+
+def test_an_org_an_explicit_provider_works_in_is_read_with_its_credentials_not_a_default_token() -> None:
+    far = ManagedKey("prod", "far", "key_far", "far", "current", "web", "org_partner", provider="partner")
+    view = replace(
+        stack_view("web", {"ardent:orgId": "org_home", "ardent:token": RUNNING.reveal()}, (far,)),
+        providers={
+            "partner": ProviderConfig("partner", {"ardent:token": PARTNER.reveal(), "ardent:orgId": "org_partner"})
+        },
+    )
+    settings, source = org_credentials("org_partner", [view])
+    assert (settings.token, settings.own_credentials, source.label) == (
+        PARTNER,
+        True,
+        "web/prod (provider resource partner)",
+    )
+    home, source = org_credentials("org_home", [view])
+    assert (home.token, source.label) == (RUNNING, "web/prod")
+    assert [source.uses("org_partner") for source in view.sources()] == [False, True]
+    assert stack_tokens([view]) == [("web/prod", RUNNING), ("web/prod (provider resource partner)", PARTNER)]
+
+
+def test_further_tokens_add_the_keys_they_belong_to_to_a_readings_credentials() -> None:
+    listed = [key("key_a", prefix="sk-ard_test_PARTNER"), key("key_b", prefix="sk-ard_test_RUNNING")]
+    reading = OrgReading(
+        "org_1", Settings(API, "org_1", RUNNING), "web/prod", tuple(listed), {"key_b": ["web/prod"]}, NOW
+    )
+    (updated,) = with_credentials([reading], [("ops/prod (provider resource eu)", PARTNER), ("web/prod", RUNNING)])
+    assert updated.credentials == {"key_b": ["web/prod"], "key_a": ["ops/prod (provider resource eu)"]}
+    assert reading.credentials == {"key_b": ["web/prod"]}, "the reading itself is left as it was"
