@@ -85,8 +85,9 @@ class ManagedKey:
 class PendingOperation:
     """An operation on a key that an interrupted run left unfinished (``pending_operations`` in the state).
 
-    ``key_id`` is None for a create whose answer never reached the state. ``kind`` is the engine's word:
-    ``creating``, ``updating``, ``deleting``, ``reading``.
+    ``key_id`` is None for a create whose answer never reached the state; ``name`` is the key's name as the
+    resource's inputs give it (None when they do not). ``kind`` is the engine's word: ``creating``,
+    ``updating``, ``deleting``, ``reading``.
     """
 
     project: str
@@ -95,6 +96,7 @@ class PendingOperation:
     kind: str
     key_id: str | None
     org_id: str = ""
+    name: str | None = None
 
     @property
     def label(self) -> str:
@@ -267,10 +269,20 @@ def exported_state(name: str, directory: Path) -> object:
 
 
 def export_stack(ref: StackRef) -> dict[str, Any]:
-    """A given stack's state; one that is not a JSON object stops the check."""
-    document = exported_state(ref.name, ref.project.directory)
-    if not isinstance(document, dict):
-        raise CheckError(f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state")
+    """A given stack's state; one that is not a stack's state (not a JSON object, odd sections) stops the check."""
+    try:
+        document = exported_state(ref.name, ref.project.directory)
+    except ValueError as error:
+        raise CheckError(
+            f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no JSON ({error})"
+        ) from None
+    problem = state_problem(document)
+    if problem is not None or not isinstance(document, dict):
+        # Read as it is, such a state would pass for a stack without keys, and its keys would go unchecked.
+        raise CheckError(
+            f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state that can be read: "
+            f"{problem or 'not a JSON object'}"
+        )
     return document
 
 
@@ -365,6 +377,7 @@ def pending_in_deployment(deployment: Mapping[str, Any], stack: str, project: st
                 kind=str(operation.get("type") or "unknown"),
                 key_id=_text(resource.get("id")) or _text(outputs.get("key_id")),
                 org_id=_text(outputs.get("org_id")) or _text(inputs.get("org_id")) or "",
+                name=_text(outputs.get("name")) or _text(inputs.get("name")),
             )
         )
     return found
@@ -425,11 +438,16 @@ def read_stacks(args: argparse.Namespace) -> list[StackView]:
 
 @dataclass(frozen=True)
 class BackendKeys:
-    """What every stack of the current backend manages, and the stacks that could not be read (label: why)."""
+    """What every stack of the current backend manages or has pending, and the stacks that could not be read.
+
+    ``unreadable`` maps a stack's label to why it could not be read. A pending operation's ``org_id`` is ""
+    when its state names none (the stack's config, which would say, is not read here).
+    """
 
     managed: tuple[ManagedKey, ...]
     stacks: tuple[str, ...]
     unreadable: Mapping[str, str]
+    pending: tuple[PendingOperation, ...] = ()
 
     def managers_of(self, key_id: str) -> list[ManagedKey]:
         """The stacks' records of ``key_id``, in stack order."""
@@ -456,7 +474,7 @@ def _backend_label(name: str, home: Project) -> tuple[str, str]:
 
 
 def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> BackendKeys:
-    """The keys that every stack of ``home``'s backend records, a few stacks at a time; no config is read.
+    """The keys that every stack of ``home``'s backend records or has pending, a few at a time; no config is read.
 
     Stacks whose ``project/stack`` label is in ``already_read`` (read through another project of the same
     backend) are skipped. A stack whose state cannot be read is named with the reason instead of failing the
@@ -466,7 +484,7 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         name for name in backend_stack_names(home.directory) if "/".join(_backend_label(name, home)) not in already_read
     ]
 
-    def read(name: str) -> tuple[str, list[ManagedKey] | str]:
+    def read(name: str) -> tuple[str, tuple[list[ManagedKey], list[PendingOperation]] | str]:
         project, stack = _backend_label(name, home)
         label = f"{project}/{stack}"
         try:
@@ -476,9 +494,10 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         problem = state_problem(document)
         if problem is not None or not isinstance(document, dict):
             return label, problem or "its state is not a JSON object"
-        return label, keys_in_deployment(document, stack, project)
+        return label, (keys_in_deployment(document, stack, project), pending_in_deployment(document, stack, project))
 
     managed: list[ManagedKey] = []
+    pending: list[PendingOperation] = []
     unreadable: dict[str, str] = {}
     labels: list[str] = []
     if names:
@@ -488,5 +507,6 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
                 if isinstance(result, str):
                     unreadable[label] = result
                 else:
-                    managed.extend(result)
-    return BackendKeys(tuple(managed), tuple(labels), unreadable)
+                    managed.extend(result[0])
+                    pending.extend(result[1])
+    return BackendKeys(tuple(managed), tuple(labels), unreadable, tuple(pending))

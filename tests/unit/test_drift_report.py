@@ -47,11 +47,12 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 API = "https://api.tryardent.com"
 RUNNING = SecretToken("sk-ard_test_RUNNINGtokenRUNNINGtokenRUNNING")
 OTHER = SecretToken("sk-ard_test_OTHERSTACKtokenOTHERSTACKtoken")
+MONTH = timedelta(days=30)
 
 
 def key(key_id: str, expires_in_days: float | None = None, prefix: str = "sk-ard_test_xxxxxxxx") -> ApiKey:
     expires = NOW + timedelta(days=expires_in_days) if expires_in_days is not None else None
-    return ApiKey(id=key_id, name=key_id, key_prefix=prefix, scopes=(), created_at=NOW, expires_at=expires)
+    return ApiKey(id=key_id, name=key_id, key_prefix=prefix, scopes=(), created_at=NOW - MONTH, expires_at=expires)
 
 
 def test_findings_across_several_stacks_in_a_stable_order() -> None:
