@@ -49,6 +49,7 @@ from .platform.stacks import (
     BackendKeys,
     CheckError,
     ManagedKey,
+    PendingOperation,
     StackView,
     load_projects,
     read_backend_keys,
@@ -113,13 +114,18 @@ def drift(args: argparse.Namespace) -> int:
 
 
 def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> BackendKeys:
-    """Every stack of each given project's backend, the given stacks included; each stack read once."""
+    """Every stack of each given project's backend, the given stacks included; each stack read once.
+
+    What they manage and what operations they have pending, whoever's stacks they are.
+    """
     managed: list[ManagedKey] = []
+    pending: list[PendingOperation] = []
     labels: list[str] = []
     unreadable: dict[str, str] = {}
     for project in load_projects(args.cwd or ["."]):
         found = read_backend_keys(project, already_read=labels)
         managed.extend(found.managed)
+        pending.extend(found.pending)
         labels.extend(found.stacks)
         unreadable.update(found.unreadable)
     missing = [view.ref.label for view in views if view.ref.label not in labels]
@@ -128,7 +134,7 @@ def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> Backe
             f"`pulumi stack ls --all` did not list stack(s) {', '.join(missing)}; the backend that was read is "
             "not the one those stacks live in (check `pulumi whoami -v` in each project directory)"
         )
-    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable)
+    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable, tuple(pending))
 
 
 def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, interactive: bool | None = None) -> int:
