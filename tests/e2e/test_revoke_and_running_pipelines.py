@@ -19,18 +19,13 @@ from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
 
 from ..conftest import FAST_RETRY
-from .conftest import KEYS_PROGRAM, STACK, Stack, make_stack
+from .conftest import KEYS_PROGRAM, STACK, Stack, age_keys, make_stack
 from .test_cleanup_commands import sibling_project
 from .test_reliability_and_security import CREATE, kill_tree
 
 pytestmark = pytest.mark.e2e
 
 PROMPT = "[y/N] "
-
-
-def advance_clock(emulator: EmulatorServer, seconds: float) -> None:
-    """Move the service's clock on, as time passing would."""
-    httpx.post(f"{emulator.url}/_emulator/clock", json={"advance_seconds": seconds}).raise_for_status()
 
 
 def verdicts(stdout: str) -> dict[str, str]:
@@ -51,7 +46,7 @@ def test_revoke_refuses_a_key_made_a_minute_ago_and_revokes_it_once_old_enough(
 ) -> None:
     stack = make_stack(tmp_path, emulator, KEYS_PROGRAM)
     fresh, token = hand_made_key(stack, "made-a-minute-ago")
-    advance_clock(emulator, 90)
+    age_keys(emulator, minutes=1.5)
 
     refused = stack.ardent_keys("revoke", "--yes", "--stack", STACK, fresh)
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -60,7 +55,7 @@ def test_revoke_refuses_a_key_made_a_minute_ago_and_revokes_it_once_old_enough(
     assert "used" not in line.split(": ", 1)[1].split(";")[0], line
     assert fresh in stack.active_keys()
 
-    advance_clock(emulator, 15 * 60)
+    age_keys(emulator, minutes=15)
     revoked = stack.ardent_keys("revoke", "--yes", "--stack", STACK, fresh)
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
     assert "created 16 min ago, never used" in verdicts(revoked.stdout)[fresh]
@@ -148,7 +143,7 @@ def test_revoke_skips_keys_that_a_stack_recorded_or_a_service_used_while_the_pla
     adopted, _ = hand_made_key(web, "adopted")
     used, used_token = hand_made_key(web, "used")
     untouched, _ = hand_made_key(web, "untouched")
-    advance_clock(emulator, 20 * 60)
+    age_keys(emulator)
 
     process, master, plan = run_until_prompt(web, "revoke", "--stack", STACK, adopted, used, untouched)
     try:
