@@ -337,10 +337,11 @@ def carry_out(
     with ExitStack() as clients:
         opened: dict[str, ArdentClient] = {}
         for decision in decisions:
-            reading = by_org.get(decision.org_id or "")
-            if not decision.revoke or reading is None:
+            if not decision.revoke:
                 yield decision, REFUSED, decision.reason
                 continue
+            # An approved key is always one that a reading listed, so its org is among the readings.
+            reading = by_org[decision.org_id or ""]
             if reading.org_id not in opened:
                 settings = reading.settings
                 opened[reading.org_id] = clients.enter_context(ArdentClient(settings.token, api_url=settings.api_url))
