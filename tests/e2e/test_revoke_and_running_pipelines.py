@@ -83,6 +83,8 @@ def test_revoke_refuses_a_key_another_projects_killed_up_was_creating_until_that
     deadline = time.monotonic() + 120
     while batch.stats().get(CREATE, 0) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
+    # Killed well inside the create's delay, not while the engine may still be writing a checkpoint.
+    time.sleep(0.5)
     kill_tree(process.pid)
     process.wait()
     while not any(key.name == "batchjob" for key in batch.active_keys().values()) and time.monotonic() < deadline:
