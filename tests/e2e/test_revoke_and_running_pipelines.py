@@ -179,3 +179,22 @@ def test_revoke_skips_keys_that_a_stack_recorded_or_a_service_used_while_the_pla
     assert {adopted, used} <= set(web.active_keys()) and untouched not in web.active_keys()
     assert used_token not in plan + report
     batch.cli.run("destroy", "--yes", "--skip-preview")
+
+
+@pytest.mark.parametrize("broken", ["state", "api"])
+def test_every_command_exits_2_with_one_line_for_a_broken_state_or_an_unreachable_api(
+    tmp_path: Path, emulator: EmulatorServer, broken: str
+) -> None:
+    stack = make_stack(tmp_path, emulator, KEYS_PROGRAM)
+    if broken == "state":
+        stack.cli.state_file(stack.project, STACK).write_text('{"version": 3, "deployment": {"resources": [')
+    else:
+        stack.cli.set_config("ardent:apiUrl", "http://127.0.0.1:9")  # nothing listens on the discard port here
+
+    for command in (["drift"], ["revoke", "--yes", "key_anything"], ["audit"]):
+        result = stack.ardent_keys(command[0], "--stack", STACK, *command[1:])
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert len(lines) == 1 and lines[0].startswith(f"ardent-keys {command[0]}: could not check"), lines
+        assert ("failed to load checkpoint" if broken == "state" else "127.0.0.1:9") in lines[0]
+        assert result.stdout == ""
