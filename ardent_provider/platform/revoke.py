@@ -106,7 +106,7 @@ def plan_revocations(
         reading, key = found
         refusal = (
             _refusal(key_id, reading, given, elsewhere)
-            or _too_new(key, reading, operations, min_age)
+            or _perhaps_being_recorded(key, reading, operations, min_age)
             or _in_use(key, reading, backend, allow_recently_used)
         )
         if refusal is None:
@@ -186,7 +186,7 @@ def pending_about(key: ApiKey, org_id: str, pending: Sequence[PendingOperation])
     return None
 
 
-def _pending_reason(operation: PendingOperation, key: ApiKey) -> str:
+def _pending_reason(operation: PendingOperation) -> str:
     settle = (
         f"once no run is going there, settle it (`pulumi refresh --stack {operation.stack}` in that project, with "
         "`--clear-pending-creates` if the run was killed; see `ardent-keys drift`) and run again"
@@ -207,7 +207,7 @@ def _pending_reason(operation: PendingOperation, key: ApiKey) -> str:
     )
 
 
-def _too_new(
+def _perhaps_being_recorded(
     key: ApiKey,
     reading: OrgReading,
     pending: Sequence[PendingOperation],
@@ -216,7 +216,7 @@ def _too_new(
     """Why a key that no stack records may still be a stack's: an operation pending about it, or its youth."""
     operation = pending_about(key, reading.org_id, pending)
     if operation is not None:
-        return _pending_reason(operation, key)
+        return _pending_reason(operation)
     if min_age <= timedelta(0):
         return None
     wait = f"--min-age {_minutes(min_age)}"
