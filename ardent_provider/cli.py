@@ -6,9 +6,11 @@ that none of them manage); ``revoke`` revokes keys that no stack of the backend 
 :mod:`ardent_provider.platform`. None of them prints a token.
 
 Exit codes of ``drift``: 0 the stacks' keys are in order, 1 drift found, 2 could not check.
-Exit codes of ``revoke``: 0 every key revoked (or, with ``--dry-run``, would be), 1 some key refused or not
-revoked, 2 could not check or not confirmed (nothing revoked).
+Exit codes of ``revoke``: 0 every key revoked (or, with ``--dry-run``, would be), 1 some key refused, or
+skipped because it changed since the plan, 2 could not check or not confirmed (nothing revoked), or some
+revocation failed.
 Exit codes of ``audit``: 0 no finding, 1 at least one finding, 2 could not check.
+Any command that meets an error it did not expect exits 2 with one line on stderr: 1 never means a crash.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 
 from . import __version__
-from .client import ArdentClient
 from .errors import ArdentError
 from .files import write_atomic
 from .models import SecretToken
@@ -36,6 +37,7 @@ from .platform.audit import (
 from .platform.drift import drift_findings, drift_report, render_drift_table
 from .platform.orgs import (
     OrgFailure,
+    OrgReading,
     failures_json,
     read_each_org,
     read_environment_org,
@@ -43,17 +45,28 @@ from .platform.orgs import (
     render_failures,
     with_credentials,
 )
-from .platform.revoke import plan_revocations, render_outcome, render_plan, revoke_one
+from .platform.revoke import (
+    DEFAULT_MIN_AGE_MINUTES,
+    FAILED,
+    REVOKED,
+    RevokeDecision,
+    carry_out,
+    plan_revocations,
+    render_outcome,
+    render_plan,
+)
 from .platform.stacks import (
     BackendKeys,
     CheckError,
     ManagedKey,
+    PendingOperation,
     StackView,
     load_projects,
     read_backend_keys,
     read_stacks,
 )
 from .policy.launcher import add_policy_pack_parser
+from .settings import TOKEN_MARKER
 
 EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_REVOKED, EXIT_REFUSED, EXIT_NOT_CONFIRMED = 0, 1, 2
@@ -65,6 +78,7 @@ STACK_READS = (
     "ardent providers, `pulumi stack export --show-secrets`, so that the stack's own secrets provider decrypts "
     "the tokens those providers run with. Tokens stay in memory: none is printed or written."
 )
+MAX_MINUTES = MAX_DAYS * 24 * 60
 
 
 def _say_error(command: str, reason: str, *, as_json: bool = False) -> int:
@@ -79,6 +93,14 @@ def _days_problem(option: str, value: float | None) -> str | None:
     if value is None or (math.isfinite(value) and 0 <= value <= MAX_DAYS):
         return None
     return f"{option} must be a number of days from 0 to {MAX_DAYS}"
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message, cut short before any token."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    if TOKEN_MARKER in text:
+        text = text[: text.index(TOKEN_MARKER)] + "[token not shown]"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 # -- drift --------------------------------------------------------------------------------------------
@@ -116,14 +138,19 @@ def drift(args: argparse.Namespace) -> int:
 
 
 def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> BackendKeys:
-    """Every stack of each given project's backend, the given stacks included; each stack read once."""
+    """Every stack of each given project's backend, the given stacks included; each stack read once.
+
+    What they manage and what operations they have pending, whoever's stacks they are.
+    """
     managed: list[ManagedKey] = []
+    pending: list[PendingOperation] = []
     labels: list[str] = []
     unreadable: dict[str, str] = {}
     credentials: list[tuple[str, SecretToken]] = []
     for project in load_projects(args.cwd or ["."]):
         found = read_backend_keys(project, already_read=labels)
         managed.extend(found.managed)
+        pending.extend(found.pending)
         labels.extend(found.stacks)
         unreadable.update(found.unreadable)
         credentials.extend(found.credentials)
@@ -133,14 +160,17 @@ def _backend_keys(args: argparse.Namespace, views: Sequence[StackView]) -> Backe
             f"`pulumi stack ls --all` did not list stack(s) {', '.join(missing)}; the backend that was read is "
             "not the one those stacks live in (check `pulumi whoami -v` in each project directory)"
         )
-    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable, tuple(credentials))
+    return BackendKeys(tuple(managed), tuple(sorted(labels)), unreadable, tuple(pending), tuple(credentials))
 
 
 def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, interactive: bool | None = None) -> int:
     """The ``revoke`` command: show the plan, confirm, then revoke the keys no stack of the backend manages.
 
-    Each key is revoked in the org that lists it, with the credentials that org was read with.
+    Each key is revoked in the org that lists it, with the credentials that org was read with, after its org is
+    listed again and the backend's stacks read again: a key that changed since the plan is skipped.
     """
+    if not (math.isfinite(args.min_age) and 0 <= args.min_age <= MAX_MINUTES):
+        return _say_error("revoke", f"--min-age must be a number of minutes from 0 to {MAX_MINUTES}; nothing revoked")
     try:
         views = read_stacks(args)
         readings = read_orgs(views)
@@ -150,7 +180,16 @@ def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, inter
     except (CheckError, ArdentError, ValueError) as error:
         return _say_error("revoke", f"could not check, nothing revoked: {error}")
     managed = [item for view in views for item in view.managed]
-    decisions = plan_revocations(args.key_id, readings, managed, backend, allow_recently_used=args.allow_recently_used)
+    pending = [operation for view in views for operation in view.pending]
+    decisions = plan_revocations(
+        args.key_id,
+        readings,
+        managed,
+        backend,
+        pending=pending,
+        allow_recently_used=args.allow_recently_used,
+        min_age=timedelta(minutes=args.min_age),
+    )
     approved = [decision for decision in decisions if decision.revoke]
     print(render_plan(decisions))
     print(f"\nPlan: {len(approved)} to revoke, {len(decisions) - len(approved)} refused.")
@@ -173,21 +212,54 @@ def revoke(args: argparse.Namespace, *, ask: Callable[[str], str] = input, inter
         if answer.strip().lower() not in ("y", "yes"):
             print("Not confirmed: nothing revoked.")
             return EXIT_NOT_CONFIRMED
-    settings = {reading.org_id: reading.settings for reading in readings}
-    revoked = 0
-    with ExitStack() as clients:
-        opened: dict[str, ArdentClient] = {}
-        for decision in decisions:
-            if decision.revoke and decision.org_id is not None:
-                if decision.org_id not in opened:
-                    org = settings[decision.org_id]
-                    opened[decision.org_id] = clients.enter_context(ArdentClient(org.token, api_url=org.api_url))
-                outcome, reason = revoke_one(opened[decision.org_id], decision)
-            else:
-                outcome, reason = "refused", decision.reason
-            revoked += outcome == "revoked"
-            print(render_outcome(decision, outcome, reason))
+    return _revoke_approved(args, views, decisions, readings)
+
+
+def _revoke_approved(
+    args: argparse.Namespace,
+    views: Sequence[StackView],
+    decisions: Sequence[RevokeDecision],
+    readings: Sequence[OrgReading],
+) -> int:
+    """Read the backend's stacks again, then revoke each approved key unless it changed since the plan."""
+    fresh: BackendKeys | None = None
+    if any(decision.revoke for decision in decisions):
+        try:
+            # The plan may have waited for a person, and a pipeline may have recorded a key meanwhile.
+            fresh = _backend_keys(args, views)
+        except (CheckError, ArdentError, ValueError) as error:
+            return _say_error(
+                "revoke", f"could not read the backend's stacks again before revoking, nothing revoked: {error}"
+            )
+    managed = [item for view in views for item in view.managed]
+    pending = [operation for view in views for operation in view.pending]
+
+    def judge_again(key_id: str, reading: OrgReading) -> RevokeDecision:
+        """The plan's rules for one key, over its org as just listed and the backend's stacks as just read."""
+        if fresh is not None:
+            [reading] = with_credentials([reading], fresh.credentials)  # a provider added since the plan counts
+        return plan_revocations(
+            [key_id],
+            [reading],
+            managed,
+            fresh,
+            pending=pending,
+            allow_recently_used=args.allow_recently_used,
+            min_age=timedelta(minutes=args.min_age),
+        )[0]
+
+    outcomes = {REVOKED: 0, FAILED: 0}
+    for decision, outcome, reason in carry_out(decisions, readings, judge_again):
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        print(render_outcome(decision, outcome, reason))
+    revoked = outcomes[REVOKED]
     print(f"{revoked} revoked, {len(decisions) - revoked} not revoked.")
+    if outcomes[FAILED]:
+        print(
+            f"ardent-keys revoke: {outcomes[FAILED]} key(s) could not be revoked; see the lines marked failed",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     return EXIT_REVOKED if revoked == len(decisions) else EXIT_REFUSED
 
 
@@ -299,10 +371,13 @@ def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="Show the plan for each given key (name, role, created, last used, verdict), then, once "
         "confirmed on a terminal or with --yes, revoke each approved key in the org that lists it, with that "
         "org's credentials from the given stacks (--cwd/--stack choose whose). Refused: keys active in none of "
-        "those orgs, the keys this command runs with, any given stack's token, and keys that any stack of the "
-        "backend manages (every project's, as `pulumi stack ls --all` lists them); while a stack of the backend "
-        "cannot be read, every key. Exit 0: all revoked; 1: something refused or not revoked; 2: could not "
-        "check, or not confirmed (nothing revoked).",
+        "those orgs, the keys this command runs with, any given stack's token, keys that any stack of the "
+        "backend manages or has an operation pending about (every project's, as `pulumi stack ls --all` lists "
+        "them), keys created less than --min-age minutes ago, and keys used within the last day; while a stack "
+        "of the backend cannot be read, every key. Just before each approved key is revoked, its org is listed "
+        "and the backend's stacks read again: a key that changed since the plan is skipped. Exit 0: all "
+        "revoked; 1: something refused or skipped; 2: could not check, not confirmed (nothing revoked), or a "
+        "revocation failed.",
     )
     add_stack_options(parser)
     parser.add_argument("key_id", nargs="+", help="ids of the keys to revoke")
@@ -314,6 +389,14 @@ def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--allow-recently-used",
         action="store_true",
         help="also revoke keys used within the last day (refused by default: their tokens may still be in use)",
+    )
+    parser.add_argument(
+        "--min-age",
+        type=float,
+        default=DEFAULT_MIN_AGE_MINUTES,
+        metavar="MINUTES",
+        help="refuse keys created less than this long ago: a running `pulumi up` may have made them and not yet "
+        f"recorded them in its stack (default: {DEFAULT_MIN_AGE_MINUTES:g}; 0 checks no age)",
     )
     parser.set_defaults(handler=revoke)
 
@@ -364,7 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ardent-keys``."""
     args = build_parser().parse_args(argv)
     handler = args.handler
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except Exception as error:
+        # An error no command expected is a bug, not a finding: exit 2, never 1, and no traceback on a user.
+        return _say_error(
+            args.command,
+            f"stopped by an unexpected error ({_one_line(error)}); this is a bug in ardent-keys "
+            f"{__version__}: please report it with the command you ran",
+            as_json=bool(getattr(args, "json", False)),
+        )
     return result
 
 

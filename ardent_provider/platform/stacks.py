@@ -126,8 +126,9 @@ class ProviderConfig:
 class PendingOperation:
     """An operation on a key that an interrupted run left unfinished (``pending_operations`` in the state).
 
-    ``key_id`` is None for a create whose answer never reached the state. ``kind`` is the engine's word:
-    ``creating``, ``updating``, ``deleting``, ``reading``.
+    ``key_id`` is None for a create whose answer never reached the state; ``name`` is the key's name as the
+    resource's inputs give it (None when they do not). ``kind`` is the engine's word: ``creating``,
+    ``updating``, ``deleting``, ``reading``.
     """
 
     project: str
@@ -136,6 +137,7 @@ class PendingOperation:
     kind: str
     key_id: str | None
     org_id: str = ""
+    name: str | None = None
     provider: str = ""
 
     @property
@@ -396,10 +398,20 @@ def stack_providers(ref: StackRef, names: Collection[str]) -> dict[str, Provider
 
 
 def export_stack(ref: StackRef) -> dict[str, Any]:
-    """A given stack's state; one that is not a JSON object stops the check."""
-    document = exported_state(ref.name, ref.project.directory)
-    if not isinstance(document, dict):
-        raise CheckError(f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state")
+    """A given stack's state; one that is not a stack's state (not a JSON object, odd sections) stops the check."""
+    try:
+        document = exported_state(ref.name, ref.project.directory)
+    except ValueError as error:
+        raise CheckError(
+            f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no JSON ({error})"
+        ) from None
+    problem = state_problem(document)
+    if problem is not None or not isinstance(document, dict):
+        # Read as it is, such a state would pass for a stack without keys, and its keys would go unchecked.
+        raise CheckError(
+            f"`pulumi stack export --stack {ref.name}` in {ref.project.directory} printed no state that can be read: "
+            f"{problem or 'not a JSON object'}"
+        )
     return document
 
 
@@ -559,6 +571,7 @@ def pending_in_deployment(deployment: Mapping[str, Any], stack: str, project: st
                 key_id=_text(resource.get("id")) or _text(outputs.get("key_id")),
                 org_id=_text(outputs.get("org_id")) or _text(inputs.get("org_id")) or "",
                 provider=_explicit_provider(resource),
+                name=_text(outputs.get("name")) or _text(inputs.get("name")),
             )
         )
     return found
@@ -624,14 +637,17 @@ def read_stacks(args: argparse.Namespace) -> list[StackView]:
 
 @dataclass(frozen=True)
 class BackendKeys:
-    """What every stack of the current backend manages, and the stacks that could not be read (label: why).
+    """What every stack of the current backend manages or has pending, and the stacks that could not be read.
 
-    ``credentials`` are the tokens its ``ardent`` providers run with, labelled as :func:`provider_label` does.
+    ``unreadable`` maps a stack's label to why it could not be read. A pending operation's ``org_id`` is ""
+    when its state names none (the stack's config, which would say, is not read here). ``credentials`` are the
+    tokens its ``ardent`` providers run with, labelled as :func:`provider_label` does.
     """
 
     managed: tuple[ManagedKey, ...]
     stacks: tuple[str, ...]
     unreadable: Mapping[str, str]
+    pending: tuple[PendingOperation, ...] = ()
     credentials: tuple[tuple[str, SecretToken], ...] = field(default=(), repr=False)
 
     def managers_of(self, key_id: str) -> list[ManagedKey]:
@@ -668,7 +684,7 @@ def provider_tokens(document: Mapping[str, Any], label: str) -> list[tuple[str, 
 
 
 def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> BackendKeys:
-    """The keys that every stack of ``home``'s backend records, a few stacks at a time; no config is read.
+    """The keys that every stack of ``home``'s backend records or has pending, a few at a time; no config is read.
 
     A stack whose state records ``ardent`` providers (the native provider's default one or explicit ones) is
     exported again with ``--show-secrets``, so that the tokens those providers run with are known (never printed).
@@ -680,7 +696,9 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         name for name in backend_stack_names(home.directory) if "/".join(_backend_label(name, home)) not in already_read
     ]
 
-    def read(name: str) -> tuple[str, tuple[list[ManagedKey], list[tuple[str, SecretToken]]] | str]:
+    def read(
+        name: str,
+    ) -> tuple[str, tuple[list[ManagedKey], list[PendingOperation], list[tuple[str, SecretToken]]] | str]:
         project, stack = _backend_label(name, home)
         label = f"{project}/{stack}"
         try:
@@ -697,9 +715,14 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
                 tokens = provider_tokens(revealed if isinstance(revealed, dict) else {}, label)
             except (CheckError, ValueError) as error:
                 return label, f"the tokens its ardent providers run with could not be decrypted ({error})"
-        return label, (keys_in_deployment(document, stack, project), tokens)
+        return label, (
+            keys_in_deployment(document, stack, project),
+            pending_in_deployment(document, stack, project),
+            tokens,
+        )
 
     managed: list[ManagedKey] = []
+    pending: list[PendingOperation] = []
     credentials: list[tuple[str, SecretToken]] = []
     unreadable: dict[str, str] = {}
     labels: list[str] = []
@@ -711,5 +734,6 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
                     unreadable[label] = result
                 else:
                     managed.extend(result[0])
-                    credentials.extend(result[1])
-    return BackendKeys(tuple(managed), tuple(labels), unreadable, tuple(credentials))
+                    pending.extend(result[1])
+                    credentials.extend(result[2])
+    return BackendKeys(tuple(managed), tuple(labels), unreadable, tuple(pending), tuple(credentials))

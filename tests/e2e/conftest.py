@@ -209,3 +209,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorServ
     made = make_stack(tmp_path, emulator, KEYS_PROGRAM, kind=request.param)
     yield made
     destroy_and_check(made)
+
+
+def age_keys(emulator: EmulatorServer, minutes: float = 20) -> None:
+    """Move the service's clock on, so that every key made so far is past `ardent-keys revoke`'s minimum age."""
+    httpx.post(f"{emulator.url}/_emulator/clock", json={"advance_seconds": minutes * 60}).raise_for_status()

@@ -19,7 +19,7 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
-from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, for_kind, make_stack
+from .conftest import KEYS_PROGRAM, PASSPHRASE, STACK, Stack, age_keys, for_kind, make_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -105,6 +105,7 @@ def test_cleanup_over_two_projects_never_offers_another_stacks_key_or_the_runnin
     assert ambiguous.returncode == 2 and "write org/project/stack" in ambiguous.stderr
 
     # From the web project alone, the batch project's key is refused: the backend's every stack is read.
+    age_keys(emulator)
     alone = web.ardent_keys("revoke", "--yes", "--stack", STACK, batch_key)
     assert alone.returncode == 1, alone.stdout + alone.stderr
     assert "resource batchjob in stack ardent-batch/e2e" in alone.stdout and batch_key in web.active_keys()
@@ -176,6 +177,7 @@ def test_drift_and_revoke_over_a_stack_whose_keys_live_in_two_orgs(stack: Stack)
     with ArdentClient(staging["token"], api_url=stack.emulator.url, retry=FAST_RETRY) as staging_owner:
         staging_orphan = staging_owner.create_key(staging["org_id"], name="orphan-staging", role="role_org_viewer")
     orgs = sorted([stack.emulator.org_id, staging["org_id"]])
+    age_keys(stack.emulator)
 
     # Each org is read with its own credentials and compared with the keys the stack keeps there.
     report = stack.ardent_keys("drift", "--unmanaged", "--stack", STACK, "--json")

@@ -12,7 +12,7 @@ import pytest
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.resource_types import is_key_type
 
-from .conftest import KEYS_PROGRAM, KINDS, Stack, make_stack
+from .conftest import KEYS_PROGRAM, KINDS, Stack, age_keys, make_stack
 from .test_cleanup_commands import sibling_project
 
 pytestmark = pytest.mark.e2e
@@ -72,6 +72,7 @@ def test_two_stacks_with_the_same_key_names_applied_at_once_under_commit_then_dr
     assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
     assert {item["problem"] for item in findings} <= {"unmanaged"}
     if leftovers:
+        age_keys(emulator)
         assert stacks[0].ardent_keys("revoke", "--yes", *both, *sorted(leftovers)).returncode == 0
     for stack in stacks:
         stack.cli.run("destroy", "--yes")

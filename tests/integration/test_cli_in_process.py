@@ -265,7 +265,7 @@ class Result:
 
     def lines(self) -> dict[str, str]:
         """The revoke report's verdict lines, by key id."""
-        found = (re.match(r"(revoked|refused|gone|failed) +([^\s:]+)", line) for line in self.out.splitlines())
+        found = (re.match(r"(revoked|refused|skipped|gone|failed) +([^\s:]+)", line) for line in self.out.splitlines())
         return {match.group(2): match.string for match in found if match}
 
 
@@ -316,6 +316,16 @@ class Project:
             }
         document = {"encryptionsalt": "v1:" + hashlib.sha256(PASSPHRASE.encode()).hexdigest(), "config": values}
         (self.directory / f"Pulumi.{stack}.yaml").write_text(json.dumps(document, indent=2))
+
+    def add_pending_create(self, stack: str, resource: str, name: str) -> None:
+        """Leave a ``creating`` operation for ``resource`` (key name ``name``) pending in the stack's state, as a
+        ``pulumi up`` that is creating the key, or was killed while it did, leaves it: no id, inputs only."""
+        path = self.backend / ".pulumi" / "stacks" / self.name / f"{stack}.json"
+        document = json.loads(path.read_text())
+        urn = f"urn:pulumi:{stack}::{self.name}::{KEY_TYPE}::{resource}"
+        operation = {"resource": {"urn": urn, "type": KEY_TYPE, "custom": True, "inputs": {"name": name}}}
+        document["deployment"].setdefault("pending_operations", []).append({**operation, "type": "creating"})
+        path.write_text(json.dumps(document))
 
     def deployment(
         self,
@@ -510,6 +520,10 @@ class World:
 
     def advance_days(self, days: float) -> None:
         httpx.post(f"{self.emulator.url}/_emulator/clock", json={"advance_seconds": days * DAY}).raise_for_status()
+
+    def age_keys(self) -> None:
+        """Let the service's clock pass revoke's minimum age (15 min by default) for every key made so far."""
+        self.advance_days(20 / (24 * 60))
 
     def fault(self, route: str, **rule: Any) -> None:
         answer = httpx.post(f"{self.emulator.url}/_emulator/faults", json={"route": route, **rule})
@@ -1030,6 +1044,7 @@ def test_revoke_revokes_a_key_no_stack_manages_and_exits_0(world: World) -> None
     web = world.project("web")
     web.add_stack("prod", world.config(), [Managed("api", api)])
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", orphan)
 
     assert result.code == 0, result
@@ -1070,6 +1085,7 @@ def test_revoke_refuses_managed_keys_current_kept_previous_or_pending_revocation
         "prod", world.config(), [Managed("api", api, previous_key_id=previous, pending_revoke_key_ids=(pending,))]
     )
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", api, previous, pending, orphan)
 
     assert result.code == 1, result
@@ -1112,13 +1128,16 @@ def test_revoke_reports_a_key_revoked_meanwhile_as_gone_and_a_refused_call_as_fa
     world.fault(REVOKE_ROUTE, mode="status", status=404, count=1)
     world.fault(REVOKE_ROUTE, mode="status", status=403, count=1)
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", raced, guarded)
 
-    assert result.code == 1, result
+    # A failed revocation is an error (2), not a refusal (1).
+    assert result.code == 2, result
     lines = result.lines()
     assert lines[raced].startswith("gone") and "revoked meanwhile" in lines[raced]
     assert lines[guarded].startswith("failed")
     assert result.out.rstrip().endswith("0 revoked, 2 not revoked.")
+    assert result.err == "ardent-keys revoke: 1 key(s) could not be revoked; see the lines marked failed\n"
     assert {raced, guarded} <= set(world.active())
 
 
@@ -1201,6 +1220,7 @@ def test_stacks_of_different_default_orgs_are_checked_together_each_org_against_
     assert {f["problem"] for f in payload["findings"]} == {"unmanaged"}
     assert [org["org_id"] for org in payload["orgs"]] == sorted([world.org_id, batch_org.org_id])
 
+    world.age_keys()
     revoke = world.ardent_keys("revoke", "--yes", *cwd(web, batch), "--all-stacks", batch_orphan, web_orphan)
 
     assert revoke.code == 0, revoke
@@ -1245,6 +1265,7 @@ def test_revoke_revokes_each_key_in_its_org_and_refuses_ids_active_in_none_of_th
     staging_running = staging.running_key_id()
     requested = (staging_orphan, prod_orphan, foreign, staging_running, ci)
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", *requested)
 
     assert result.code == 1, result
@@ -1410,6 +1431,7 @@ def test_revoke_refuses_a_key_that_another_project_of_the_backend_manages_withou
 ) -> None:
     web, _, ids = two_projects
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", ids["batch-prod"], ids["orphan"])
 
     assert result.code == 1, result
@@ -1425,6 +1447,7 @@ def test_revoke_refuses_every_key_while_a_stack_of_the_backend_cannot_be_read(
     web, _, ids = two_projects
     world.monkeypatch.setenv("FAKE_PULUMI_UNREADABLE", "organization/batch/prod")
 
+    world.age_keys()
     result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", ids["orphan"])
 
     assert result.code == 1, result
@@ -1439,6 +1462,7 @@ def test_revoke_shows_the_plan_and_without_a_terminal_or_yes_revokes_nothing(wor
     by_hand, _ = world.key("made-by-hand")
     web.add_stack("prod", world.config(), [Managed("api", managed, name="web-api")])
 
+    world.age_keys()
     dry = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "--dry-run", by_hand)
     dry_refused = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", "--dry-run", by_hand, managed)
     unconfirmed = world.ardent_keys("revoke", *cwd(web), "--stack", "prod", by_hand)
@@ -1473,6 +1497,7 @@ def test_revoke_on_a_terminal_acts_only_on_confirmation(world: World, answer: st
         questions.append(question)
         return answer
 
+    world.age_keys()
     args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", by_hand])
     assert revoke(args, ask=ask, interactive=True) == code
     assert len(questions) == 1 and "Revoke the 1 key(s)" in questions[0]
@@ -1497,6 +1522,7 @@ def test_revoke_refuses_a_key_used_within_the_last_day_unless_allowed(world: Wor
     web = world.project("web")
     web.add_stack("prod", world.config(), [])
     in_use, token = world.key("someone-elses-token")
+    world.age_keys()
     with ArdentClient(token, api_url=world.emulator.url, retry=FAST_RETRY) as client:
         client.get_org(world.org_id)
 
@@ -1532,6 +1558,7 @@ def test_an_end_of_input_at_the_prompt_is_no_confirmation(world: World) -> None:
     def closed(question: str) -> str:
         raise EOFError
 
+    world.age_keys()
     args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", by_hand])
     assert revoke(args, ask=closed, interactive=True) == 2
     assert by_hand in world.active()
@@ -1671,3 +1698,230 @@ def test_an_org_whose_explicit_provider_is_refused_is_an_error_row_naming_the_pr
     )
     assert error["detail"].endswith(unread["reason"]) and "HTTP 401" in unread["reason"]
     assert [org["org_id"] for org in audit.json()["orgs"]] == [world.org_id], "the other org is still audited"
+
+
+# -- revoke and running pipelines -----------------------------------------------------------------------
+
+
+def test_revoke_refuses_a_key_made_a_minute_ago_saying_so_and_takes_another_minimum_age(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    fresh, _ = world.key("made-a-minute-ago")
+    world.advance_days(90 / DAY)  # the service's Date header has whole seconds: a minute and a half, read as 1 min
+
+    refused = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", fresh)
+    assert refused.code == 1, refused
+    line = refused.lines()[fresh]
+    assert line.startswith("refused") and "it was created 1 min ago, less than --min-age 15 min" in line
+    assert "not used for a day" not in refused.out and fresh in world.active()
+
+    bad = world.ardent_keys("revoke", "--yes", "--min-age", "-1", *cwd(web), "--stack", "prod", fresh)
+    assert (bad.code, bad.out) == (2, "") and "--min-age must be a number of minutes" in bad.err
+
+    sooner = world.ardent_keys("revoke", "--yes", "--min-age", "0.5", *cwd(web), "--stack", "prod", fresh)
+    assert sooner.code == 0, sooner
+    assert "created 1 min ago, never used" in sooner.lines()[fresh] and fresh not in world.active()
+
+
+def test_revoke_refuses_a_key_that_a_stack_of_the_backend_is_creating_naming_the_stack(world: World) -> None:
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config(), [])
+    batch.add_stack("prod", world.config(), [])
+    # The batch pipeline's `pulumi up` has created its key; the state does not record its id yet.
+    batch.add_pending_create("prod", "job", "batch-job")
+    being_made, _ = world.key("batch-job")
+    other, _ = world.key("hand-made")
+    world.age_keys()
+
+    result = world.ardent_keys("revoke", "--yes", *cwd(web), "--stack", "prod", being_made, other)
+
+    assert result.code == 1, result
+    line = result.lines()[being_made]
+    assert line.startswith("refused") and "stack batch/prod has a `creating` operation pending for resource job" in line
+    assert "named 'batch-job' like this key" in line and "--clear-pending-creates" in line
+    assert result.lines()[other].startswith("revoked")
+    assert being_made in world.active() and other not in world.active()
+
+
+def test_revoke_skips_each_approved_key_that_changed_between_the_plan_and_the_confirmation(world: World) -> None:
+    from ardent_provider.cli import build_parser, revoke
+
+    web, batch = world.project("web"), world.project("batch")
+    web.add_stack("prod", world.config(), [])
+    batch.add_stack("prod", world.config(), [])
+    recorded, _ = world.key("recorded-meanwhile")
+    used, used_token = world.key("used-meanwhile")
+    gone, _ = world.key("revoked-meanwhile")
+    pended, _ = world.key("being-created-meanwhile")
+    still, _ = world.key("unchanged")
+    world.age_keys()
+    keys = [recorded, used, gone, pended, still]
+
+    def meanwhile(question: str) -> str:
+        # What other pipelines and people do while the plan waits for an answer.
+        batch.add_stack("prod", world.config(), [Managed("job", recorded)])
+        batch.add_pending_create("prod", "worker", "being-created-meanwhile")
+        with ArdentClient(used_token, api_url=world.emulator.url, retry=FAST_RETRY) as client:
+            client.get_org(world.org_id)
+        world.owner.revoke_key(world.org_id, gone)
+        return "y"
+
+    args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", *keys])
+    code = revoke(args, ask=meanwhile, interactive=True)
+    out = world.capsys.readouterr().out
+    lines = Result(code, out, "").lines()
+
+    assert code == 1, out
+    assert "Plan: 5 to revoke, 0 refused." in out
+    assert (
+        lines[recorded].startswith("skipped")
+        and "now refused: it is the key of resource job in stack batch/prod" in (lines[recorded])
+    )
+    assert (
+        lines[used].startswith("skipped")
+        and "changed since the plan, now refused: it was used 0 min ago" in (lines[used])
+    )
+    assert lines[gone].startswith("gone") and "no longer an active key since the plan" in lines[gone]
+    assert (
+        lines[pended].startswith("skipped") and "stack batch/prod has a `creating` operation pending" in (lines[pended])
+    )
+    assert lines[still].startswith("revoked")
+    assert out.rstrip().endswith("1 revoked, 4 not revoked.")
+    assert set(world.active()) >= {recorded, used, pended} and still not in world.active()
+
+
+def test_revoke_revokes_nothing_when_the_backend_cannot_be_read_again_after_the_plan(world: World) -> None:
+    from ardent_provider.cli import build_parser, revoke
+
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    orphan, _ = world.key("orphan")
+    world.age_keys()
+
+    def meanwhile(question: str) -> str:
+        world.monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://unreachable-bucket")
+        return "y"
+
+    args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", orphan])
+    assert revoke(args, ask=meanwhile, interactive=True) == 2
+    err = world.capsys.readouterr().err
+    assert "could not read the backend's stacks again before revoking, nothing revoked" in err
+    assert orphan in world.active()
+
+
+def test_revoke_fails_with_2_for_a_key_whose_org_cannot_be_listed_again_before_it_goes(world: World) -> None:
+    from ardent_provider.cli import build_parser, revoke
+
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    orphan, _ = world.key("orphan")
+    world.age_keys()
+
+    def meanwhile(question: str) -> str:
+        world.fault("GET /v1/orgs/{org_id}/api-keys", mode="status", status=403)
+        return "y"
+
+    args = build_parser().parse_args(["revoke", *cwd(web), "--stack", "prod", orphan])
+    code = revoke(args, ask=meanwhile, interactive=True)
+    captured = world.capsys.readouterr()
+    assert code == 2, captured
+    line = Result(code, captured.out, "").lines()[orphan]
+    assert line.startswith("failed") and f"could not list org {world.org_id} again just before revoking" in line
+    httpx.delete(f"{world.emulator.url}/_emulator/faults").raise_for_status()
+    assert orphan in world.active()
+
+
+# -- every command's crash paths exit 2 -------------------------------------------------------------
+
+
+COMMANDS = {
+    "drift": ["drift", "--stack", "prod"],
+    "revoke": ["revoke", "--yes", "--stack", "prod", "key_anything"],
+    "audit": ["audit", "--stack", "prod"],
+}
+
+
+def one_line_error(result: Result, command: str) -> str:
+    """The single stderr line of a run that exits 2, which must name the command."""
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ardent-keys {command}: "), result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    "state",
+    ['{"version": 3, "deployment": {"resources": [', '{"version": 3, "deployment": {"resources": {"api": 1}}}'],
+    ids=["truncated", "misshapen"],
+)
+def test_a_broken_state_file_exits_2_with_one_line(world: World, command: str, state: str) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    (world.backend / ".pulumi" / "stacks" / "web" / "prod.json").write_text(state)
+
+    result = world.ardent_keys(*COMMANDS[command][:1], *cwd(web), *COMMANDS[command][1:])
+
+    line = one_line_error(result, command)
+    assert "pulumi stack export --stack prod" in line and "printed no" in line
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_unreachable_api_exits_2_with_one_line(world: World, command: str) -> None:
+    web = world.project("web")
+    # A port nothing listens on: the emulator's, once it is closed, would do; port 9 (discard) is closed here.
+    web.add_stack("prod", world.config(**{"ardent:apiUrl": "http://127.0.0.1:9"}), [])
+
+    result = world.ardent_keys(*COMMANDS[command][:1], *cwd(web), *COMMANDS[command][1:])
+
+    line = one_line_error(result, command)
+    assert "127.0.0.1:9" in line and "could not check" in line
+
+
+def test_audit_of_the_environments_org_at_an_unreachable_api_exits_2_with_one_line(world: World) -> None:
+    world.monkeypatch.setenv("ARDENT_API_URL", "http://127.0.0.1:9")
+    world.monkeypatch.setenv("ARDENT_ORG_ID", world.org_id)
+    world.monkeypatch.setenv("ARDENT_TOKEN", world.emulator.token)
+
+    assert "could not check" in one_line_error(world.ardent_keys("audit"), "audit")
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        ("drift", "ardent_provider.cli.read_stacks"),
+        ("revoke", "ardent_provider.cli.plan_revocations"),
+        ("audit", "ardent_provider.cli.build_report"),
+        ("policy-pack", "ardent_provider.policy.launcher.install_launcher"),
+    ],
+)
+def test_an_internal_exception_in_any_command_exits_2_with_one_line_and_no_token(
+    world: World, command: str, target: str
+) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    token = world.emulator.token
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError(f"a bug near {token}\nand a second line")
+
+    world.monkeypatch.setattr(target, broken)
+    argv = [command] if command == "policy-pack" else [command, *cwd(web), *COMMANDS[command][1:]]
+    result = world.ardent_keys(*argv)
+
+    line = one_line_error(result, command)
+    assert "stopped by an unexpected error (KeyError: 'a bug near [token not shown]); this is a bug" in line
+    assert token not in result.out + result.err
+    assert result.out == ""
+
+
+def test_an_internal_exception_with_json_prints_an_error_object(world: World) -> None:
+    web = world.project("web")
+    web.add_stack("prod", world.config(), [])
+    world.monkeypatch.setattr("ardent_provider.cli.drift_findings", lambda *args, **kwargs: 1 / 0)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+
+    assert one_line_error(result, "drift").startswith("ardent-keys drift: stopped by an unexpected error")
+    assert "ZeroDivisionError: division by zero" in result.json()["error"]

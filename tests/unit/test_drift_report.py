@@ -28,10 +28,12 @@ from ardent_provider.platform.orgs import (
     with_credentials,
 )
 from ardent_provider.platform.render import service_timespec, wire_time
-from ardent_provider.platform.revoke import RevokeDecision, plan_revocations, render_outcome
+from ardent_provider.platform.revoke import RevokeDecision, plan_revocations, render_outcome, since_the_plan
 from ardent_provider.platform.stacks import (
+    BackendKeys,
     CheckError,
     ManagedKey,
+    PendingOperation,
     Project,
     ProviderConfig,
     StackRef,
@@ -52,11 +54,12 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 API = "https://api.tryardent.com"
 RUNNING = SecretToken("sk-ard_test_RUNNINGtokenRUNNINGtokenRUNNING")
 OTHER = SecretToken("sk-ard_test_OTHERSTACKtokenOTHERSTACKtoken")
+MONTH = timedelta(days=30)
 
 
 def key(key_id: str, expires_in_days: float | None = None, prefix: str = "sk-ard_test_xxxxxxxx") -> ApiKey:
     expires = NOW + timedelta(days=expires_in_days) if expires_in_days is not None else None
-    return ApiKey(id=key_id, name=key_id, key_prefix=prefix, scopes=(), created_at=NOW, expires_at=expires)
+    return ApiKey(id=key_id, name=key_id, key_prefix=prefix, scopes=(), created_at=NOW - MONTH, expires_at=expires)
 
 
 def test_findings_across_several_stacks_in_a_stable_order() -> None:
@@ -788,3 +791,130 @@ def test_further_tokens_add_the_keys_they_belong_to_to_a_readings_credentials() 
     (updated,) = with_credentials([reading], [("ops/prod (provider resource eu)", PARTNER), ("web/prod", RUNNING)])
     assert updated.credentials == {"key_b": ["web/prod"], "key_a": ["ops/prod (provider resource eu)"]}
     assert reading.credentials == {"key_b": ["web/prod"]}, "the reading itself is left as it was"
+
+
+# -- revoke: a running pipeline -------------------------------------------------------------------------
+
+
+def aged(key_id: str, minutes: float | None, used_minutes_ago: float | None = None, name: str | None = None) -> ApiKey:
+    """A key created ``minutes`` before NOW (None: the org does not say), last used that long ago if given."""
+    return ApiKey(
+        id=key_id,
+        name=name or key_id,
+        key_prefix="sk-ard_test_xxxxxxxx",
+        scopes=(),
+        created_at=NOW - timedelta(minutes=minutes) if minutes is not None else None,
+        last_used_at=NOW - timedelta(minutes=used_minutes_ago) if used_minutes_ago is not None else None,
+    )
+
+
+def running_key() -> ApiKey:
+    return key("key_self", prefix="sk-ard_test_RUNNING")
+
+
+def test_revoke_refuses_a_key_younger_than_the_minimum_age_saying_so_and_approves_it_once_old_enough() -> None:
+    listed = [
+        running_key(),
+        aged("key_minute", 1, used_minutes_ago=1),
+        aged("key_old", 16),
+        aged("key_undated", None),
+        aged("key_idle", 60 * 24 * 3, used_minutes_ago=60 * 30),
+    ]
+    org = reading("org_1", listed, [("web/prod", RUNNING)])
+    requested = ["key_minute", "key_old", "key_undated", "key_idle"]
+
+    default = {d.key_id: d for d in plan_revocations(requested, [org], [])}
+    assert [k for k, d in default.items() if d.revoke] == ["key_old", "key_idle"]
+    minute = default["key_minute"].reason
+    assert "created 1 min ago, less than --min-age 15 min" in minute and "pulumi up" in minute
+    assert "used" not in minute.split(":")[0], "the key's youth is the reason, not its use"
+    assert "does not say when it was created" in default["key_undated"].reason
+    assert default["key_old"].reason.endswith("created 16 min ago, never used")
+    assert default["key_idle"].reason.endswith("created 3 d ago, last used 1 d 6 h ago")
+    assert "not used for a day" not in " ".join(d.reason for d in default.values())
+
+    longer = {d.key_id: d for d in plan_revocations(requested, [org], [], min_age=timedelta(minutes=30))}
+    assert "less than --min-age 30 min" in longer["key_old"].reason and not longer["key_old"].revoke
+    unchecked = {d.key_id: d for d in plan_revocations(requested, [org], [], min_age=timedelta(0))}
+    assert not unchecked["key_minute"].revoke and "it was used 1 min ago" in unchecked["key_minute"].reason
+    assert unchecked["key_undated"].revoke
+    allowed = plan_revocations(["key_minute"], [org], [], min_age=timedelta(0), allow_recently_used=True)
+    assert allowed[0].revoke
+
+
+def pending(
+    key_id: str | None, name: str | None, org_id: str = "org_1", kind: str = "creating", stack: str = "prod"
+) -> PendingOperation:
+    return PendingOperation("batch", stack, "job", kind, key_id, org_id, name)
+
+
+def test_revoke_refuses_a_key_an_operation_pending_in_a_stack_may_be_about_naming_the_stack() -> None:
+    listed = [running_key(), aged("key_deleting", 60), aged("key_made", 60, name="batch-job"), aged("key_other", 60)]
+    org = reading("org_1", listed, [("web/prod", RUNNING)])
+    requested = ["key_deleting", "key_made", "key_other"]
+
+    def verdicts(*operations: PendingOperation, in_backend: bool = False) -> dict[str, RevokeDecision]:
+        backend = BackendKeys((), ("batch/prod",), {}, tuple(operations)) if in_backend else None
+        given = () if in_backend else operations
+        return {d.key_id: d for d in plan_revocations(requested, [org], [], backend, pending=given)}
+
+    by_id = verdicts(pending("key_deleting", None, kind="deleting"))
+    assert [k for k, d in by_id.items() if d.revoke] == ["key_made", "key_other"]
+    assert "stack batch/prod has a `deleting` operation pending on it (resource job)" in by_id["key_deleting"].reason
+
+    # A create that never recorded its key: every key of its name is refused, in its org only.
+    by_name = verdicts(pending(None, "batch-job"), in_backend=True)
+    assert [k for k, d in by_name.items() if d.revoke] == ["key_deleting", "key_other"]
+    reason = by_name["key_made"].reason
+    assert "stack batch/prod has a `creating` operation pending for resource job, named 'batch-job'" in reason
+    assert "--clear-pending-creates" in reason
+    assert all(d.revoke for d in verdicts(pending(None, "batch-job", org_id="org_2"), in_backend=True).values())
+    # No org in the state (a stack of the backend, its config unread): any org's key of that name.
+    assert not verdicts(pending(None, "batch-job", org_id=""), in_backend=True)["key_made"].revoke
+    # No name either: it may be any key, so none goes.
+    nameless = verdicts(pending(None, None, org_id=""), in_backend=True)
+    assert not any(d.revoke for d in nameless.values())
+    assert "its state does not record, so it may be any key" in nameless["key_other"].reason
+
+
+def test_pending_operations_carry_the_name_their_resource_declares() -> None:
+    deployment = {
+        "deployment": {
+            "pending_operations": [
+                {
+                    "type": "creating",
+                    "resource": {
+                        "type": "ardent:index:ApiKey",
+                        "urn": "urn:pulumi:prod::batch::ardent:index:ApiKey::job",
+                        "inputs": {"name": "batch-job", "orgId": "org_9", "role": "Viewer"},
+                    },
+                }
+            ]
+        }
+    }
+    assert pending_in_deployment(deployment, "prod", "batch") == [
+        PendingOperation("batch", "prod", "job", "creating", None, "org_9", "batch-job")
+    ]
+
+
+def test_an_approved_key_that_changed_since_the_plan_is_skipped_saying_what_changed() -> None:
+    plan_key = aged("key_1", 60)
+    planned = RevokeDecision("key_1", True, "ok", plan_key, "org_1")
+    assert since_the_plan(planned, replace(planned, reason="still ok")) is None
+    used = replace(planned, key=replace(plan_key, last_used_at=NOW))
+    assert since_the_plan(planned, used) == (
+        "skipped",
+        "changed since the plan (used at 2026-11-28T12:00:00Z); run again to see the new plan",
+    )
+    renamed = since_the_plan(planned, replace(planned, key=replace(plan_key, name="kept", scopes=("a",))))
+    assert renamed is not None and "renamed 'key_1' -> 'kept'; scopes now ['a']" in renamed[1]
+    managed = replace(planned, revoke=False, reason="it is the key of resource api in stack web/prod")
+    assert since_the_plan(planned, managed) == (
+        "skipped",
+        "changed since the plan, now refused: it is the key of resource api in stack web/prod",
+    )
+    gone = RevokeDecision("key_1", False, "not an active key of org org_1")
+    assert since_the_plan(planned, gone) == (
+        "gone",
+        "no longer an active key since the plan: not an active key of org org_1",
+    )
