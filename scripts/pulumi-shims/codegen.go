@@ -34,6 +34,7 @@ func codegenHandlers() map[string]localHandler {
 		languageService + "GenerateProgram": unary(generateProgram),
 		languageService + "GenerateProject": unary(generateProject),
 		languageService + "GeneratePackage": unary(generatePackage),
+		languageService + "Link":            unary(link),
 	}
 }
 

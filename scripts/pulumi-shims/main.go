@@ -10,11 +10,11 @@
 // pulumi-language-python and the real host beside it as `langhost-python-upstream`; the real host finds
 // pulumi-language-python-exec beside itself, so both must stay in the same directory.
 //
-// That host also answers GenerateProgram, GenerateProject and GeneratePackage "not implemented", which breaks
-// `pulumi import` (after it has written the import to state), `pulumi convert` and `pulumi package gen-sdk
-// --language python`. So the launcher starts the host as a child, serves the LanguageRuntime service on a port
-// of its own, answers those three with the Python generators of pkg/v3 (codegen.go) and forwards every other
-// call to the host unchanged (proxy.go).
+// That host also answers GenerateProgram, GenerateProject, GeneratePackage and Link "not implemented", which
+// breaks `pulumi import` (after it has written the import to state), `pulumi convert` and `pulumi package
+// gen-sdk --language python`. So the launcher starts the host as a child, serves the LanguageRuntime service on
+// a port of its own, answers the three with the Python generators of pkg/v3 (codegen.go) and Link with a line
+// of requirements.txt (link.go), and forwards every other call to the host unchanged (proxy.go).
 package main
 
 import (
@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -197,7 +198,9 @@ func startUpstream(host string, argv []string) (*exec.Cmd, *bufio.Reader, int, e
 // hostExit is the real host's own failure, already reported on stderr: the launcher exits with its code.
 type hostExit struct{ code int }
 
-func (e *hostExit) Error() string { return fmt.Sprintf("the language host exited with code %d", e.code) }
+func (e *hostExit) Error() string {
+	return fmt.Sprintf("the language host exited with code %d", e.code)
+}
 
 func run() error {
 	self, err := os.Executable()
@@ -243,9 +246,18 @@ func run() error {
 	}
 	// The CLI reads the first line of stdout as the port; whatever the host prints later follows it.
 	fmt.Printf("%d\n", port)
-	go func() { _, _ = io.Copy(os.Stdout, hostOutput) }()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(os.Stdout, hostOutput)
+		close(copied)
+	}()
 	// The host serves until the engine goes away or the CLI stops it; the launcher lives exactly as long.
 	_ = cmd.Wait()
+	// Pass on the host's last words, without waiting for programs it started that still hold its stdout.
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		return &hostExit{code: code}
 	}
