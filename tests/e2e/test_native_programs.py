@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -222,6 +224,32 @@ def test_pulumi_import_in_python_writes_code_that_previews_without_changes(
     main.write_text(main.read_text().replace("protect=True", "protect=False"))
     stack.cli.run("up", "--yes")
     destroy_and_check(stack)
+
+
+def test_the_cli_generates_python_sdks_and_converts_programs_to_python(tmp_path: Path) -> None:
+    require_cli()
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "ardent_provider.native.schema"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    pcl = tmp_path / "pcl"
+    pcl.mkdir()
+    (pcl / "main.pp").write_text(
+        'resource productionTest "ardent:index:ApiKey" {\n    name = "Production-Test"\n    role = "Admin"\n}\n'
+    )
+    cli = PulumiCLI(pcl, tmp_path / "pulumi-state", PASSPHRASE)
+
+    cli.run("package", "gen-sdk", str(schema), "--language", "python", "--out", str(tmp_path / "sdk"))
+    generated = (tmp_path / "sdk" / "python" / "pulumi_ardent" / "api_key.py").read_text().splitlines()
+    checked_in = (ROOT / "sdk" / "python" / "pulumi_ardent" / "api_key.py").read_text().splitlines()
+    # The same generator as scripts/gen-sdk; only the header's tool name differs.
+    assert "pulumi-language-python" in generated[1] and generated[2:] == checked_in[2:]
+
+    cli.run("convert", "--from", "pcl", "--language", "python", "--out", str(tmp_path / "py"), "--generate-only")
+    assert 'production_test = ardent.ApiKey("productionTest"' in (tmp_path / "py" / "__main__.py").read_text()
+    assert yaml.safe_load((tmp_path / "py" / "Pulumi.yaml").read_text())["runtime"] == "python"
 
 
 DYNAMIC_PROGRAM = textwrap.dedent(
