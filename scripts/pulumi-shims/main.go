@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -223,6 +224,8 @@ func run() error {
 	// Flags first: the host's flag parser stops at the engine address, which the CLI passes last.
 	argv := append(append([]string{host}, flags...), args...)
 
+	// Pdeathsig follows the thread that started the host: keep this goroutine on that thread for good.
+	runtime.LockOSThread()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	cmd, hostOutput, upstreamPort, err := startUpstream(host, argv)
