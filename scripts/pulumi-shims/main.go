@@ -1,5 +1,6 @@
 // Command pulumi-language-python starts the Python language host that scripts/setup-pulumi builds, with the
-// project's runtime options turned into the flags that host understands.
+// project's runtime options turned into the flags that host understands, and serves the language runtime in
+// front of it, answering the code-generation calls that host predates.
 //
 // The only language host the module proxy serves comes from sdk/v3 v3.68.0. It reads a project's
 // `virtualenv` option only from its own `-root` and `-virtualenv` flags, while the CLI it runs under
@@ -8,14 +9,29 @@
 // virtualenv: venv}}`) would run on the system Python. setup-pulumi installs this program as
 // pulumi-language-python and the real host beside it as `langhost-python-upstream`; the real host finds
 // pulumi-language-python-exec beside itself, so both must stay in the same directory.
+//
+// That host also answers GenerateProgram, GenerateProject, GeneratePackage and Link "not implemented", which
+// breaks `pulumi import` (after it has written the import to state), `pulumi convert` and `pulumi package
+// gen-sdk --language python`. So the launcher starts the host as a child, serves the LanguageRuntime service on
+// a port of its own, answers the three with the Python generators of pkg/v3 (codegen.go) and Link with a line
+// of requirements.txt (link.go), and forwards every other call to the host unchanged (proxy.go).
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -143,6 +159,50 @@ func hostFlags(args []string, cwd string) ([]string, error) {
 	return flags, nil
 }
 
+// startUpstream starts the real host with argv and returns it with the port it announced on its stdout. The
+// rest of its stdout is copied to ours; its stderr is ours. The host stays in this process group, so the CLI
+// stopping the plugin stops it too, and it is killed if this launcher dies first.
+func startUpstream(host string, argv []string) (*exec.Cmd, *bufio.Reader, int, error) {
+	// A pipe of our own rather than cmd.StdoutPipe: Wait must not wait for the programs the host starts,
+	// which may hold on to the pipe.
+	readEnd, writeEnd, err := os.Pipe()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	cmd := &exec.Cmd{
+		Path:        host,
+		Args:        argv,
+		Stdin:       os.Stdin,
+		Stdout:      writeEnd,
+		Stderr:      os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	err = cmd.Start()
+	_ = writeEnd.Close()
+	if err != nil {
+		_ = readEnd.Close()
+		return nil, nil, 0, fmt.Errorf("could not start %s: %w", host, err)
+	}
+	reader := bufio.NewReader(readEnd)
+	line, readErr := reader.ReadString('\n')
+	port, convErr := strconv.Atoi(strings.TrimSpace(line))
+	if readErr != nil || convErr != nil || port <= 0 {
+		// The host failed before serving; its own message is on stderr. Pass on what else it printed.
+		_, _ = os.Stdout.WriteString(line)
+		_, _ = io.Copy(os.Stdout, reader)
+		_ = cmd.Wait()
+		return nil, nil, 0, &hostExit{code: cmd.ProcessState.ExitCode()}
+	}
+	return cmd, reader, port, nil
+}
+
+// hostExit is the real host's own failure, already reported on stderr: the launcher exits with its code.
+type hostExit struct{ code int }
+
+func (e *hostExit) Error() string {
+	return fmt.Sprintf("the language host exited with code %d", e.code)
+}
+
 func run() error {
 	self, err := os.Executable()
 	if err != nil {
@@ -163,14 +223,59 @@ func run() error {
 	}
 	// Flags first: the host's flag parser stops at the engine address, which the CLI passes last.
 	argv := append(append([]string{host}, flags...), args...)
-	if err := syscall.Exec(host, argv, os.Environ()); err != nil {
-		return fmt.Errorf("could not start %s: %w", host, err)
+
+	// Pdeathsig follows the thread that started the host: keep this goroutine on that thread for good.
+	runtime.LockOSThread()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	cmd, hostOutput, upstreamPort, err := startUpstream(host, argv)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for sig := range signals {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+	px, err := newProxy(net.JoinHostPort("127.0.0.1", strconv.Itoa(upstreamPort)), codegenHandlers())
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	port, err := px.serve()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("could not serve the language runtime: %w", err)
+	}
+	// The CLI reads the first line of stdout as the port; whatever the host prints later follows it.
+	fmt.Printf("%d\n", port)
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(os.Stdout, hostOutput)
+		close(copied)
+	}()
+	// The host serves until the engine goes away or the CLI stops it; the launcher lives exactly as long.
+	_ = cmd.Wait()
+	// Pass on the host's last words, without waiting for programs it started that still hold its stdout.
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		return &hostExit{code: code}
 	}
 	return nil
 }
 
 func main() {
 	if err := run(); err != nil {
+		var exit *hostExit
+		if errors.As(err, &exit) {
+			if exit.code <= 0 {
+				exit.code = 1
+			}
+			os.Exit(exit.code)
+		}
 		fmt.Fprintf(os.Stderr, "pulumi-language-python: %v\n", err)
 		os.Exit(1)
 	}

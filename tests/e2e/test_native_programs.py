@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -162,8 +164,8 @@ def test_the_python_sdk_creates_refreshes_imports_and_destroys_the_seed_key_and_
     assert "ciphertext" in json.dumps(provider["inputs"]["orgs"]) and other["token"] not in stack.state_text()
 
     existing = hand_made_key(emulator)
-    # The Python language host built here (v3.68) cannot generate code; the import itself is the engine's.
-    stack.cli.run("import", NATIVE_KEY_TYPE, "imported", existing, "--yes", "--protect=false", "--generate-code=false")
+    imported = stack.cli.run("import", NATIVE_KEY_TYPE, "imported", existing, "--yes", "--protect=false")
+    assert 'imported = ardent.ApiKey("imported"' in imported.stdout, "the code to paste, printed"
     stack.cli.set_config("imported", existing)
     # The program declares the role Ardent does not list: the first up records it, on the same key.
     preview = stack.cli.run("preview", "--diff")
@@ -179,6 +181,75 @@ def test_the_python_sdk_creates_refreshes_imports_and_destroys_the_seed_key_and_
     assert stack.active_keys() == {}
     with ArdentClient(other["token"], api_url=emulator.url) as partner:
         assert [key.name for key in partner.list_keys(other["org_id"])] == ["emulator-bootstrap-owner"]
+
+
+SEED_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+    import pulumi_ardent as ardent
+
+    seed = ardent.ApiKey("seed", name="Production-Test", role="Admin", expires_in_days=30)
+    """
+)
+
+
+def test_pulumi_import_in_python_writes_code_that_previews_without_changes(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    stack = make_stack(tmp_path, emulator, SEED_PROGRAM, project="ardent-import")
+    stack.cli.run("up", "--yes")
+    existing = hand_made_key(emulator)
+    generated = tmp_path / "imported.py"
+    # Protected, as `pulumi import` makes it by default: a half-import would leave a key the next preview
+    # plans to delete and cannot.
+    result = stack.cli.run("import", NATIVE_KEY_TYPE, "handMade", existing, "--yes", "--out", str(generated))
+    assert "imported without its token" in result.stdout + result.stderr
+    code = generated.read_text()
+    assert "import pulumi_ardent as ardent" in code
+    assert f'adopt_key_id="{existing}"' in code and 'on_missing_token="keep"' in code
+    assert "expires_in_days=60" in code and 'scopes=["projects.read"]' in code
+    assert "protect=True" in code
+    (imported,) = [r for r in stack.cli.export()["deployment"]["resources"] if r.get("id") == existing]
+    assert imported["protect"] is True
+
+    main = stack.project_dir / "__main__.py"
+    main.write_text(
+        main.read_text() + "\n" + code.replace("import pulumi\n", "").replace("import pulumi_ardent as ardent\n", "")
+    )
+    stack.reset_stats()
+    stack.cli.run("preview", "--expect-no-changes")
+    stack.cli.run("up", "--yes", "--expect-no-changes")
+    assert existing in stack.active_keys() and stack.stats().get(CREATE, 0) == 0
+    # As a user would before destroying: drop the protection from the program, then up.
+    main.write_text(main.read_text().replace("protect=True", "protect=False"))
+    stack.cli.run("up", "--yes")
+    destroy_and_check(stack)
+
+
+def test_the_cli_generates_python_sdks_and_converts_programs_to_python(tmp_path: Path) -> None:
+    require_cli()
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "ardent_provider.native.schema"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    pcl = tmp_path / "pcl"
+    pcl.mkdir()
+    (pcl / "main.pp").write_text(
+        'resource productionTest "ardent:index:ApiKey" {\n    name = "Production-Test"\n    role = "Admin"\n}\n'
+    )
+    cli = PulumiCLI(pcl, tmp_path / "pulumi-state", PASSPHRASE)
+
+    cli.run("package", "gen-sdk", str(schema), "--language", "python", "--out", str(tmp_path / "sdk"))
+    generated = (tmp_path / "sdk" / "python" / "pulumi_ardent" / "api_key.py").read_text().splitlines()
+    checked_in = (ROOT / "sdk" / "python" / "pulumi_ardent" / "api_key.py").read_text().splitlines()
+    # The same generator as scripts/gen-sdk; only the header's tool name differs.
+    assert "pulumi-language-python" in generated[1] and generated[2:] == checked_in[2:]
+
+    cli.run("convert", "--from", "pcl", "--language", "python", "--out", str(tmp_path / "py"), "--generate-only")
+    assert 'production_test = ardent.ApiKey("productionTest"' in (tmp_path / "py" / "__main__.py").read_text()
+    assert yaml.safe_load((tmp_path / "py" / "Pulumi.yaml").read_text())["runtime"] == "python"
 
 
 DYNAMIC_PROGRAM = textwrap.dedent(

@@ -305,7 +305,8 @@ def test_a_users_own_tests_get_the_fixtures_from_the_installed_wheel(venv_with_p
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Path:
-    """The installed launcher, copied beside a stand-in host that prints its working directory and arguments."""
+    """The installed launcher, copied beside a stand-in host that announces a port as a host does, prints its
+    working directory and arguments, and exits."""
     require_cli()
     cli = PulumiCLI(tmp_path, tmp_path / "state", PASSPHRASE)
     if not provided_toolchain(cli):
@@ -316,7 +317,7 @@ def launcher(tmp_path: Path) -> Path:
     bin_dir.mkdir()
     shutil.copy(installed, bin_dir / "pulumi-language-python")
     host = bin_dir / "langhost-python-upstream"
-    host.write_text('#!/bin/sh\necho "$PWD"\nfor arg in "$@"; do echo "$arg"; done\n')
+    host.write_text('#!/bin/sh\necho 1\necho "$PWD"\nfor arg in "$@"; do echo "$arg"; done\n')
     host.chmod(0o755)
     return bin_dir / "pulumi-language-python"
 
@@ -363,15 +364,23 @@ def test_the_launcher_turns_runtime_options_into_host_flags(
     result = launch(launcher, program_dir, *args, "127.0.0.1:4321")
 
     assert result.returncode == 0, result.stderr
-    cwd, *passed = result.stdout.splitlines()
-    assert Path(cwd) == program_dir
+    # The launcher's own port first (it serves in front of the host), then what the host printed after its port.
+    port, cwd, *passed = result.stdout.splitlines()
+    assert int(port) > 1 and Path(cwd) == program_dir
     assert passed == [*(flag.format(root=root) for flag in expected), "127.0.0.1:4321"]
 
 
 def test_the_launcher_passes_everything_through_outside_a_project(launcher: Path, tmp_path: Path) -> None:
     result = launch(launcher, tmp_path, "127.0.0.1:4321")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1:] == ["127.0.0.1:4321"]
+    assert result.stdout.splitlines()[2:] == ["127.0.0.1:4321"]
+
+
+def test_the_launcher_exits_as_the_host_does_when_the_host_fails_before_serving(launcher: Path, tmp_path: Path) -> None:
+    (launcher.parent / "langhost-python-upstream").write_text("#!/bin/sh\necho 'no engine at $1' >&2\nexit 3\n")
+    result = launch(launcher, tmp_path, "127.0.0.1:4321")
+    assert result.returncode == 3
+    assert result.stdout == "" and "no engine at" in result.stderr
 
 
 @pytest.mark.parametrize("toolchain", ["uv", "poetry"])
