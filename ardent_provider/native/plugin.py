@@ -65,9 +65,10 @@ ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
 
 RESOURCE_URN: ContextVar[str] = ContextVar("ardent_resource_urn", default="")
 """The URN of the resource the call in progress is about: its warnings are shown under that resource."""
-ENGINE_SENT_STATE: ContextVar[bool | None] = ContextVar("ardent_engine_sent_state", default=None)
-"""For the ``Read`` in progress: whether the engine sent any state, even empty (``get``: yes; ``pulumi import``:
-no). None when the provider is called without :class:`PlainErrorServicer`, which reads it off the request."""
+READ_BY_IMPORT_COMMAND: ContextVar[bool | None] = ContextVar("ardent_read_by_import_command", default=None)
+"""For the ``Read`` in progress: whether ``pulumi import`` sent it. That command runs no program, so its reads come
+without the address of the engine's resource status service, which reads during a program run carry (``get``, the
+``import`` resource option). None when the provider is called without :class:`PlainErrorServicer`."""
 
 
 @contextmanager
@@ -233,10 +234,10 @@ class ArdentProvider(Provider):
         return CreateResponse(state.key_id, outputs(state, secrets))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
-        """Refresh the key; adopt it for ``pulumi import`` (no state sent), look it up for ``get`` (an empty one)."""
+        """Refresh the key; with nothing recorded, adopt it for ``pulumi import``, else look it up (``get``)."""
         with about(request.urn):
             if not request.properties and not request.inputs:
-                if ENGINE_SENT_STATE.get():
+                if READ_BY_IMPORT_COMMAND.get() is False:
                     return await self._look_up(request.resource_id)
                 return await self._import(request.resource_id)
             secrets = secret_names(request.properties)
@@ -313,12 +314,12 @@ _plain_read = _plainly("Read")
 
 
 async def _read(self: PlainErrorServicer, request: Any, context: Any) -> Any:
-    """``Read``, telling the provider whether the engine sent a state: ``get`` sends one (empty), an import none."""
-    token = ENGINE_SENT_STATE.set(request.HasField("properties") or request.HasField("inputs"))
+    """``Read``, telling the provider whether ``pulumi import`` sent it (see :data:`READ_BY_IMPORT_COMMAND`)."""
+    token = READ_BY_IMPORT_COMMAND.set(not getattr(request, "resource_status_address", ""))
     try:
         return await _plain_read(self, request, context)
     finally:
-        ENGINE_SENT_STATE.reset(token)
+        READ_BY_IMPORT_COMMAND.reset(token)
 
 
 PlainErrorServicer.Read = _read  # type: ignore[method-assign]
