@@ -190,7 +190,9 @@ class ProviderSteps:
                 f"Ardent key {state.key_id} ({state.spec.name!r}) was imported without its token: Ardent shows a "
                 "token only when a key is created, and lists no role. It is recorded as adopted with onMissingToken "
                 "'keep' and publishes no token; set onMissingToken to 'rotate' to replace it at the next `pulumi up` "
-                "with a key whose token is published, and declare the key's role."
+                "with a key whose token is published, and declare the key's role. `pulumi import` protects what it "
+                "imports unless given --protect=false, and a protected key cannot be replaced: unprotect it first "
+                "(`pulumi state unprotect <urn>`, and drop `protect` from the generated code)."
             )
             adopted = replace(
                 state.spec,
