@@ -66,9 +66,10 @@ ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
 RESOURCE_URN: ContextVar[str] = ContextVar("ardent_resource_urn", default="")
 """The URN of the resource the call in progress is about: its warnings are shown under that resource."""
 READ_BY_IMPORT_COMMAND: ContextVar[bool | None] = ContextVar("ardent_read_by_import_command", default=None)
-"""For the ``Read`` in progress: whether ``pulumi import`` sent it. That command runs no program, so its reads come
-without the address of the engine's resource status service, which reads during a program run carry (``get``, the
-``import`` resource option). None when the provider is called without :class:`PlainErrorServicer`."""
+"""For the call in progress (only ``read`` uses it): whether ``pulumi import`` sent it. That command runs no program,
+so its reads come without the address of the engine's resource status service, which reads during a program run
+carry (``get``, the ``import`` resource option). None when the provider is called without
+:class:`PlainErrorServicer`."""
 
 
 @contextmanager
@@ -293,6 +294,8 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
     rpc = getattr(server.ProviderServicer, name)
 
     async def answer(self: PlainErrorServicer, request: Any, context: Any) -> Any:
+        # `pulumi import` runs no program: its reads lack the resource status address a program run's reads carry.
+        importing = READ_BY_IMPORT_COMMAND.set(not getattr(request, "resource_status_address", ""))
         try:
             return await rpc(self, request, context)
         except Exception as error:
@@ -303,26 +306,15 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
             if cause is not None:
                 await context.abort(grpc.StatusCode.UNKNOWN, cause.report())
             raise
+        finally:
+            READ_BY_IMPORT_COMMAND.reset(importing)
 
     answer.__name__ = name
     return answer
 
 
-for _rpc in ("CheckConfig", "Configure", "Check", "Diff", "Create", "Update", "Delete"):
+for _rpc in ("CheckConfig", "Configure", "Check", "Diff", "Create", "Read", "Update", "Delete"):
     setattr(PlainErrorServicer, _rpc, _plainly(_rpc))
-_plain_read = _plainly("Read")
-
-
-async def _read(self: PlainErrorServicer, request: Any, context: Any) -> Any:
-    """``Read``, telling the provider whether ``pulumi import`` sent it (see :data:`READ_BY_IMPORT_COMMAND`)."""
-    token = READ_BY_IMPORT_COMMAND.set(not getattr(request, "resource_status_address", ""))
-    try:
-        return await _plain_read(self, request, context)
-    finally:
-        READ_BY_IMPORT_COMMAND.reset(token)
-
-
-PlainErrorServicer.Read = _read  # type: ignore[method-assign]
 
 
 def _engine_address(argv: list[str]) -> str | None:
