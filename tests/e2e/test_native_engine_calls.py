@@ -171,6 +171,34 @@ def test_get_reads_a_key_without_adopting_it_and_import_adopts_it_with_its_warni
     assert adopted["adopt_key_id"] == existing and adopted["on_missing_token"] == "keep"
 
 
+IMPORT_OPTION_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+    import pulumi_ardent as ardent
+
+    existing = pulumi.Config().require("existing")
+    ardent.ApiKey("adopted", name="hand-made", role="Member", scopes=["projects.read"], expires_in_days=60,
+                  adopt_key_id=existing, on_missing_token="keep", opts=pulumi.ResourceOptions(import_=existing))
+    """
+)
+
+
+def test_the_import_option_reads_like_get_and_the_same_up_records_the_adoption(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    stack = make_stack(tmp_path, emulator, IMPORT_OPTION_PROGRAM, project="ardent-import-option")
+    existing = hand_made_key(emulator)
+    stack.cli.set_config("existing", existing)
+    stack.reset_stats()
+    stack.cli.run("up", "--yes")
+    recorded = stack.resource_outputs("adopted")
+    assert recorded["key_id"] == existing and recorded["adopt_key_id"] == existing
+    assert recorded["on_missing_token"] == "keep" and recorded["role"] == "role_org_member"
+    assert stack.stats().get(CREATE, 0) == 0 and set(stack.active_keys()) == {existing}
+    stack.cli.run("preview", "--expect-no-changes")
+    destroy_and_check(stack)
+
+
 def test_a_key_revoked_outside_pulumi_is_reported_under_its_resource(tmp_path: Path, emulator: EmulatorServer) -> None:
     stack = make_stack(tmp_path, emulator, UPDATED_PROGRAM, project="ardent-warned")
     stack.cli.run("up", "--yes")
