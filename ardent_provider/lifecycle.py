@@ -487,7 +487,9 @@ class KeyLifecycle:
         if key is None:
             self._warn(
                 f"Ardent key {state.key_id} ({state.spec.name!r}) is no longer active in org {org}: it was revoked "
-                "or deleted outside Pulumi. It is dropped from the state; the next `pulumi up` creates a new key."
+                "or deleted outside Pulumi. `pulumi up --refresh` drops it from the state and creates a new key (as do "
+                "`pulumi refresh`, then `pulumi up`); a preview (`pulumi preview --refresh`) saves nothing, so a plain "
+                "`pulumi up` after it keeps the revoked key and its dead token."
             )
             return None
         fresh = replace(self.listed_state(state.spec, key, state.token), org_id=org)
@@ -498,8 +500,10 @@ class KeyLifecycle:
             )
         elif fresh.status == INVALID_TOKEN:
             self._warn(
-                f"The token stored for Ardent key {state.key_id} ({key.name!r}) is not that key's token any more; "
-                "the next `pulumi up` replaces the key so that a working token is published."
+                f"The token stored for Ardent key {state.key_id} ({key.name!r}) is not that key's token any more. "
+                "`pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`) replaces the key so that a working "
+                "token is published; a preview (`pulumi preview --refresh`) saves nothing, so a plain `pulumi up` "
+                "after it keeps publishing this token."
             )
         refreshed = replace(
             fresh,

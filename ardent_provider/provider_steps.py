@@ -184,37 +184,45 @@ class ProviderSteps:
         a token again, so the state holds none until the program says ``rotate``. Ardent lists no role either:
         the role is left empty, and the first ``up`` records the one the program declares.
         """
-        lifecycle = self.lifecycle(org_id)
         with reporting("import", f"Ardent key {key_id}"):
-            try:
-                key = lifecycle.adoptable_key(key_id)
-            except KeyAdoptionError as error:
-                raise KeyAdoptionError(
-                    f"org '{lifecycle.org_id}' has no active key with id '{key_id}' (it does not exist, is revoked, "
-                    "or belongs to another org: import it with --provider naming a provider of that org)."
-                ) from error
-            days = None
-            if key.created_at is not None and key.expires_at is not None:
-                lifetime = key.expires_at - key.created_at
-                whole = round(lifetime / timedelta(days=1))
-                days = whole if abs(lifetime - timedelta(days=whole)) < timedelta(minutes=1) else None
-            spec = KeySpec(
-                name=key.name,
-                role="",
-                scopes=tuple(sorted(key.scopes)),
-                expires_in_days=days,
-                adopt_key_id=key.id,
-                on_missing_token="keep",  # noqa: S106 - an option value, not a password
-                org_id=org_id,
-            )
+            state = self._listed(key_id, org_id)
             self._warn(
-                f"Ardent key {key.id} ({key.name!r}) was imported without its token: Ardent shows a token only "
-                "when a key is created, and lists no role. It is recorded as adopted with onMissingToken 'keep' and "
-                "publishes no token; set onMissingToken to 'rotate' to replace it at the next `pulumi up` with a key "
-                "whose token is published, and declare the key's role."
+                f"Ardent key {state.key_id} ({state.spec.name!r}) was imported without its token: Ardent shows a "
+                "token only when a key is created, and lists no role. It is recorded as adopted with onMissingToken "
+                "'keep' and publishes no token; set onMissingToken to 'rotate' to replace it at the next `pulumi up` "
+                "with a key whose token is published, and declare the key's role. `pulumi import` protects what it "
+                "imports unless given --protect=false, and a protected key cannot be replaced: unprotect it first "
+                "(`pulumi state unprotect <urn>`, and drop `protect` from the generated code)."
             )
-            lifecycle.sync_service_clock()
-            return lifecycle.listed_state(spec, key, None)
+            adopted = replace(
+                state.spec,
+                adopt_key_id=state.key_id,
+                on_missing_token="keep",  # noqa: S106 - an option value, not a password
+            )
+            return replace(state, spec=adopted)
+
+    def look_up(self, key_id: str, org_id: str | None = None) -> KeyState:
+        """An existing key as its org lists it, for ``ApiKey.get``: no token, no role, nothing that adopts it."""
+        with reporting("read", f"Ardent key {key_id}"):
+            return self._listed(key_id, org_id)
+
+    def _listed(self, key_id: str, org_id: str | None) -> KeyState:
+        lifecycle = self.lifecycle(org_id)
+        try:
+            key = lifecycle.adoptable_key(key_id)
+        except KeyAdoptionError as error:
+            raise KeyAdoptionError(
+                f"org '{lifecycle.org_id}' has no active key with id '{key_id}' (it does not exist, is revoked, or "
+                "belongs to another org: name a provider of that org, with --provider for `pulumi import`)."
+            ) from error
+        days = None
+        if key.created_at is not None and key.expires_at is not None:
+            lifetime = key.expires_at - key.created_at
+            whole = round(lifetime / timedelta(days=1))
+            days = whole if abs(lifetime - timedelta(days=whole)) < timedelta(minutes=1) else None
+        spec = KeySpec(name=key.name, role="", scopes=tuple(sorted(key.scopes)), expires_in_days=days, org_id=org_id)
+        lifecycle.sync_service_clock()
+        return lifecycle.listed_state(spec, key, None)
 
 
 def _settings_problem(error: ArdentError, lifecycle: KeyLifecycle) -> str:

@@ -22,6 +22,10 @@ NAME_MAX_LENGTH = 100
 EXPIRES_IN_DAYS_MAX = 3650
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _ROLE_CHOICES = ", ".join(f"{role.display_name}/{role.short_name}/{role.key}" for role in ROLES)
+_ROTATE_NEEDS_ROLE = (
+    "role is required with on_missing_token 'rotate': the adopted key is replaced by a new key, which needs a role, "
+    f"and Ardent lists none to copy from the adopted key; declare one of: {_ROLE_CHOICES}. Nothing was changed."
+)
 
 
 def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -46,6 +50,8 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         if prop == "role" and value is None and news.get("adopt_key_id") is not None:
             # An adopted or imported key has the role it has: Ardent lists none, so none can be demanded.
             inputs[prop] = None
+            if news.get("on_missing_token") == "rotate" and not _given(news.get("adopt_token")):
+                problems.append(("role", _ROTATE_NEEDS_ROLE))
             continue
         inputs[prop], reason = check(value)
         if reason:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -61,6 +63,24 @@ from .values import PropertyMap, plain, plain_map, property_map, secret_names
 # Provider inputs the engine itself adds to an explicit provider; they are not settings.
 ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
 
+RESOURCE_URN: ContextVar[str] = ContextVar("ardent_resource_urn", default="")
+"""The URN of the resource the call in progress is about: its warnings are shown under that resource."""
+READ_BY_IMPORT_COMMAND: ContextVar[bool | None] = ContextVar("ardent_read_by_import_command", default=None)
+"""For the call in progress (only ``read`` uses it): whether ``pulumi import`` sent it. That command runs no program,
+so its reads come without the address of the engine's resource status service, which reads during a program run
+carry (``get``, the ``import`` resource option). None when the provider is called without
+:class:`PlainErrorServicer`."""
+
+
+@contextmanager
+def about(urn: str) -> Iterator[None]:
+    """Attach the warnings of the call in progress (its worker thread too) to the resource at ``urn``."""
+    token = RESOURCE_URN.set(urn)
+    try:
+        yield
+    finally:
+        RESOURCE_URN.reset(token)
+
 
 class EngineLog:
     """Warnings shown by the Pulumi CLI, sent to the engine that started the plugin."""
@@ -69,11 +89,11 @@ class EngineLog:
         self._engine = engine_pb2_grpc.EngineStub(grpc.insecure_channel(engine_address)) if engine_address else None
 
     def warn(self, message: str) -> None:
-        """Show ``message`` as a warning (on stderr when no engine is attached)."""
+        """Show ``message`` as a warning of the resource the call is about (on stderr when no engine is attached)."""
         if self._engine is None:
             sys.stderr.write(f"warning: {message}\n")
             return
-        self._engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=""))
+        self._engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=RESOURCE_URN.get()))
 
 
 def _identity(urn: str) -> dict[str, Any]:
@@ -156,11 +176,12 @@ class ArdentProvider(Provider):
         news = plain_map(request.new_inputs)
         if news.get("name") is None:
             news["name"] = _identity(request.urn)["resource_name"]  # as ArdentApiKey does: the resource's name
-        if self._config_unknown:
-            # The provider's own settings are computed by this run: the inputs are checked, the settings when known.
-            inputs, failures = validate_inputs(news)
-        else:
-            inputs, failures = await asyncio.to_thread(self.steps.check, news)
+        with about(request.urn):
+            if self._config_unknown:
+                # The provider's own settings are computed by this run: the inputs are checked, the settings when known.
+                inputs, failures = validate_inputs(news)
+            else:
+                inputs, failures = await asyncio.to_thread(self.steps.check, news)
         secrets = secret_names(request.new_inputs)
         return CheckResponse(
             inputs=property_map(inputs, INPUT_NAMES, {*secrets, *SECRET_OUTPUTS}),
@@ -169,8 +190,13 @@ class ArdentProvider(Provider):
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
         """What an ``up`` does: the same plan as the dynamic provider, with a detailed diff per property."""
+        if self._config_unknown:
+            # Without settings nothing can be proved (expiry, the stored token): the diff is unknown, which the
+            # engine answers as it does for a provider it could not configure, and `up` diffs again once known.
+            return DiffResponse()
         news = {**plain_map(request.new_inputs), **_identity(request.urn)}
-        plan = await asyncio.to_thread(self.steps.plan, request.resource_id, plain_map(request.old_state), news)
+        with about(request.urn):
+            plan = await asyncio.to_thread(self.steps.plan, request.resource_id, plain_map(request.old_state), news)
         detailed = {
             CAMEL_NAMES.get(name, name): PropertyDiff(PropertyDiffKind.UPDATE, name in INPUT_NAMES)
             for name in plan.updates
@@ -193,6 +219,10 @@ class ArdentProvider(Provider):
             delete_before_replace=False,
         )
 
+    # diff_config is left to the SDK: its answer ("unknown") makes the engine compare the settings itself, so a
+    # changed or computed setting (a token that is another key's output) updates the provider in place and never
+    # replaces the keys it manages. The SDK's DiffConfig servicer would also send a True `changes` as "no change".
+
     async def create(self, request: CreateRequest) -> CreateResponse:
         """Create (or adopt) the key; at preview, its inputs with every computed output unknown."""
         props = {**plain_map(request.properties), **_identity(request.urn)}
@@ -200,35 +230,56 @@ class ArdentProvider(Provider):
         if request.preview:
             planned = {**props, **{name: UNKNOWN for name in COMPUTED_OUTPUTS if props.get(name) is None}}
             return CreateResponse("", outputs(planned, secrets))
-        state = await asyncio.to_thread(self.steps.create, props)
+        with about(request.urn):
+            state = await asyncio.to_thread(self.steps.create, props)
         return CreateResponse(state.key_id, outputs(state, secrets))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
-        """Refresh the key from its org's list, or, for ``pulumi import`` (nothing recorded yet), adopt it."""
-        if not request.properties and not request.inputs:
-            state = await asyncio.to_thread(self.steps.import_key, request.resource_id)
-            # No role: Ardent lists none, and the program's own becomes the recorded one (see KeyLifecycle.plan).
-            recorded = property_map(state.spec.to_inputs(), [name for name in INPUT_NAMES if name != "role"])
-            return ReadResponse(state.key_id, outputs(state), recorded)
-        secrets = secret_names(request.properties)
-        refreshed = await asyncio.to_thread(self.steps.read, request.resource_id, plain_map(request.properties))
+        """Refresh the key; with nothing recorded, adopt it for ``pulumi import``, else look it up (``get``)."""
+        with about(request.urn):
+            if not request.properties and not request.inputs:
+                if READ_BY_IMPORT_COMMAND.get() is False:
+                    return await self._look_up(request.resource_id)
+                return await self._import(request.resource_id)
+            secrets = secret_names(request.properties)
+            refreshed = await asyncio.to_thread(self.steps.read, request.resource_id, plain_map(request.properties))
         if refreshed is None:
             return ReadResponse(None, {}, {})
         return ReadResponse(refreshed.key_id, outputs(refreshed, secrets), dict(request.inputs))
+
+    async def _import(self, key_id: str) -> ReadResponse:
+        """The key recorded as adopted, with the inputs that declare it (the engine's import writes them as code)."""
+        state = await asyncio.to_thread(self.steps.import_key, key_id)
+        # No role: Ardent lists none, and the program's own becomes the recorded one (see KeyLifecycle.plan).
+        recorded = property_map(state.spec.to_inputs(), [name for name in INPUT_NAMES if name != "role"])
+        return ReadResponse(state.key_id, outputs(state), recorded)
+
+    async def _look_up(self, key_id: str) -> ReadResponse:
+        """The key as its org lists it, for a program that only reads it: nothing is adopted, nothing warned."""
+        state = await asyncio.to_thread(self.steps.look_up, key_id)
+        inputs = property_map(state.spec.to_inputs(), [name for name in INPUT_NAMES if name != "role"])
+        return ReadResponse(state.key_id, outputs(state), inputs)
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         """Record changed settings and revoke a previous key whose grace period is over (nothing at preview)."""
         secrets = secret_names(request.olds) | secret_names(request.news)
         news = plain_map(request.news)
+        olds = plain_map(request.olds)
         if request.preview:
-            planned = {**plain_map(request.olds), **{name: news.get(name) for name in INPUT_NAMES}}
+            planned = {**olds, **{name: news.get(name) for name in INPUT_NAMES}}
+            # What KeyLifecycle.update records: the key keeps its name and org, and its role once one is recorded.
+            planned["name"] = olds.get("name") or news.get("name")
+            planned["role"] = olds.get("role") or news.get("role")
+            planned["org_id"] = olds.get("org_id") or news.get("org_id") or UNKNOWN
             return UpdateResponse(outputs(planned, secrets))
-        state = await asyncio.to_thread(self.steps.update, request.resource_id, plain_map(request.olds), news)
+        with about(request.urn):
+            state = await asyncio.to_thread(self.steps.update, request.resource_id, olds, news)
         return UpdateResponse(outputs(state, secrets))
 
     async def delete(self, request: DeleteRequest) -> None:
         """Revoke the key, unless a rotation keeps it for its grace period, and any previous key it kept."""
-        await asyncio.to_thread(self.steps.delete, request.resource_id, plain_map(request.properties))
+        with about(request.urn):
+            await asyncio.to_thread(self.steps.delete, request.resource_id, plain_map(request.properties))
 
 
 class PlainErrorServicer(server.ProviderServicer):
@@ -243,6 +294,8 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
     rpc = getattr(server.ProviderServicer, name)
 
     async def answer(self: PlainErrorServicer, request: Any, context: Any) -> Any:
+        # `pulumi import` runs no program: its reads lack the resource status address a program run's reads carry.
+        importing = READ_BY_IMPORT_COMMAND.set(not getattr(request, "resource_status_address", ""))
         try:
             return await rpc(self, request, context)
         except Exception as error:
@@ -253,6 +306,8 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
             if cause is not None:
                 await context.abort(grpc.StatusCode.UNKNOWN, cause.report())
             raise
+        finally:
+            READ_BY_IMPORT_COMMAND.reset(importing)
 
     answer.__name__ = name
     return answer

@@ -33,11 +33,13 @@ from ardent_provider import native
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.errors import ArdentError
 from ardent_provider.native.plugin import (
+    READ_BY_IMPORT_COMMAND,
     ArdentProvider,
     EngineLog,
     PlainErrorServicer,
     _engine_address,
     _identity,
+    about,
 )
 from ardent_provider.native.plugin import _plainly as _plainly_for_test
 from ardent_provider.native.schema import package_schema
@@ -196,6 +198,8 @@ def test_preview_creates_nothing_and_the_whole_lifecycle_runs_on_the_shared_step
         provider.update(UpdateRequest(URN, replacement.resource_id, replacement.properties, longer, 60, [], True))
     )
     assert plain(previewed.properties["keepPreviousForDays"]) == 2.0
+    kept = {name: plain(previewed.properties[name]) for name in ("orgId", "name", "role")}
+    assert kept == {"orgId": emulator.org_id, "name": "web-2", "role": "role_org_member"}, "what the update keeps"
     updated = run(
         provider.update(UpdateRequest(URN, replacement.resource_id, replacement.properties, longer, 60, [], False))
     )
@@ -290,10 +294,19 @@ def test_per_org_credentials_arrive_as_a_map_of_secrets(emulator: EmulatorServer
     run(provider.delete(DeleteRequest(URN, created.resource_id, created.properties, 60)))
 
 
-def test_settings_unknown_at_preview_are_proved_later_not_refused(log: Recorder) -> None:
+def test_settings_unknown_at_preview_are_proved_later_not_refused(
+    log: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine configures no provider whose settings are unknown (tests/e2e/test_native_engine_calls.py); a host
+    # that did would get an unknown diff, never a fallback to ARDENT_TOKEN or "No Ardent token is configured".
+    monkeypatch.setenv("ARDENT_TOKEN", "sk-ard_" + "0" * 40)
     provider = configured(log, token=PropertyValue(Computed()), orgId="org_x")
     _, failures = check(provider, name="svc", role="Member")
     assert failures == []
+    recorded = props(keyId="key_1", orgId="org_x", name="svc", role="role_org_member", scopes=[], status="active")
+    news, _ = check(provider, name="svc", role="Member")
+    diff = run(provider.diff(DiffRequest(URN, "key_1", recorded, news, [])))
+    assert diff.changes is None and diff.replaces == []
     refused = configured(log)
     _, failures = check(refused, name="svc", role="Member")
     assert failures and "No Ardent" in failures[0][1]
@@ -400,3 +413,55 @@ def test_a_key_moved_from_ardent_api_key_by_an_alias_is_updated_in_place_to_this
     after = run(provider.diff(DiffRequest(URN, made.id, updated.properties, news, [])))
     assert after.changes is False
     assert creates(emulator) == 1
+
+
+def test_an_adoption_that_rotates_needs_a_role_at_check(provider: ArdentProvider, emulator: EmulatorServer) -> None:
+    _, failures = check(provider, name="hand-made", adoptKeyId="key_1", onMissingToken="rotate")
+    assert [name for name, _ in failures] == ["role"] and "on_missing_token 'rotate'" in failures[0][1]
+    assert creates(emulator) == 0
+    _, kept = check(provider, name="hand-made", adoptKeyId="key_1", onMissingToken="keep")
+    assert not [name for name, _ in kept if name == "role"], "keep needs no role: the key is not replaced"
+
+
+def test_get_looks_a_key_up_without_adopting_it_or_warning(
+    provider: ArdentProvider, emulator: EmulatorServer, log: Recorder
+) -> None:
+    with httpx.Client() as http:
+        made = http.post(
+            f"{emulator.url}/v1/orgs/{emulator.org_id}/api-keys",
+            headers={"Authorization": f"Bearer {emulator.token}"},
+            json={"name": "hand-made", "role_id": "role_org_member", "scopes": ["projects.read"], "expires_days": 30},
+        ).json()
+    reset = READ_BY_IMPORT_COMMAND.set(False)
+    try:
+        found = run(provider.read(ReadRequest(URN, made["api_key_id"], {}, {})))
+    finally:
+        READ_BY_IMPORT_COMMAND.reset(reset)
+    outputs = plain_map(found.properties)
+    assert outputs["name"] == "hand-made" and outputs["scopes"] == ["projects.read"] and "token" not in outputs
+    assert not {"adopt_key_id", "on_missing_token"} & set(outputs) and log.messages == []
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+
+    def Log(self, request: Any) -> None:
+        self.requests.append(request)
+
+
+def test_a_warning_is_sent_with_the_urn_of_the_resource_the_call_is_about() -> None:
+    log = EngineLog(None)
+    engine = FakeEngine()
+    log._engine = engine  # type: ignore[assignment]
+
+    async def warn_from_a_worker_thread() -> None:
+        with about(URN):
+            await asyncio.to_thread(log.warn, "about web")
+        log.warn("about nothing")
+
+    run(warn_from_a_worker_thread())
+    assert [(request.urn, request.message) for request in engine.requests] == [
+        (URN, "about web"),
+        ("", "about nothing"),
+    ]

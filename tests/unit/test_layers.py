@@ -62,7 +62,7 @@ def test_the_lifecycle_never_imports_pulumi_and_the_provider_never_imports_httpx
 # Calls whose result cannot change: immutable values, compiled patterns, type variables, a logger (its state is
 # the logging module's), an HTTP timeout, the UNKNOWN sentinel, an opener without cookies or caches; and the
 # provider process's RunRegistry, the one object with a lifetime that outlives a provider instance (closed at
-# exit, its state behind its lock).
+# exit, its state behind its lock); a ContextVar, whose value belongs to each call (task or thread) that sets it.
 IMMUTABLE_CALLS = frozenset(
     {
         "frozenset",
@@ -79,6 +79,7 @@ IMMUTABLE_CALLS = frozenset(
         "', '.join",
         "urllib.request.build_opener",
         "RunRegistry",
+        "ContextVar",
     }
 )
 MUTABLE_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)

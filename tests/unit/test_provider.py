@@ -25,22 +25,26 @@ def test_the_serialized_provider_is_a_reference_with_no_state() -> None:
     assert dill.loads(blob).__dict__ == {}
 
 
-def test_the_installed_sdk_server_either_reports_through_traceback_or_is_left_alone() -> None:
-    # install_plain_error_reports relies on the server's `traceback.format_exc()` (the pinned SDK, 3.272, has it).
-    # Older SDKs in the declared range (3.139) let the exception escape to gRPC instead: there nothing is patched
-    # and errors read as gRPC reports them.
+def test_the_installed_sdk_server_is_one_that_install_plain_error_reports_knows() -> None:
+    # _ReportedTraceback stands in for the module `traceback` of pulumi.dynamic.__main__. The SDKs of the support
+    # matrix have one of two servers: 3.139 to 3.172 let an exception escape to gRPC (nothing to patch, nothing is
+    # patched); newer ones answer with `traceback.format_exc()` through the module global (patched). Any other shape
+    # fails here, so that an SDK release that changes the server is looked at, not silently left with tracebacks.
     spec = importlib.util.find_spec("pulumi.dynamic.__main__")
     assert spec is not None and spec.origin is not None
     source = Path(spec.origin).read_text()
     assert "class DynamicResourceProviderServicer" in source
     server = types.ModuleType("server_like_the_installed_one")
     server.DynamicResourceProviderServicer = object  # type: ignore[attr-defined]
-    if "import traceback" in source:
-        assert "traceback.format_exc()" in source
-        server.traceback = traceback  # type: ignore[attr-defined]
-        assert install_plain_error_reports(server) is True
-    else:
+    if "traceback" not in source:
         assert install_plain_error_reports(server) is False and not hasattr(server, "traceback")
+        return
+    reports = "context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())"
+    assert "\nimport traceback\n" in source and reports in source and source.count("traceback.") == 1, (
+        "pulumi.dynamic.__main__ reports errors in a way install_plain_error_reports does not know: review it"
+    )
+    server.traceback = traceback  # type: ignore[attr-defined]
+    assert install_plain_error_reports(server) is True
 
 
 def test_ardent_errors_are_reported_as_their_message_and_other_errors_keep_their_traceback() -> None:
