@@ -44,6 +44,7 @@ from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
 from .. import __version__
 from ..errors import ArdentError
+from ..program_words import program_wording
 from ..provider_steps import ProviderSteps
 from ..settings import CONFIG_NAMESPACE, SETTING_KEYS, check_config_keys
 from ..state import (
@@ -85,11 +86,13 @@ def about(urn: str) -> Iterator[None]:
 class EngineLog:
     """Warnings shown by the Pulumi CLI, sent to the engine that started the plugin."""
 
-    def __init__(self, engine_address: str | None) -> None:
+    def __init__(self, engine_address: str | None, words: Callable[[str], str] | None = None) -> None:
         self._engine = engine_pb2_grpc.EngineStub(grpc.insecure_channel(engine_address)) if engine_address else None
+        self._words = words or program_wording()
 
     def warn(self, message: str) -> None:
         """Show ``message`` as a warning of the resource the call is about (on stderr when no engine is attached)."""
+        message = self._words(message)
         if self._engine is None:
             sys.stderr.write(f"warning: {message}\n")
             return
@@ -137,8 +140,9 @@ def outputs(values: KeyState | Mapping[str, Any], secrets: Iterable[str] = ()) -
 class ArdentProvider(Provider):
     """The ``ardent`` provider: one configuration (the stack's, or an explicit provider's) per process."""
 
-    def __init__(self, log: EngineLog | None = None) -> None:
-        self._log = log or EngineLog(None)
+    def __init__(self, log: EngineLog | None = None, words: Callable[[str], str] | None = None) -> None:
+        self._words = words or program_wording()
+        self._log = log or EngineLog(None, self._words)
         self._config: dict[str, object] = {}
         self._config_unknown = False
 
@@ -185,7 +189,7 @@ class ArdentProvider(Provider):
         secrets = secret_names(request.new_inputs)
         return CheckResponse(
             inputs=property_map(inputs, INPUT_NAMES, {*secrets, *SECRET_OUTPUTS}),
-            failures=[CheckFailure(CAMEL_NAMES.get(name, name), reason) for name, reason in failures],
+            failures=[CheckFailure(CAMEL_NAMES.get(name, name), self._words(reason)) for name, reason in failures],
         )
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
@@ -304,7 +308,7 @@ def _plainly(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
             if cause is None and not error.__suppress_context__:
                 cause = error.__context__ if isinstance(error.__context__, ArdentError) else None
             if cause is not None:
-                await context.abort(grpc.StatusCode.UNKNOWN, cause.report())
+                await context.abort(grpc.StatusCode.UNKNOWN, program_wording()(cause.report()))
             raise
         finally:
             READ_BY_IMPORT_COMMAND.reset(importing)

@@ -24,6 +24,7 @@ from pulumi_policy import (
 from pulumi_policy import policy as pulumi_policy_internals
 from pulumi_policy.proxy import UnknownValueError
 
+from ..program_words import program_wording
 from ..resource_types import is_key_type
 from ..state import UNKNOWN
 from .rules import POLICIES, KeyInputs, PolicySpec, config_problems
@@ -69,7 +70,7 @@ def policy(spec: PolicySpec) -> ResourceValidationPolicy:
         key = KeyInputs.from_props(args.name, plain(args.props), args.resource_type)
         message = spec.decide(key, args.get_config())
         if message:
-            report_violation(key.in_program_words(message), None)
+            report_violation(key.in_program_words(message, program_wording()), None)
 
     return ResourceValidationPolicy(
         name=spec.name,

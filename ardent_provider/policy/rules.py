@@ -75,9 +75,12 @@ class KeyInputs:
         declared = NATIVE_RESOURCE_TYPE if self.resource_type == NATIVE_RESOURCE_TYPE else "ArdentApiKey"
         return f"{declared} '{self.resource}'"
 
-    def in_program_words(self, message: str) -> str:
-        """``message`` with the property names the key's program uses (camelCase for the native type)."""
-        return camel_case_names_in(message) if self.resource_type == NATIVE_RESOURCE_TYPE else message
+    def in_program_words(self, message: str, words: Callable[[str], str] = camel_case_names_in) -> str:
+        """``message`` with the property names the key's program uses: ``words`` rewords it for the native type.
+
+        ``ArdentApiKey`` is declared with this package's names; the native type with its SDK's (``words``).
+        """
+        return words(message) if self.resource_type == NATIVE_RESOURCE_TYPE else message
 
 
 Decision = Callable[[KeyInputs, Mapping[str, Any]], str | None]

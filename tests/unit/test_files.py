@@ -36,3 +36,17 @@ def test_a_project_file_is_yaml_yml_or_json_in_the_clis_order(tmp_path: Path) ->
     assert project_file(tmp_path) == tmp_path / "Pulumi.json"
     (tmp_path / "Pulumi.yaml").write_text("name: x\n")
     assert project_file(tmp_path) == tmp_path / "Pulumi.yaml"
+
+
+def test_a_projects_runtime_is_read_from_its_file_or_the_nearest_parents(tmp_path: Path) -> None:
+    from ardent_provider.files import project_runtime
+
+    (tmp_path / "Pulumi.yaml").write_text("name: keys\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n")
+    below = tmp_path / "program"
+    below.mkdir()
+    assert project_runtime(tmp_path) == "python" and project_runtime(below) == "python"
+    (below / "Pulumi.json").write_text('{"name": "keys", "runtime": "nodejs"}')
+    assert project_runtime(below) == "nodejs"
+    (below / "Pulumi.json").write_text("{not a project")
+    assert project_runtime(below) is None
+    assert project_runtime(Path("/")) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,11 +326,20 @@ def test_the_policies_apply_to_the_native_resource_type_and_its_camel_case_input
     assert run_policy(SPECS["ardent-expiry-required"], admin, {"max_days": 30.0}, resource_type=NATIVE_RESOURCE_TYPE)
 
 
-def test_a_crossguard_violation_of_a_native_key_is_worded_in_the_native_programs_names() -> None:
+@pytest.mark.parametrize(("runtime", "names"), [("yaml", "camel"), ("nodejs", "camel"), ("python", "snake")])
+def test_a_crossguard_violation_of_a_native_key_is_worded_as_its_program_declares_it(
+    runtime: str, names: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine runs a policy pack in the program's directory: its project's runtime says which names it uses.
+    (tmp_path / "Pulumi.yaml").write_text(f"name: keys\nruntime:\n  name: {runtime}\n")
+    monkeypatch.chdir(tmp_path)
     admin = {"role": "role_org_admin", "name": "svc", "scopes": []}
     [message] = run_policy(SPECS["ardent-admin-keys-rotate"], admin, resource_type=NATIVE_RESOURCE_TYPE)
-    assert message.startswith("ardent:index:ApiKey 'res-1'") and "Set rotateBeforeDays" in message
-    assert "expiresInDays" in message and "_days" not in message
+    assert message.startswith("ardent:index:ApiKey 'res-1'")
+    if names == "camel":
+        assert "Set rotateBeforeDays" in message and "expiresInDays" in message and "_days" not in message
+    else:
+        assert "Set rotate_before_days" in message and "expires_in_days" in message
     [dynamic] = run_policy(SPECS["ardent-admin-keys-rotate"], admin)
     assert dynamic.startswith("ArdentApiKey 'res-1'") and "Set rotate_before_days" in dynamic
 
