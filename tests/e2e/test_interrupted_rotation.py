@@ -111,11 +111,12 @@ def start_up(stack: Stack) -> subprocess.Popen[bytes]:
     )
 
 
-def kill(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the CLI and every plugin it started, as a cancelled CI job is killed."""
+def kill(stack: Stack, process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the CLI and every plugin it started, as a cancelled CI job is killed, and release its lock."""
     kill_tree(process.pid)
     process.wait()
     assert tree_of(process.pid) == {}, "still running after SIGKILL"
+    stack.cli.run("cancel", "--yes", check=False)
 
 
 def wait_for(condition: Any, what: str, within: float = 120.0) -> Any:
@@ -143,6 +144,8 @@ def revoked_tokens_named(stack: Stack) -> list[str]:
             continue  # the engine's record of a replaced key, not an output the program publishes
         for name in ("token", "previous_token"):
             value = record["outputs"].get(name)
+            if isinstance(value, dict):  # a secret, shown: {"<secret sig>": ..., "plaintext": "<JSON>"}
+                value = json.loads(value["plaintext"])
             if value and not stack.token_works(value):
                 dead.append(f"{record['urn']} {name}")
     return dead
@@ -180,7 +183,7 @@ def test_a_run_killed_between_the_new_keys_create_and_the_old_keys_delete_keeps_
     (stack.project_dir / "block").touch()
     process = start_up(stack)
     wait_for((stack.project_dir / "gate-reached").exists, "the run to record the new key")
-    kill(process)
+    kill(stack, process)
     (stack.project_dir / "block").unlink()
     records = key_records(stack)
     assert sorted(bool(record.get("delete")) for record in records) == [False, True], "killed at the wrong point"
@@ -201,7 +204,7 @@ def test_delete_before_replace_killed_before_the_new_keys_create_keeps_the_grace
     httpx.post(faults, json={"route": CREATE, "mode": "delay", "delay_ms": 3000, "count": 1}).raise_for_status()
     process = start_up(stack)
     wait_for(lambda: any(rule["hits"] for rule in httpx.get(faults).json()["faults"]), "the new key's create")
-    kill(process)
+    kill(stack, process)
     # The delayed create still completes on the server: a key whose token never arrived, as after any kill
     # mid-create (`ardent-keys drift --unmanaged` lists such keys). It is revoked here so that it does not count.
     orphan = wait_for(lambda: set(stack.active_keys()) - {old_id}, "the interrupted create to land", within=30)
