@@ -174,7 +174,8 @@ def check_kept_until_deadline(stack: Stack, old_id: str, old_token: str) -> None
     assert stack.token_works(after["rotated_token"]) and revoked_tokens_named(stack) == []
 
 
-def test_a_run_killed_between_the_new_keys_create_and_the_old_keys_delete_keeps_the_grace_period(stack: Stack) -> None:
+def kill_between_create_and_delete(stack: Stack) -> tuple[str, str]:
+    """Rotate the key and SIGKILL the run after the new key is recorded, before the old one's delete."""
     write(stack, 1, rotation_triggers={"v": 1})
     stack.up()
     old_id, old_token = first_key(stack)
@@ -188,10 +189,22 @@ def test_a_run_killed_between_the_new_keys_create_and_the_old_keys_delete_keeps_
     records = key_records(stack)
     assert sorted(bool(record.get("delete")) for record in records) == [False, True], "killed at the wrong point"
     assert stack.token_works(old_token)
+    return old_id, old_token
 
+
+def test_a_run_killed_between_the_new_keys_create_and_the_old_keys_delete_keeps_the_grace_period(stack: Stack) -> None:
+    old_id, old_token = kill_between_create_and_delete(stack)
     output = stack.up()
     assert "Traceback" not in output
     check_kept_until_deadline(stack, old_id, old_token)
+
+
+def test_a_destroy_after_such_a_kill_revokes_the_new_and_the_kept_key(stack: Stack) -> None:
+    old_id, old_token = kill_between_create_and_delete(stack)
+    new_id = next(record["id"] for record in key_records(stack) if not record.get("delete"))
+    stack.cli.run("destroy", "--yes", "--skip-preview")
+    assert not stack.token_works(old_token)
+    assert {old_id, new_id} & set(stack.active_keys()) == set()
 
 
 def test_delete_before_replace_killed_before_the_new_keys_create_keeps_the_grace_period(stack: Stack) -> None:
