@@ -13,6 +13,14 @@ Two rules hold throughout:
 * A create that has minted a key returns it with its token. Revoking some older key inside create never
   fails the create: a failed revocation is recorded in ``pending_revoke_key_ids`` and retried on the next
   ``pulumi up``, with a warning naming the key.
+
+A replaced key kept for its grace period must survive a run that is interrupted between the replacement's
+create and the old key's delete, so the decision to keep it is never only in memory: the replacement's state
+records it (``previous_key_id``) and is the proof. ``delete`` leaves a key only when a state this run has seen
+holds it that way (the engine diffs a program's resources before it deletes what an earlier, interrupted run
+left pending delete), or when this run's ``diff`` decided a delete-before-replace whose create keeps it; a
+destroy, or a key no state holds, is revoked. A previous key that is no longer active is dropped from the
+outputs at the next ``diff``, update or refresh, so no output names a revoked key's token.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from .state import (
     SETTING_INPUTS,
     KeySpec,
     KeyState,
+    whole_number,
 )
 
 CREATE_ATTEMPTS = 5
@@ -81,26 +90,54 @@ def key_status(expires_at: datetime | None, now: datetime) -> str:
     return EXPIRED if expires_at is not None and expires_at <= now else ACTIVE
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A key being replaced in this run, and how long its replacement's inputs keep it (None: not at all)."""
+
+    replaced: KeyState
+    keep_days: int | None = None
+
+
 class ReplacementLedger:
-    """The keys being replaced in this run, by the replacing resource's identity.
+    """What one run learnt about replacements, shared by the lifecycles of every org in the run.
 
     ``create`` of a replacement receives only the new inputs; ``diff`` saw the old outputs and records them
-    here, so that ``create`` can keep the old key for its grace period.
+    here (by the replacing resource's identity), so that ``create`` can keep the old key for its grace period
+    and a ``delete`` that comes first (delete-before-replace) knows the key is about to be kept. The ledger
+    also holds the keys that a state of this run keeps as its previous key (a replacement just made, or a
+    recorded state the engine diffed): ``delete`` leaves those to that state.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str | None, str], KeyState] = {}
+        self._entries: dict[tuple[str | None, str], Replacement] = {}
+        self._held: set[str] = set()
 
-    def record(self, identity: tuple[str | None, str], replaced: KeyState) -> None:
+    def record(self, identity: tuple[str | None, str], replaced: KeyState, keep_days: int | None = None) -> None:
         """Remember the state of the key that the resource at ``identity`` is replacing."""
         with self._lock:
-            self._entries[identity] = replaced
+            self._entries[identity] = Replacement(replaced, keep_days)
 
     def take(self, identity: tuple[str | None, str]) -> KeyState | None:
         """The replaced key's state, once; None when the resource replaces nothing."""
         with self._lock:
-            return self._entries.pop(identity, None)
+            entry = self._entries.pop(identity, None)
+        return entry.replaced if entry is not None else None
+
+    def replacing(self, key_id: str) -> Replacement | None:
+        """The replacement of ``key_id`` that ``diff`` decided and ``create`` has not made yet, if any."""
+        with self._lock:
+            return next((entry for entry in self._entries.values() if entry.replaced.key_id == key_id), None)
+
+    def hold(self, key_id: str) -> None:
+        """Note that a state of this run keeps ``key_id`` as its previous key, and revokes it when due."""
+        with self._lock:
+            self._held.add(key_id)
+
+    def held(self, key_id: str) -> bool:
+        """Whether a state of this run keeps ``key_id`` as its previous key."""
+        with self._lock:
+            return key_id in self._held
 
 
 class KeyLifecycle:
@@ -132,7 +169,7 @@ class KeyLifecycle:
         self._inventories: dict[str, KeyInventory] = {}
         self._name_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._created_ids: set[str] = set()
-        self._kept_ids: set[str] = set()
+        self._revoked_ids: set[str] = set()
         self._clock_synced = False
         self._role_permissions: dict[str, frozenset[str]] | None = None
 
@@ -188,8 +225,10 @@ class KeyLifecycle:
 
         A changed key input replaces the key; so do another org (``target_org``: the org the inputs ask
         for, this lifecycle's by default, or an unknown value), an expired key, a stored token that is not
-        the key's, and the rotation window. A due grace period or a pending revocation is an update. When
-        the key is replaced, the ledger remembers the old state for :meth:`create`.
+        the key's, and the rotation window. A due grace period, a previous key that is no longer active or a
+        pending revocation is an update. When the key is replaced, the ledger remembers the old state for
+        :meth:`create` (and a delete-before-replace's :meth:`delete`); a previous key the state keeps is
+        noted there too, so that a :meth:`delete` left pending by an interrupted run does not revoke it.
         """
         recorded = old.spec.to_inputs()
         # An imported key records no role (Ardent lists none): the role the program declares is recorded.
@@ -209,16 +248,19 @@ class KeyLifecycle:
         target = target_org if target_org is not None else self.org_id
         if old.org_id is not None and old.org_id != target:
             replaces.append("org_id")
-        previous_due = False
+        previous_stale = False
         if old.expires_at or old.previous_key_id or old.status != ACTIVE:
             self.sync_service_clock()
             now = self.service_now()
             if not replaces:
                 replaces.extend(self._age_reasons(old, news.get("rotate_before_days"), now))
-            previous_due = old.previous_key_id is not None and _is_due(old.previous_revoke_after, now)
+            if old.previous_key_id is not None:
+                self.ledger.hold(old.previous_key_id)
+                previous_stale = _is_due(old.previous_revoke_after, now) or self._previous_gone(old, report=False)
         if replaces:
-            self.ledger.record(KeySpec.from_inputs(news).identity, old)
-        if previous_due:
+            keep_days = whole_number(news.get("keep_previous_for_days"))
+            self.ledger.record(KeySpec.from_inputs(news).identity, old, keep_days)
+        if previous_stale:
             updates.append("previous_key_id")
         if old.pending_revoke_key_ids:
             updates.append("pending_revoke_key_ids")
@@ -262,8 +304,10 @@ class KeyLifecycle:
         replaced = self.ledger.take(spec.identity)
         if spec.adopt_key_id and replaced is None:
             return self._adopt(spec)
+        # Checked before the new key exists, against the list the plan already read.
+        keep = replaced is not None and self._keepable(replaced, spec.keep_previous_for_days)
         state = self._created_state(spec, self.mint(spec))
-        if replaced is None:
+        if replaced is None or not keep:
             return state
         return self._keep_replaced(state, replaced)
 
@@ -362,20 +406,29 @@ class KeyLifecycle:
             token=token,
         )
 
+    def _keepable(self, replaced: KeyState, days: int | None) -> bool:
+        """Whether a replaced key can be kept for ``days``: it is active in this org and has not expired.
+
+        The org's list is the proof that it is still active: a run interrupted before may have revoked it.
+        """
+        if not days or replaced.status != ACTIVE or replaced.org_id not in (None, self.org_id):
+            return False
+        if _is_due(replaced.expires_at, self.service_now()):
+            return False
+        try:
+            return replaced.key_id in self.inventory().snapshot()
+        except ArdentError as error:
+            self._warn(
+                f"Could not list org {self.org_id} to check that the replaced Ardent key {replaced.key_id} is still "
+                f"active ({error}); it is not kept for a grace period."
+            )
+            return False
+
     def _keep_replaced(self, state: KeyState, replaced: KeyState) -> KeyState:
-        """Keep the replaced key valid for its grace period, or leave it to ``delete``."""
+        """Record the replaced key as the new key's previous key, kept valid for the grace period."""
         days = state.spec.keep_previous_for_days
-        keepable = (
-            days
-            and replaced.status == ACTIVE
-            and replaced.org_id in (None, self.org_id)
-            and not _is_due(replaced.expires_at, self.service_now())
-        )
-        if not keepable:
-            return state
         assert days is not None
-        with self._lock:
-            self._kept_ids.add(replaced.key_id)
+        self.ledger.hold(replaced.key_id)
         # The kept key's own predecessor and leftovers are now this resource's to revoke.
         handed_over = [*filter(None, [replaced.previous_key_id]), *replaced.pending_revoke_key_ids]
         return replace(
@@ -516,6 +569,28 @@ class KeyLifecycle:
             return refreshed.without_previous()
         return refreshed
 
+    def _previous_gone(self, state: KeyState, *, report: bool) -> bool:
+        """Whether the org no longer lists the state's previous key (revoked by an interrupted run, or by hand).
+
+        Such a key's token authenticates nothing, so it is dropped from the outputs. Only this lifecycle's org
+        is checked; when it cannot be listed the previous key is left as recorded.
+        """
+        if not state.previous_key_id or (state.org_id or self.org_id) != self.org_id:
+            return False
+        try:
+            listed = self.inventory().snapshot()
+        except ArdentError:
+            return False
+        if state.previous_key_id in listed:
+            return False
+        if report:
+            self._warn(
+                f"The previous key {state.previous_key_id} kept by Ardent key {state.key_id} ({state.spec.name!r}) is "
+                "no longer active in its org (an interrupted run or someone else revoked it): previous_token is "
+                "dropped from the outputs."
+            )
+        return True
+
     def update(self, old: KeyState, spec: KeySpec) -> KeyState:
         """Record changed settings; revoke the previous key once its grace period is over, and leftovers."""
         if not old.spec.role and spec.role:
@@ -528,9 +603,11 @@ class KeyLifecycle:
             spec=replace(spec, name=old.spec.name, role=old.spec.role or spec.role),
             org_id=old.org_id or self.org_id,
         )
-        previous_due = old.previous_key_id and _is_due(old.previous_revoke_after, self.service_now())
-        if previous_due and not self.revoke_or_defer([str(old.previous_key_id)], reason="the expired grace period"):
-            state = state.without_previous()
+        if old.previous_key_id:
+            due = _is_due(old.previous_revoke_after, self.service_now())
+            revoked = due and not self.revoke_or_defer([old.previous_key_id], reason="the expired grace period")
+            if revoked or (not due and self._previous_gone(old, report=True)):
+                state = state.without_previous()
         if state.pending_revoke_key_ids:
             state = replace(
                 state,
@@ -541,16 +618,38 @@ class KeyLifecycle:
     def delete(self, state: KeyState) -> None:
         """Revoke the key, its kept previous key and any leftovers; a key already gone counts as revoked.
 
-        A key replaced in this run and kept for its grace period is not revoked: the replacement's state
-        holds it (and took over its predecessor) and revokes it when the grace period is over.
+        The key is left active in two cases, both proved within this run:
+
+        * a state of this run keeps it as its previous key (the replacement just created, or the replacement
+          recorded by a run that was interrupted before this delete; the engine diffs the program's resources
+          before it deletes what was left pending delete): that state revokes it when the grace period ends,
+          and took over its leftovers when it was created;
+        * this run's ``diff`` decided to replace it delete-before-replace, and the replacement's inputs keep
+          it: the ``create`` that follows records it as the new key's previous key. Its leftovers are revoked
+          now, as that create would.
+
+        A destroy, or a removed resource, has neither: everything is revoked.
         """
-        with self._lock:
-            if state.key_id in self._kept_ids:
-                return
         org = state.org_id or self.org_id
-        for key_id in (state.key_id, state.previous_key_id, *state.pending_revoke_key_ids):
-            if key_id:
-                self.revoke(key_id, org)
+        leftovers = [key_id for key_id in (state.previous_key_id, *state.pending_revoke_key_ids) if key_id]
+        if self.ledger.held(state.key_id):
+            return
+        replacement = self.ledger.replacing(state.key_id)
+        if replacement is not None and self._keepable(replace(state, org_id=org), replacement.keep_days):
+            self._revoke_all(leftovers, org)
+            self._warn(
+                f"Ardent key {state.key_id} ({state.spec.name!r}) is replaced delete-before-replace and kept active "
+                f"for its grace period ({replacement.keep_days} day(s)): the new key records it as previous_key_id. "
+                f"If this run stops before the new key is created and the stack is destroyed instead of updated, key "
+                f"{state.key_id} stays active with no state holding it: `ardent-keys drift --unmanaged` lists it, "
+                "and `ardent-keys revoke` revokes it."
+            )
+            return
+        self._revoke_all([state.key_id, *leftovers], org)
+
+    def _revoke_all(self, key_ids: Iterable[str], org: str) -> None:
+        for key_id in dict.fromkeys(key_ids):
+            self.revoke(key_id, org)
 
     def revoke(self, key_id: str, org_id: str | None = None) -> None:
         """Revoke one key; one that is already revoked or gone counts as done.
@@ -559,17 +658,24 @@ class KeyLifecycle:
         it; otherwise it is left active with a warning naming it.
         """
         org = org_id or self.org_id
+        with self._lock:
+            if key_id in self._revoked_ids:
+                return  # revoked earlier in this run (a revocation is final)
         try:
             self.client.revoke_key(org, key_id)
         except NotFoundError:
             if org != self.org_id or self.borrowed_credentials:
                 self._warn_foreign(key_id, org, 404)
+                return
         except (AuthenticationError, PermissionDeniedError) as error:
             if org == self.org_id and not self.borrowed_credentials:
                 raise
             self._warn_foreign(key_id, org, error.status)
+            return
         finally:
             self.inventory(org).invalidate()
+        with self._lock:
+            self._revoked_ids.add(key_id)
 
     def _warn_foreign(self, key_id: str, org: str, status: int) -> None:
         self._warn(

@@ -381,6 +381,18 @@ def test_the_ledger_hands_each_replaced_state_out_once() -> None:
     assert ledger.take(("urn:p", "x")) is None
 
 
+def test_the_ledger_knows_a_pending_replacement_by_key_and_the_keys_states_hold() -> None:
+    ledger = ReplacementLedger()
+    ledger.record(("urn:p", "x"), KeyState(spec=spec("x"), key_id="key_1"), 3)
+    found = ledger.replacing("key_1")
+    assert found is not None and found.keep_days == 3 and ledger.replacing("key_2") is None
+    ledger.take(("urn:p", "x"))
+    assert ledger.replacing("key_1") is None
+    assert not ledger.held("key_1")
+    ledger.hold("key_1")
+    assert ledger.held("key_1")
+
+
 # -- replacement, grace period, update, delete -----------------------------------------------------
 
 
@@ -469,6 +481,131 @@ def test_delete_revokes_key_previous_and_pending_and_treats_gone_as_done(world: 
     assert world.active() == {}
     assert not any(world.works(token) for token in (first.token, second.token, extra_token))
     lifecycle.delete(state)  # everything already revoked: still fine
+
+
+# -- a grace period across an interrupted run ------------------------------------------------------
+# Each run is a lifecycle of its own (a new provider process), as after `pulumi up` was killed.
+
+
+def interrupted_replacement(world: World) -> tuple[KeyState, KeyState]:
+    """A rotation whose run stopped after the new key was created and recorded, before the old key's delete."""
+    old = world.lifecycle.create(spec("graceful", **GRACE))
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    assert world.lifecycle.plan(old, news).replaces
+    new = world.lifecycle.create(KeySpec.from_inputs(news))
+    assert new.previous_key_id == old.key_id
+    return old, new
+
+
+def test_the_next_up_after_a_run_killed_before_the_old_keys_delete_keeps_it_until_its_deadline(world: World) -> None:
+    old, new = interrupted_replacement(world)
+    # The next `up`: the engine diffs the program's resources, then deletes what was left pending delete.
+    run = world.new_lifecycle()
+    assert run.plan(new, news_of(new.spec)).changes is False
+    run.delete(old)
+    assert world.works(old.token) and world.works(new.token)
+    assert world.requests().get(REVOKE, 0) == 0
+    world.advance(3 * DAY)
+    later = world.new_lifecycle()
+    assert later.plan(new, news_of(new.spec)).updates == ("previous_key_id",)
+    done = later.update(new, new.spec)
+    assert done.previous_key_id is None and done.previous_token is None
+    assert not world.works(old.token) and world.works(new.token)
+
+
+def test_a_destroy_after_a_run_killed_before_the_old_keys_delete_revokes_both(world: World) -> None:
+    old, new = interrupted_replacement(world)
+    run = world.new_lifecycle()  # a destroy diffs nothing
+    run.delete(old)
+    assert not world.works(old.token), "no diffed state holds the old key: it is revoked"
+    run.delete(new)
+    assert world.active() == {}
+
+
+@pytest.mark.parametrize("order", ["new first", "old first"])
+def test_a_destroy_in_a_run_that_diffed_the_replacement_still_revokes_everything(world: World, order: str) -> None:
+    old, new = interrupted_replacement(world)
+    run = world.new_lifecycle()
+    run.plan(new, news_of(new.spec))  # `pulumi destroy --run-program`, or a refresh first
+    for state in [new, old] if order == "new first" else [old, new]:
+        run.delete(state)
+    assert world.active() == {}
+
+
+def test_a_removed_resource_is_revoked_even_when_a_newer_key_of_its_name_exists(world: World) -> None:
+    mine = world.lifecycle.create(spec("shared-name", **GRACE))
+    world.make_key("shared-name")  # another stack's key of the same name, made later
+    run = world.new_lifecycle()
+    run.delete(mine)
+    assert not world.works(mine.token)
+
+
+def test_a_previous_key_revoked_by_an_earlier_release_is_dropped_from_the_outputs_at_the_next_up(world: World) -> None:
+    old, new = interrupted_replacement(world)
+    world.new_lifecycle().delete(old)  # what an earlier release did on the next `up`
+    assert not world.works(new.previous_token)
+    run = world.new_lifecycle()
+    plan = run.plan(new, news_of(new.spec))
+    assert plan.changes is True and plan.updates == ("previous_key_id",) and not plan.replaces
+    updated = run.update(new, new.spec)
+    assert updated.previous_key_id is None and updated.previous_token is None
+    assert updated.to_outputs()["previous_token"] is None and world.works(updated.token)
+    assert old.key_id in world.warnings[-1]
+
+
+def test_a_replacement_does_not_keep_a_key_that_is_no_longer_active(world: World) -> None:
+    old = world.lifecycle.create(spec("graceful", **GRACE))
+    world.owner.revoke_key(world.emulator.org_id, old.key_id)  # by an interrupted run of an earlier release
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    run = world.new_lifecycle()
+    run.plan(old, news)
+    new = run.create(KeySpec.from_inputs(news))
+    assert new.previous_key_id is None and new.previous_token is None
+
+
+def test_delete_before_replace_keeps_the_old_key_for_the_create_that_follows(world: World) -> None:
+    old = world.lifecycle.create(spec("dbr", **GRACE))
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    assert world.lifecycle.plan(old, news).replaces
+    world.lifecycle.delete(old)  # delete-before-replace: the old key's delete comes first
+    assert world.works(old.token) and old.key_id in world.warnings[-1]
+    new = world.lifecycle.create(KeySpec.from_inputs(news))
+    assert new.previous_key_id == old.key_id and new.previous_token == old.token
+    assert world.works(old.token) and world.works(new.token)
+
+
+def test_delete_before_replace_interrupted_before_the_create_is_completed_by_the_next_up(world: World) -> None:
+    old = world.lifecycle.create(spec("dbr", **GRACE))
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    world.lifecycle.plan(old, news)
+    world.lifecycle.delete(old)
+    # The engine keeps the deleted resource pending replacement; the next `up` diffs it and creates the new key.
+    run = world.new_lifecycle()
+    assert run.plan(old, news).replaces
+    new = run.create(KeySpec.from_inputs(news))
+    assert new.previous_key_id == old.key_id and world.works(new.previous_token)
+
+
+def test_delete_before_replace_without_a_grace_period_revokes_at_once(world: World) -> None:
+    old = world.lifecycle.create(spec("dbr"))
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    world.lifecycle.plan(old, news)
+    world.lifecycle.delete(old)
+    assert not world.works(old.token)
+    new = world.lifecycle.create(KeySpec.from_inputs(news))
+    assert new.previous_key_id is None
+
+
+def test_delete_before_replace_revokes_the_old_keys_own_previous_key_at_once(world: World) -> None:
+    first = world.lifecycle.create(spec("dbr", **GRACE))
+    second = replace_key(world.lifecycle, first, rotation_triggers={"r": "2"})
+    run = world.new_lifecycle()
+    news = news_of(second.spec, rotation_triggers={"r": "3"})
+    run.plan(second, news)
+    run.delete(second)
+    assert not world.works(first.token) and world.works(second.token)
+    third = run.create(KeySpec.from_inputs(news))
+    assert third.previous_key_id == second.key_id and third.pending_revoke_key_ids == ()
 
 
 def test_delete_that_cannot_revoke_raises_so_the_state_keeps_the_key(world: World) -> None:

@@ -84,5 +84,5 @@ def test_the_metadata_names_the_single_sourced_version_ranges_and_the_licence(re
     assert metadata["Version"] == ardent_provider.__version__
     assert metadata["License-Expression"] == "Apache-2.0"
     requires = [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
-    assert sorted(requires) == ["httpx<1,>=0.27", "pulumi<4,>=3.139.0"]
+    assert sorted(requires) == ["httpx<1,>=0.27", "pulumi<4,>=3.139.0", "pyyaml<7,>=6.0.1"]
     assert all("==" not in line for line in requires), "runtime dependencies are ranges, never pins"
