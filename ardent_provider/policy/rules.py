@@ -199,7 +199,7 @@ POLICIES: Final[tuple[PolicySpec, ...]] = (
     ),
     PolicySpec(
         ADMIN_KEYS_ROTATE,
-        "Admin and owner Ardent API keys must set rotate_before_days.",
+        "Admin and owner Ardent API keys must be rotated before they expire (a rotation window in days).",
         "advisory",
         {},
         admin_keys_rotate,

@@ -295,3 +295,31 @@ def test_a_stack_moves_from_ardent_api_key_to_the_native_type_keeping_every_key_
     stack.cli.run("preview", "--expect-no-changes")
     assert set(stack.active_keys()) == {before["key_id"]} and stack.token_works(after["token"])
     destroy_and_check(stack)
+
+
+def test_a_yaml_programs_bad_input_and_policy_violation_name_its_own_properties_and_type(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    stack = yaml_stack(tmp_path, emulator)
+    program = yaml.safe_load((stack.project_dir / "Pulumi.yaml").read_text())
+    resources = program["resources"]
+    resources["shortLived"] = {"type": "ardent:ApiKey", "properties": {"role": "Viewer", "expiresInDays": 0}}
+    (stack.project_dir / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False))
+    stack.reset_stats()
+
+    refused = stack.cli.run("preview", check=False)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "expiresInDays" in text, text[-3000:]
+    assert "expires_in_days" not in text and "Traceback" not in text, text[-3000:]
+    assert stack.stats().get("POST /v1/orgs/{org_id}/api-keys", 0) == 0 and stack.active_keys() == {}
+
+    # The policy pack reads the same names: a key that never expires, in the program's words.
+    resources["shortLived"]["properties"] = {"role": "Viewer"}
+    (stack.project_dir / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False))
+    pack = stack.ardent_keys("policy-pack").stdout.strip()
+    checked = stack.cli.run("preview", "--policy-pack", pack, check=False)
+    text = checked.stdout + checked.stderr
+    assert "ardent:index:ApiKey 'shortLived' never expires" in text, text[-4000:]
+    assert "Set expiresInDays to 365 or less" in text and "ArdentApiKey" not in text, text[-4000:]
+    assert "expires_in_days" not in text and "rotate_before_days" not in text, text[-4000:]
+    assert "ardent:index:ApiKey 'productionTest' has role Admin but no rotateBeforeDays" in text, text[-4000:]
