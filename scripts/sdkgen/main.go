@@ -77,7 +77,7 @@ var generators = []struct {
 		return python.GeneratePackage(tool, p, nil, noPlugins{})
 	}},
 	{"nodejs", func(p *schema.Package) (map[string][]byte, error) {
-		return nodejs.GeneratePackage(tool, p, nil, nil, false, noPlugins{})
+		return nodejs.GeneratePackage(tool, p, nil, nil, true, noPlugins{})
 	}},
 	{"go", func(p *schema.Package) (map[string][]byte, error) {
 		return gogen.GeneratePackage(tool, p, nil)
