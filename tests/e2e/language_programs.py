@@ -117,7 +117,9 @@ def language_stack(tmp_path: Path, emulator: EmulatorServer, language: Language)
     _copy_sources(language.example, project_dir)
     _copy_sources(ROOT / "sdk" / language.sdk, tmp_path / "sdk" / language.sdk)
     if language.name == "typescript":
-        shutil.copytree(_node_modules(language), project_dir / "node_modules", symlinks=True, copy_function=_link_or_copy)
+        shutil.copytree(
+            _node_modules(language), project_dir / "node_modules", symlinks=True, copy_function=_link_or_copy
+        )
     cli = PulumiCLI(project_dir, tmp_path / "pulumi-state", PASSPHRASE)
     cli.select_stack(STACK)
     cli.set_config("ardent:apiUrl", emulator.url)

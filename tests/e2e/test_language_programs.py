@@ -43,6 +43,15 @@ def test_the_example_creates_refreshes_imports_reaches_a_second_org_refuses_bad_
     tmp_path: Path, emulator: EmulatorServer, language: Language
 ) -> None:
     stack = language_stack(tmp_path, emulator, language)
+    # A bad input first, while the program declares the seed's key alone: refused before any request is made.
+    stack.cli.set_config("expiresInDays", "0")
+    stack.reset_stats()
+    refused = stack.cli.run("up", "--yes", check=False)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "at least 1" in text, text[-3000:]
+    assert stack.stats() == {} and stack.active_keys() == {}, "the bad input was refused before any request"
+    stack.cli.run("config", "rm", "expiresInDays")
+
     partner = httpx.post(f"{emulator.url}/_emulator/orgs").json()
     stack.cli.set_config("partnerOrgId", partner["org_id"])
     stack.cli.set_config("partnerToken", partner["token"], secret=True)
@@ -79,15 +88,6 @@ def test_the_example_creates_refreshes_imports_reaches_a_second_org_refuses_bad_
     assert stack.stats().get(CREATE, 0) == 0 and existing in stack.active_keys()
     stack.cli.run("preview", "--expect-no-changes")
 
-    stack.cli.set_config("expiresInDays", "0")
-    stack.reset_stats()
-    refused = stack.cli.run("up", "--yes", check=False)
-    text = refused.stdout + refused.stderr
-    assert refused.returncode != 0 and "at least 1" in text, text[-3000:]
-    assert stack.stats() == {}, "the bad input was refused before any request"
-    stack.cli.run("config", "rm", "expiresInDays")
-
     stack.cli.run("destroy", "--yes")
     assert stack.active_keys() == {} and partner_key_names(emulator, partner) == []
     assert stack.state_text() and plaintext_anywhere(tmp_path, [token, partner_token]) == []
-
