@@ -57,7 +57,7 @@ def test_the_example_creates_refreshes_imports_reaches_a_second_org_refuses_bad_
     stack.cli.set_config("partnerToken", partner["token"], secret=True)
     stack.cli.set_config("partnerApiUrl", emulator.url)
 
-    up = stack.cli.run("up", "--yes")
+    up = stack.cli.run("up", "--yes", "--skip-preview")
     shown = stack.cli.outputs()
     assert shown["productionTestToken"] == "[secret]" and shown["partnerKeyToken"] == "[secret]", shown
     outputs = stack.cli.outputs(show_secrets=True)
@@ -84,7 +84,7 @@ def test_the_example_creates_refreshes_imports_reaches_a_second_org_refuses_bad_
         assert existing in code.read_text() and "hand-made" in code.read_text()
     stack.cli.set_config("adoptKeyId", existing)
     stack.reset_stats()
-    stack.cli.run("up", "--yes")
+    stack.cli.run("up", "--yes", "--skip-preview")
     assert stack.stats().get(CREATE, 0) == 0 and existing in stack.active_keys()
     stack.cli.run("preview", "--expect-no-changes")
 
