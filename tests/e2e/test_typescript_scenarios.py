@@ -94,15 +94,23 @@ def test_changing_the_role_replaces_the_key_new_one_first(ts_stack: Stack) -> No
     assert list(ts_stack.active_keys()) == [new_row.id]
 
 
-def test_a_create_whose_answer_is_lost_records_the_key_it_made_once(ts_stack: Stack) -> None:
+def test_a_create_whose_answer_is_lost_is_retried_and_the_key_it_may_have_left_is_named_and_reported(
+    ts_stack: Stack,
+) -> None:
     fault = {"route": CREATE, "mode": "drop_after_commit", "count": 1}
     assert httpx.post(f"{ts_stack.emulator.url}/_emulator/faults", json=fault).status_code in (200, 201)
     write_keys(ts_stack, [{"resource": "faulted", "role": "Member"}])
-    ts_stack.up()
+    output = ts_stack.up()
     outputs = ts_stack.cli.outputs(show_secrets=True)
-    assert list(ts_stack.active_keys()) == [outputs["faulted_key_id"]], "one key, the one the state records"
-    assert ts_stack.token_works(outputs["faulted_token"])
+    assert managed_ids(ts_stack) == {outputs["faulted_key_id"]} and ts_stack.token_works(outputs["faulted_token"])
+    leftovers = set(ts_stack.active_keys()) - managed_ids(ts_stack)
+    assert len(leftovers) == 1 and all(key_id in output for key_id in leftovers), output[-3000:]
+    report = ts_stack.ardent_keys("drift", "--unmanaged", "--all-stacks", "--json")
+    findings = json.loads(report.stdout)["findings"]
+    assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
+    assert ts_stack.ardent_keys("revoke", "--yes", "--all-stacks", *sorted(leftovers)).returncode == 0
     ts_stack.cli.run("preview", "--expect-no-changes")
+    assert set(ts_stack.active_keys()) == managed_ids(ts_stack)
 
 
 def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(ts_stack: Stack) -> None:
