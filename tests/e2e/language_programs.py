@@ -1,5 +1,5 @@
 """The TypeScript, Go and Java examples as throwaway projects wired to the emulator, with each language's
-first-run cost cached outside the repository.
+first-run cost cached outside the repository, and the journey every example goes through.
 
 Each project is copied to a test's directory laid out as in the repository (``examples/<language>`` beside
 ``sdk/<sdk>``), so the examples' relative references to the generated SDKs hold. What each language fetches or
@@ -18,17 +18,23 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.resource_types import NATIVE_KEY_TYPE
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from .conftest import PASSPHRASE, ROOT, STACK, Stack, require_cli
+from .test_native_programs import hand_made_key
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ardent-provider" / "e2e-programs"
+STALE_AFTER = 7 * 24 * 3600
 SKIPPED = {"node_modules", "bin", "target", "package-lock.json"}
 
 
@@ -91,7 +97,12 @@ def _node_modules(language: Language) -> Path:
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (prepared / ".installed").exists():
+            os.utime(prepared)
             return modules
+        # Preparations of other contents untouched for a week go; a newer one may serve another checkout.
+        for stale in prepared.parent.glob("*"):
+            if time.time() - stale.stat().st_mtime > STALE_AFTER:
+                shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(prepared, ignore_errors=True)
         _copy_sources(language.example, prepared / "examples" / language.name)
         _copy_sources(ROOT / "sdk" / language.sdk, prepared / "sdk" / language.sdk)
@@ -126,3 +137,77 @@ def language_stack(tmp_path: Path, emulator: EmulatorServer, language: Language)
     cli.set_config("ardent:orgId", emulator.org_id)
     cli.set_config("ardent:token", emulator.token, secret=True)
     return Stack(cli, emulator, project_dir, language.project, "native")
+
+
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+BOOTSTRAP = "emulator-bootstrap-owner"
+
+
+def plaintext_anywhere(root: Path, secrets: list[str]) -> list[str]:
+    """Every file under ``root`` holding one of ``secrets`` in plain text."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"{path.relative_to(root)}" for secret in secrets if secret.encode() in data]
+    return found
+
+
+def partner_key_names(emulator: EmulatorServer, org: dict[str, str]) -> list[str]:
+    with ArdentClient(org["token"], api_url=emulator.url) as partner:
+        return sorted(key.name for key in partner.list_keys(org["org_id"]) if key.name != BOOTSTRAP)
+
+
+def run_the_example_end_to_end(tmp_path: Path, emulator: EmulatorServer, language: Language) -> None:
+    """The example's whole journey: a bad input refused before any request, ``up`` with a key in a partner org
+    through an explicit provider, ``refresh`` and the no-change gate, ``pulumi import`` of a key made by hand
+    then declared, and ``destroy``; the tokens secret in outputs and state and in plain text nowhere."""
+    stack = language_stack(tmp_path, emulator, language)
+    # A bad input first, while the program declares the seed's key alone: refused before any request is made.
+    stack.cli.set_config("expiresInDays", "0")
+    stack.reset_stats()
+    refused = stack.cli.run("up", "--yes", check=False)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "at least 1" in text, text[-3000:]
+    assert stack.stats() == {} and stack.active_keys() == {}, "the bad input was refused before any request"
+    stack.cli.run("config", "rm", "expiresInDays")
+
+    partner = httpx.post(f"{emulator.url}/_emulator/orgs").json()
+    stack.cli.set_config("partnerOrgId", partner["org_id"])
+    stack.cli.set_config("partnerToken", partner["token"], secret=True)
+    stack.cli.set_config("partnerApiUrl", emulator.url)
+
+    up = stack.cli.run("up", "--yes", "--skip-preview")
+    shown = stack.cli.outputs()
+    assert shown["productionTestToken"] == "[secret]" and shown["partnerKeyToken"] == "[secret]", shown
+    outputs = stack.cli.outputs(show_secrets=True)
+    token, partner_token = outputs["productionTestToken"], outputs["partnerKeyToken"]
+    (key,) = stack.active_keys().values()
+    assert key.name == "Production-Test" and key.id == outputs["productionTestKeyId"] and stack.token_works(token)
+    assert outputs["partnerKeyOrgId"] == partner["org_id"], "the explicit provider's org, not the stack's"
+    assert partner_key_names(emulator, partner) == ["partnerViewer"]
+    recorded = {r["urn"].rsplit("::", 1)[1]: r for r in stack.cli.export()["deployment"]["resources"]}
+    assert "ciphertext" in str(recorded["Production-Test"]["outputs"]["token"])
+    assert "ciphertext" in str(recorded["partnerViewer"]["outputs"]["token"])
+    assert "ciphertext" in str(recorded["partner"]["inputs"]["token"]), "the explicit provider's token is encrypted"
+    assert token not in up.stdout + up.stderr and partner_token not in up.stdout + up.stderr
+
+    stack.cli.run("refresh", "--yes")
+    stack.cli.run("preview", "--expect-no-changes")
+
+    existing = hand_made_key(emulator)
+    code = tmp_path / "imported-code"
+    generate = ["--out", str(code)] if language.generates_import_code else ["--generate-code=false"]
+    imported = stack.cli.run("import", NATIVE_KEY_TYPE, "handMade", existing, "--yes", "--protect=false", *generate)
+    assert "imported without its token" in imported.stdout + imported.stderr
+    if language.generates_import_code:
+        assert existing in code.read_text() and "hand-made" in code.read_text()
+    stack.cli.set_config("adoptKeyId", existing)
+    stack.reset_stats()
+    stack.cli.run("up", "--yes", "--skip-preview")
+    assert stack.stats().get(CREATE, 0) == 0 and existing in stack.active_keys()
+    stack.cli.run("preview", "--expect-no-changes")
+
+    stack.cli.run("destroy", "--yes")
+    assert stack.active_keys() == {} and partner_key_names(emulator, partner) == []
+    assert stack.state_text() and plaintext_anywhere(tmp_path, [token, partner_token]) == []
