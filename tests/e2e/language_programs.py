@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -35,6 +36,8 @@ from .test_native_programs import hand_made_key
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ardent-provider" / "e2e-programs"
 STALE_AFTER = 7 * 24 * 3600
+CREATE = "POST /v1/orgs/{org_id}/api-keys"
+BOOTSTRAP = "emulator-bootstrap-owner"
 SKIPPED = {"node_modules", "bin", "target", "package-lock.json"}
 
 
@@ -139,10 +142,6 @@ def language_stack(tmp_path: Path, emulator: EmulatorServer, language: Language)
     return Stack(cli, emulator, project_dir, language.project, "native")
 
 
-CREATE = "POST /v1/orgs/{org_id}/api-keys"
-BOOTSTRAP = "emulator-bootstrap-owner"
-
-
 def plaintext_anywhere(root: Path, secrets: list[str]) -> list[str]:
     """Every file under ``root`` holding one of ``secrets`` in plain text."""
     found = []
@@ -169,6 +168,7 @@ def run_the_example_end_to_end(tmp_path: Path, emulator: EmulatorServer, languag
     refused = stack.cli.run("up", "--yes", check=False)
     text = refused.stdout + refused.stderr
     assert refused.returncode != 0 and "at least 1" in text, text[-3000:]
+    assert re.search(r"expires_?in_?days", text, re.IGNORECASE), "the message names the property"
     assert stack.stats() == {} and stack.active_keys() == {}, "the bad input was refused before any request"
     stack.cli.run("config", "rm", "expiresInDays")
 
