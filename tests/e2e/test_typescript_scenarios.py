@@ -113,6 +113,19 @@ def test_a_create_whose_answer_is_lost_is_retried_and_the_key_it_may_have_left_i
     assert set(ts_stack.active_keys()) == managed_ids(ts_stack)
 
 
+def settle(stack: Stack, within: float = 30.0) -> None:
+    """Wait until the emulator's keys stop changing: creates the killed run had sent finish on the server's
+    side (each is delayed), however loaded the machine is."""
+    deadline = time.monotonic() + within
+    seen = set(stack.active_keys())
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        now = set(stack.active_keys())
+        if now == seen:
+            return
+        seen = now
+
+
 def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(ts_stack: Stack) -> None:
     stack = ts_stack
     httpx.post(f"{stack.emulator.url}/_emulator/faults", json={"route": CREATE, "mode": "delay", "delay_ms": 400})
@@ -130,7 +143,7 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(ts_stack: Sta
         time.sleep(0.05)
     kill_tree(process.pid)
     process.wait()
-    time.sleep(1.5)
+    settle(stack)
     httpx.delete(f"{stack.emulator.url}/_emulator/faults")
 
     stack.cli.run("cancel", "--yes", check=False)
