@@ -1,13 +1,15 @@
 // Command sdkgen writes the Python, Node.js and Go SDKs of a Pulumi package schema with Pulumi's own code
-// generators, the ones the language hosts run for `pulumi package gen-sdk`. Those hosts cannot be obtained
-// here, so this does their part in one process: bind the schema once as the CLI does, hand each generator a
-// freshly bound copy as each host does, and write <out>/<language>/ from scratch.
+// generators, the ones the language hosts run for `pulumi package gen-sdk`. The Python host that
+// scripts/setup-pulumi builds does not answer that request, so this does the hosts' part in one process: bind
+// the schema once as the CLI does, hand each generator a freshly bound copy as each host does, and write
+// <out>/<language>/ from scratch.
 //
 //	sdkgen <schema.json> <out-dir>
 //
 // The package is generated in pack mode (schema meta.supportPack), as `pulumi package add` does for local
 // SDKs: every SDK then carries the schema's version (pyproject/setup.py, package.json, pulumi-plugin.json)
-// and the Go SDK gets its own go.mod, so a program can point a replace directive at it.
+// and the Go SDK gets its own go.mod, so a program can point a replace directive at it. The Node.js SDK is a
+// local SDK too (main bin/index.js, compiled by its postinstall script when npm installs it).
 package main
 
 import (
@@ -77,7 +79,7 @@ var generators = []struct {
 		return python.GeneratePackage(tool, p, nil, noPlugins{})
 	}},
 	{"nodejs", func(p *schema.Package) (map[string][]byte, error) {
-		return nodejs.GeneratePackage(tool, p, nil, nil, false, noPlugins{})
+		return nodejs.GeneratePackage(tool, p, nil, nil, true, noPlugins{})
 	}},
 	{"go", func(p *schema.Package) (map[string][]byte, error) {
 		return gogen.GeneratePackage(tool, p, nil)

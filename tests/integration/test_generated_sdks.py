@@ -1,7 +1,8 @@
-"""The SDKs in sdk/ are what scripts/gen-sdk makes of the schema today, and the TypeScript and Go ones compile.
+"""The SDKs in sdk/ are what scripts/gen-sdk makes of the schema today, and the TypeScript, Go and Java ones
+compile.
 
-These need Go and npm (the generators are Go packages; tsc and @pulumi/pulumi come from npm), so they run with
-the end-to-end tests.
+These need Go, npm and Maven (the generators are Go packages; tsc and @pulumi/pulumi come from npm, the Java SDK's
+dependencies from Maven), so they run with the end-to-end tests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IGNORED = {"build", "node_modules", "bin", "__pycache__", ".mypy_cache", "pulumi_ardent.egg-info"}
+IGNORED = {"build", "node_modules", "bin", "target", "__pycache__", ".mypy_cache", "pulumi_ardent.egg-info"}
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +61,10 @@ def test_a_schema_change_shows_as_a_difference(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     stale = differences(ROOT / "sdk", tmp_path / "sdk")
     assert "python/pulumi_ardent/api_key.py (differs)" in stale and "nodejs/apiKey.ts (differs)" in stale
+    assert "java/src/main/java/com/pulumi/ardent/ApiKey.java (differs)" in stale
 
 
-def test_the_typescript_and_go_examples_compile_against_the_generated_sdks() -> None:
+def test_the_typescript_go_and_java_examples_compile_against_the_generated_sdks() -> None:
     result = subprocess.run([str(ROOT / "scripts" / "check-sdks")], capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "all compiled" in result.stderr
