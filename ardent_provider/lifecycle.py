@@ -19,7 +19,9 @@ create and the old key's delete, so the decision to keep it is never only in mem
 records it (``previous_key_id``) and is the proof. ``delete`` leaves a key only when a state this run has seen
 holds it that way (the engine diffs a program's resources before it deletes what an earlier, interrupted run
 left pending delete), or when this run's ``diff`` decided a delete-before-replace whose create keeps it; a
-destroy, or a key no state holds, is revoked. A previous key that is no longer active is dropped from the
+destroy, or a key no state holds, is revoked. ``delete`` and ``create`` decide whether a replaced key is kept by
+one rule (a key is kept only by a replacement in its own org), and a ``create`` after a ``delete`` that kept the
+key records it whatever it sees, so the two cannot disagree. A previous key that is no longer active is dropped from the
 outputs at the next ``diff``, update or refresh, so no output names a revoked key's token.
 """
 
@@ -54,6 +56,7 @@ from .state import (
     SETTING_INPUTS,
     KeySpec,
     KeyState,
+    kept_by_update,
     whole_number,
 )
 
@@ -92,10 +95,17 @@ def key_status(expires_at: datetime | None, now: datetime) -> str:
 
 @dataclass(frozen=True)
 class Replacement:
-    """A key being replaced in this run, and how long its replacement's inputs keep it (None: not at all)."""
+    """A key being replaced in this run, how long its replacement's inputs keep it (None: not at all), and where.
+
+    ``target_org`` is the org the replacement is created in (None: not known when ``diff`` ran); a key is kept
+    only for a replacement in its own org. ``kept_at_delete`` notes that a delete-before-replace's ``delete``
+    already left the key active for the replacement: its ``create`` must then record it, whatever it sees.
+    """
 
     replaced: KeyState
     keep_days: int | None = None
+    target_org: str | None = None
+    kept_at_delete: bool = False
 
 
 class ReplacementLedger:
@@ -113,16 +123,28 @@ class ReplacementLedger:
         self._entries: dict[tuple[str | None, str], Replacement] = {}
         self._held: set[str] = set()
 
-    def record(self, identity: tuple[str | None, str], replaced: KeyState, keep_days: int | None = None) -> None:
-        """Remember the state of the key that the resource at ``identity`` is replacing."""
+    def record(
+        self,
+        identity: tuple[str | None, str],
+        replaced: KeyState,
+        keep_days: int | None = None,
+        target_org: str | None = None,
+    ) -> None:
+        """Remember the state of the key that the resource at ``identity`` is replacing, in ``target_org``."""
         with self._lock:
-            self._entries[identity] = Replacement(replaced, keep_days)
+            self._entries[identity] = Replacement(replaced, keep_days, target_org)
 
-    def take(self, identity: tuple[str | None, str]) -> KeyState | None:
-        """The replaced key's state, once; None when the resource replaces nothing."""
+    def take(self, identity: tuple[str | None, str]) -> Replacement | None:
+        """The replacement the resource at ``identity`` makes, once; None when it replaces nothing."""
         with self._lock:
-            entry = self._entries.pop(identity, None)
-        return entry.replaced if entry is not None else None
+            return self._entries.pop(identity, None)
+
+    def kept_at_delete(self, key_id: str) -> None:
+        """Note that ``delete`` left ``key_id`` active for its pending replacement to record as previous key."""
+        with self._lock:
+            for identity, entry in self._entries.items():
+                if entry.replaced.key_id == key_id:
+                    self._entries[identity] = replace(entry, kept_at_delete=True)
 
     def replacing(self, key_id: str) -> Replacement | None:
         """The replacement of ``key_id`` that ``diff`` decided and ``create`` has not made yet, if any."""
@@ -259,7 +281,10 @@ class KeyLifecycle:
                 previous_stale = _is_due(old.previous_revoke_after, now) or self._previous_gone(old, report=False)
         if replaces:
             keep_days = whole_number(news.get("keep_previous_for_days"))
-            self.ledger.record(KeySpec.from_inputs(news).identity, old, keep_days)
+            # A state of an earlier release records no org: its key lives in this (the configured) org.
+            recorded_old = replace(old, org_id=old.org_id or self.org_id)
+            known_target = target if isinstance(target, str) else None
+            self.ledger.record(KeySpec.from_inputs(news).identity, recorded_old, keep_days, known_target)
         if previous_stale:
             updates.append("previous_key_id")
         if old.pending_revoke_key_ids:
@@ -301,15 +326,25 @@ class KeyLifecycle:
         A replacement always creates a new key, even when ``adopt_key_id`` is still declared: the adopted
         key is the one being replaced.
         """
-        replaced = self.ledger.take(spec.identity)
-        if spec.adopt_key_id and replaced is None:
+        replacement = self.ledger.take(spec.identity)
+        if spec.adopt_key_id and replacement is None:
             return self._adopt(spec)
-        # Checked before the new key exists, against the list the plan already read.
-        keep = replaced is not None and self._keepable(replaced, spec.keep_previous_for_days)
+        if replacement is None:
+            return self._created_state(spec, self.mint(spec))
+        replaced = replacement.replaced
+        if replacement.kept_at_delete and replaced.org_id != self.org_id:
+            # Only a replacement in the key's own org keeps it; this one is elsewhere, so nothing would hold it.
+            # Revoked before the new key exists, so that a failure here loses no token.
+            self.revoke(replaced.key_id, replaced.org_id)
+            replacement = replace(replacement, kept_at_delete=False)
+        # The delete that came first already kept the key: this create records it whatever the org lists now (a
+        # key revoked or expired meanwhile is dropped from the outputs at the next diff or refresh). Otherwise
+        # checked before the new key exists, against the list the plan already read.
+        keep = replacement.kept_at_delete or self._keepable(replacement)
         state = self._created_state(spec, self.mint(spec))
-        if replaced is None or not keep:
+        if not keep:
             return state
-        return self._keep_replaced(state, replaced)
+        return self._keep_replaced(state, replaced, replacement.keep_days or 0)
 
     def mint(self, spec: KeySpec) -> CreatedKey:
         """Create a key in Ardent, retrying after ambiguous failures without ever revoking a key.
@@ -406,28 +441,30 @@ class KeyLifecycle:
             token=token,
         )
 
-    def _keepable(self, replaced: KeyState, days: int | None) -> bool:
-        """Whether a replaced key can be kept for ``days``: it is active in this org and has not expired.
+    def _keepable(self, replacement: Replacement) -> bool:
+        """Whether the replaced key can be kept for a grace period; the one rule of ``delete`` and ``create``.
 
-        The org's list is the proof that it is still active: a run interrupted before may have revoked it.
+        It can when the replacement's inputs ask for a grace period, the replacement is created in the key's
+        own org, the key has not expired, and its org lists it: the list is the proof that it is still active (a
+        run interrupted before may have revoked it).
         """
-        if not days or replaced.status != ACTIVE or replaced.org_id not in (None, self.org_id):
+        replaced = replacement.replaced
+        org = replaced.org_id or self.org_id
+        if not replacement.keep_days or replaced.status != ACTIVE or replacement.target_org != org:
             return False
         if _is_due(replaced.expires_at, self.service_now()):
             return False
         try:
-            return replaced.key_id in self.inventory().snapshot()
+            return replaced.key_id in self.inventory(org).snapshot()
         except ArdentError as error:
             self._warn(
-                f"Could not list org {self.org_id} to check that the replaced Ardent key {replaced.key_id} is still "
+                f"Could not list org {org} to check that the replaced Ardent key {replaced.key_id} is still "
                 f"active ({error}); it is not kept for a grace period."
             )
             return False
 
-    def _keep_replaced(self, state: KeyState, replaced: KeyState) -> KeyState:
-        """Record the replaced key as the new key's previous key, kept valid for the grace period."""
-        days = state.spec.keep_previous_for_days
-        assert days is not None
+    def _keep_replaced(self, state: KeyState, replaced: KeyState, days: int) -> KeyState:
+        """Record the replaced key as the new key's previous key, kept valid for ``days``."""
         self.ledger.hold(replaced.key_id)
         # The kept key's own predecessor and leftovers are now this resource's to revoke.
         handed_over = [*filter(None, [replaced.previous_key_id]), *replaced.pending_revoke_key_ids]
@@ -598,11 +635,10 @@ class KeyLifecycle:
                 f"Ardent key {old.key_id} ({old.spec.name!r}) is recorded with the role the program declares, "
                 f"{spec.role}: Ardent does not list a key's role, so it cannot be checked against the key."
             )
-        state = replace(
-            old,
-            spec=replace(spec, name=old.spec.name, role=old.spec.role or spec.role),
-            org_id=old.org_id or self.org_id,
+        kept = kept_by_update(
+            {"name": old.spec.name, "role": old.spec.role, "org_id": old.org_id}, spec.to_inputs(), self.org_id
         )
+        state = replace(old, spec=replace(spec, name=kept["name"], role=kept["role"]), org_id=kept["org_id"])
         if old.previous_key_id:
             due = _is_due(old.previous_revoke_after, self.service_now())
             revoked = due and not self.revoke_or_defer([old.previous_key_id], reason="the expired grace period")
@@ -624,9 +660,9 @@ class KeyLifecycle:
           recorded by a run that was interrupted before this delete; the engine diffs the program's resources
           before it deletes what was left pending delete): that state revokes it when the grace period ends,
           and took over its leftovers when it was created;
-        * this run's ``diff`` decided to replace it delete-before-replace, and the replacement's inputs keep
-          it: the ``create`` that follows records it as the new key's previous key. Its leftovers are revoked
-          now, as that create would.
+        * this run's ``diff`` decided to replace it delete-before-replace in its own org, and the replacement's
+          inputs keep it: the ``create`` that follows records it as the new key's previous key. Its leftovers
+          are revoked now, as that create would.
 
         A destroy, or a removed resource, has neither: everything is revoked.
         """
@@ -635,7 +671,8 @@ class KeyLifecycle:
         if self.ledger.held(state.key_id):
             return
         replacement = self.ledger.replacing(state.key_id)
-        if replacement is not None and self._keepable(replace(state, org_id=org), replacement.keep_days):
+        if replacement is not None and self._keepable(replace(replacement, replaced=replace(state, org_id=org))):
+            self.ledger.kept_at_delete(state.key_id)
             self._revoke_all(leftovers, org)
             self._warn(
                 f"Ardent key {state.key_id} ({state.spec.name!r}) is replaced delete-before-replace and kept active "

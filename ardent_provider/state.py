@@ -225,6 +225,21 @@ def whole_number(value: Any) -> int | None:
     return int(value)
 
 
+def kept_by_update(recorded: Mapping[str, Any], declared: Mapping[str, Any], default_org: Any) -> dict[str, Any]:
+    """The name, role and org an in-place update records, from the recorded outputs and the declared inputs.
+
+    An update never changes the key itself: it keeps its name and org (``default_org``, the configured org, when
+    a state of an earlier release recorded none), and its role once one is recorded (an imported key records
+    none until the program declares it). Both providers' updates, and the native provider's preview of one,
+    record these values.
+    """
+    return {
+        "name": recorded.get("name") or declared.get("name"),
+        "role": recorded.get("role") or declared.get("role"),
+        "org_id": recorded.get("org_id") or default_org,
+    }
+
+
 @dataclass(frozen=True)
 class KeySpec:
     """The checked inputs of one key: what the program declares."""

@@ -56,6 +56,7 @@ from ..state import (
     UNKNOWN,
     KeyState,
     is_unknown,
+    kept_by_update,
 )
 from ..validation import validate_inputs
 from .schema import SECRET_SETTINGS, schema_json
@@ -271,10 +272,8 @@ class ArdentProvider(Provider):
         olds = plain_map(request.olds)
         if request.preview:
             planned = {**olds, **{name: news.get(name) for name in INPUT_NAMES}}
-            # What KeyLifecycle.update records: the key keeps its name and org, and its role once one is recorded.
-            planned["name"] = olds.get("name") or news.get("name")
-            planned["role"] = olds.get("role") or news.get("role")
-            planned["org_id"] = olds.get("org_id") or news.get("org_id") or UNKNOWN
+            # The org of a state that records none is the one the inputs ask for: a different one would replace.
+            planned.update(kept_by_update(olds, news, news.get("org_id") or UNKNOWN))
             return UpdateResponse(outputs(planned, secrets))
         with about(request.urn):
             state = await asyncio.to_thread(self.steps.update, request.resource_id, olds, news)

@@ -375,9 +375,10 @@ def test_two_resources_of_one_name_under_different_parents_keep_their_own_predec
 def test_the_ledger_hands_each_replaced_state_out_once() -> None:
     ledger = ReplacementLedger()
     old = KeyState(spec=spec("x"), key_id="key_1")
-    ledger.record(("urn:p", "x"), old)
+    ledger.record(("urn:p", "x"), old, 2, "org_1")
     assert ledger.take(("urn:q", "x")) is None
-    assert ledger.take(("urn:p", "x")) is old
+    taken = ledger.take(("urn:p", "x"))
+    assert taken is not None and taken.replaced is old and (taken.keep_days, taken.target_org) == (2, "org_1")
     assert ledger.take(("urn:p", "x")) is None
 
 
@@ -386,6 +387,10 @@ def test_the_ledger_knows_a_pending_replacement_by_key_and_the_keys_states_hold(
     ledger.record(("urn:p", "x"), KeyState(spec=spec("x"), key_id="key_1"), 3)
     found = ledger.replacing("key_1")
     assert found is not None and found.keep_days == 3 and ledger.replacing("key_2") is None
+    assert not found.kept_at_delete
+    ledger.kept_at_delete("key_1")
+    found = ledger.replacing("key_1")
+    assert found is not None and found.kept_at_delete
     ledger.take(("urn:p", "x"))
     assert ledger.replacing("key_1") is None
     assert not ledger.held("key_1")
@@ -606,6 +611,42 @@ def test_delete_before_replace_revokes_the_old_keys_own_previous_key_at_once(wor
     assert not world.works(first.token) and world.works(second.token)
     third = run.create(KeySpec.from_inputs(news))
     assert third.previous_key_id == second.key_id and third.pending_revoke_key_ids == ()
+
+
+def test_delete_before_replace_into_another_org_revokes_the_old_key_at_delete(world: World) -> None:
+    other = httpx.post(f"{world.emulator.url}/_emulator/orgs").json()
+    ledger = ReplacementLedger()
+    home_client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    other_client = ArdentClient(other["token"], api_url=world.emulator.url, retry=FAST_RETRY)
+    home = KeyLifecycle(home_client, world.emulator.org_id, warn=world.warnings.append, ledger=ledger)
+    there = KeyLifecycle(other_client, other["org_id"], warn=world.warnings.append, ledger=ledger)
+    old = home.create(spec("moving", **GRACE))
+    news = news_of(old.spec, org_id=other["org_id"])
+    # As the providers run it: the plan on the target org's lifecycle, the delete on the old key's own.
+    assert "org_id" in there.plan(old, news, other["org_id"]).replaces
+    home.delete(old)
+    assert not world.works(old.token), "no replacement in another org keeps the key: the delete revokes it"
+    new = there.create(KeySpec.from_inputs(news))
+    assert new.org_id == other["org_id"] and new.previous_key_id is None and new.previous_token is None
+    home_client.close()
+    other_client.close()
+
+
+def test_delete_before_replace_records_the_kept_key_even_when_the_create_cannot_list_the_org(world: World) -> None:
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    # A list at most this old is reused; a run with other resources between the delete and the create re-lists.
+    run = KeyLifecycle(client, world.emulator.org_id, warn=world.warnings.append, inventory_max_age=0)
+    old = run.create(spec("dbr", **GRACE))
+    news = news_of(old.spec, rotation_triggers={"r": "2"})
+    assert run.plan(old, news).replaces
+    run.delete(old)
+    assert world.works(old.token)
+    world.fault(LIST, "status", status=503)
+    new = run.create(KeySpec.from_inputs(news))
+    world.clear_faults()
+    assert new.previous_key_id == old.key_id and new.previous_token == old.token, "the kept key has a state holding it"
+    assert world.works(old.token) and world.works(new.token)
+    client.close()
 
 
 def test_delete_that_cannot_revoke_raises_so_the_state_keeps_the_key(world: World) -> None:
