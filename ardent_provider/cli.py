@@ -359,8 +359,9 @@ def _add_drift_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "drift",
         help="check that the keys Pulumi stacks manage are in order in their orgs",
         description="Report the given stacks' own keys that are missing (revoked or deleted), expired, expiring "
-        "(with --expiring-within), awaiting revocation, changed outside Pulumi, or held up by an operation an "
-        "interrupted run left pending; other keys of the org are not the stacks' business and are ignored "
+        "(with --expiring-within), awaiting revocation, changed outside Pulumi, held up by an operation an "
+        "interrupted run left pending, or left active by an interrupted delete-before-replace; other keys of "
+        "the org are not the stacks' business and are ignored "
         "unless --unmanaged is given. Exit 0: the stacks' keys are in order; 1: drift; 2: could not check.",
     )
     add_stack_options(parser)
