@@ -112,15 +112,26 @@ def drift(args: argparse.Namespace) -> int:
     if problem:
         # Refused before any stack is read, without the "could not check" of a check that was tried.
         return _say_error("drift", problem, as_json=args.json)
+    unread_stacks: dict[str, str] = {}
     try:
         views = read_stacks(args)
         readings, failures = read_each_org(views)
         if not readings:
             raise CheckError("; ".join(failure.reason for failure in failures))
         if args.unmanaged:
-            # The keys any provider of any stack of the backend runs with are accounted for, not unmanaged.
-            readings = with_credentials(readings, _backend_keys(args, views).credentials)
-        findings = drift_findings(views, readings, args.expiring_within, unmanaged=args.unmanaged, failures=failures)
+            # The keys any provider of any stack of the backend runs with are accounted for, not unmanaged; a
+            # stack that could not be read leaves its providers' keys unknown, which the report must say.
+            backend = _backend_keys(args, views)
+            readings = with_credentials(readings, backend.credentials)
+            unread_stacks = dict(backend.unreadable)
+        findings = drift_findings(
+            views,
+            readings,
+            args.expiring_within,
+            unmanaged=args.unmanaged,
+            failures=failures,
+            unread_stacks=unread_stacks,
+        )
     except (CheckError, ArdentError, ValueError) as error:
         return _say_error("drift", f"could not check: {error}", as_json=args.json)
     if args.json:
@@ -129,7 +140,7 @@ def drift(args: argparse.Namespace) -> int:
         orgs = [reading.org_id for reading in readings]
         labels = [view.ref.label for view in views]
         print(render_drift_table(findings, labels, orgs, unmanaged=args.unmanaged))
-    if failures:
+    if failures or unread_stacks:
         return EXIT_ERROR
     return EXIT_DRIFT if findings else EXIT_CLEAN
 
@@ -348,8 +359,9 @@ def _add_drift_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "drift",
         help="check that the keys Pulumi stacks manage are in order in their orgs",
         description="Report the given stacks' own keys that are missing (revoked or deleted), expired, expiring "
-        "(with --expiring-within), awaiting revocation, changed outside Pulumi, or held up by an operation an "
-        "interrupted run left pending; other keys of the org are not the stacks' business and are ignored "
+        "(with --expiring-within), awaiting revocation, changed outside Pulumi, held up by an operation an "
+        "interrupted run left pending, or left active by an interrupted delete-before-replace; other keys of "
+        "the org are not the stacks' business and are ignored "
         "unless --unmanaged is given. Exit 0: the stacks' keys are in order; 1: drift; 2: could not check.",
     )
     add_stack_options(parser)

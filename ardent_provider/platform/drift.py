@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +13,15 @@ from .render import service_timespec, table, wire_time
 from .stacks import PENDING_DELETE, PENDING_REVOKE, ManagedKey, PendingOperation, StackView
 
 # What each mode can report, in the README's words; `--unmanaged` adds the last one.
-OWN_KEY_PROBLEMS: tuple[str, ...] = ("pending_operation", "missing", "expired", "expiring", "revoke_pending", "changed")
+OWN_KEY_PROBLEMS: tuple[str, ...] = (
+    "pending_operation",
+    "pending_replacement",
+    "missing",
+    "expired",
+    "expiring",
+    "revoke_pending",
+    "changed",
+)
 UNMANAGED_PROBLEM = "unmanaged"
 # The row of an org that could not be read: its keys were not checked.
 ERROR_PROBLEM = "error"
@@ -45,13 +53,16 @@ def find_drift(
     *,
     pending: Sequence[PendingOperation] = (),
     unmanaged: bool = False,
+    unread_stacks: Sequence[str] = (),
 ) -> list[Finding]:
     """Compare what stacks manage with what the org has; findings in the order of :func:`finding_order`.
 
-    By default only the stacks' own keys are judged: ``pending`` operations left by interrupted runs, missing,
-    expired, expiring (with ``expiring_within``), awaiting revocation, or changed out of band. A key whose
-    resource has a pending operation is reported with that operation, not as missing. ``unmanaged`` adds
-    the org's keys that none of the stacks manage; ``credentials`` (the keys the stacks run with) never are.
+    By default only the stacks' own keys are judged: ``pending`` operations left by interrupted runs, still
+    active keys of a resource whose delete-before-replace was interrupted, missing, expired, expiring (with
+    ``expiring_within``), awaiting revocation, or changed out of band. A key whose resource has a pending
+    operation is reported with that operation, not as missing. ``unmanaged`` adds the org's keys that none of
+    the stacks manage; ``credentials`` (the keys the stacks run with) never are. ``unread_stacks`` (labels of
+    backend stacks whose credentials are unknown) are named in each unmanaged key's detail.
     """
     timespec = service_timespec(listed)
     by_id = {key.id: key for key in listed}
@@ -82,6 +93,11 @@ def find_drift(
     for item in managed:
         key = by_id.get(item.key_id)
         label = "kept previous key" if item.kind == "previous" else "key"
+        if item.pending_replacement:
+            # Not active: the interrupted delete already revoked it, as it was meant to.
+            if key is not None:
+                add("pending_replacement", key.id, item, key, _replacement_detail(item))
+            continue
         if item.kind == PENDING_REVOKE:
             if key is not None:
                 add(
@@ -118,9 +134,15 @@ def find_drift(
                 add("changed", key.id, item, key, f"changed outside Pulumi: {'; '.join(changes)}")
     if unmanaged:
         managed_ids = {item.key_id for item in managed}
+        detail = "active in the org, managed by none of the given stacks"
+        if unread_stacks:
+            detail += (
+                f"; stack(s) {', '.join(unread_stacks)} of the backend could not be read, so it may be a key whose "
+                "token their ardent providers run with"
+            )
         for key in listed:
             if key.id not in managed_ids and key.id not in credentials:
-                add(UNMANAGED_PROBLEM, key.id, None, key, "active in the org, managed by none of the given stacks")
+                add(UNMANAGED_PROBLEM, key.id, None, key, detail)
     return sorted(findings, key=finding_order)
 
 
@@ -129,6 +151,15 @@ def _pending_detail(operation: PendingOperation) -> str:
         f"an interrupted run left a `{operation.kind}` operation pending on this resource; settle it with "
         f"`pulumi refresh --yes --clear-pending-creates --stack {operation.stack}` in the project's directory, "
         "then `pulumi up`"
+    )
+
+
+def _replacement_detail(item: ManagedKey) -> str:
+    return (
+        "an interrupted delete-before-replace left this resource marked `pendingReplacement` with its key still "
+        "active; a `pulumi destroy` now would drop it without revoking the key: run `pulumi up --stack "
+        f"{item.stack}` in the project's directory first, so that the replacement finishes and the key is kept for "
+        "its grace period or revoked"
     )
 
 
@@ -171,11 +202,11 @@ def render_drift_table(
             "the org has no unmanaged key" if len(orgs) < 2 else f"none of orgs {', '.join(orgs)} has an unmanaged key"
         )
         return f"{clean}, and {where}."
-    several = len({*orgs, *(f.org_id for f in findings)}) > 1
+    several = len({*orgs, *(f.org_id for f in findings if f.org_id)}) > 1
     headers = (*(("ORG",) if several else ()), "PROBLEM", "KEY ID", "NAME", "STACK", "RESOURCE", "EXPIRES", "DETAIL")
     rows = [
         (
-            *((f.org_id,) if several else ()),
+            *((f.org_id or "-",) if several else ()),
             f.problem,
             f.key_id or "-",
             f.name or "-",
@@ -205,6 +236,24 @@ def failure_finding(failure: OrgFailure) -> Finding:
     )
 
 
+def unread_stack_finding(label: str, reason: str) -> Finding:
+    """The error row of a backend stack that ``--unmanaged`` could not read: the keys it runs with are unknown."""
+    project, _, stack = label.rpartition("/")
+    return Finding(
+        problem=ERROR_PROBLEM,
+        org_id="",
+        project=project or None,
+        stack=stack,
+        resource=None,
+        kind="stack",
+        key_id=None,
+        name=None,
+        expires_at=None,
+        detail=f"this stack of the backend could not be read, so the keys its ardent providers run with are not "
+        f"known and the unmanaged keys listed may include them: {reason}",
+    )
+
+
 def drift_findings(
     views: Sequence[StackView],
     readings: Sequence[OrgReading],
@@ -212,11 +261,14 @@ def drift_findings(
     *,
     unmanaged: bool = False,
     failures: Sequence[OrgFailure] = (),
+    unread_stacks: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every org's findings, each org compared only with the keys the stacks manage in it; in report order.
 
-    Each org of ``failures`` (not read) gives one error row instead of its findings.
+    Each org of ``failures`` (not read) gives one error row instead of its findings; with ``unmanaged``, each
+    backend stack of ``unread_stacks`` (label: why it could not be read) gives an error row too.
     """
+    unread = dict(unread_stacks or {})
     managed = [item for view in views for item in view.managed]
     pending = [operation for view in views for operation in view.pending]
     findings = [
@@ -231,9 +283,11 @@ def drift_findings(
             reading.org_id,
             pending=[operation for operation in pending if operation.org_id == reading.org_id],
             unmanaged=unmanaged,
+            unread_stacks=sorted(unread),
         )
     ]
     findings.extend(failure_finding(failure) for failure in failures)
+    findings.extend(unread_stack_finding(label, reason) for label, reason in sorted(unread.items()))
     return sorted(findings, key=finding_order)
 
 
@@ -247,7 +301,8 @@ def drift_report(
     """The ``--json`` document; ``org_id``, ``api_url`` and ``checked_at`` are those of the first stack's org.
 
     When that org could not be read, those of the first org read. ``drift`` is True only for findings of orgs
-    read; an org not read is an ``error`` finding and named in ``unreadable_orgs``.
+    read; an org not read is an ``error`` finding and named in ``unreadable_orgs``. A backend stack that
+    ``--unmanaged`` could not read is an ``error`` finding with ``org_id`` "" and ``kind`` ``stack``.
     """
     first = next((reading for reading in readings if reading.org_id == views[0].settings.org_id), readings[0])
     return {
@@ -269,5 +324,7 @@ def drift_report(
             for reading in readings
         ],
         "mode": "unmanaged" if unmanaged else "own",
-        "unreadable_orgs": sorted({finding.org_id for finding in findings if finding.problem == ERROR_PROBLEM}),
+        "unreadable_orgs": sorted(
+            {finding.org_id for finding in findings if finding.problem == ERROR_PROBLEM and finding.org_id}
+        ),
     }

@@ -68,6 +68,14 @@ class OrgFailure:
         return provider_label(f"{self.project}/{self.stack}" if self.project else self.stack, self.provider)
 
 
+class UnreadableOrgError(CheckError):
+    """An org that cannot be read, and the provider whose credentials were tried or could not be read."""
+
+    def __init__(self, message: str, source: CredentialSource) -> None:
+        super().__init__(message)
+        self.source = source
+
+
 def render_failures(failures: Sequence[OrgFailure]) -> list[str]:
     """The orgs that could not be read, as error rows: org, stack, provider resource, why and what to do."""
     if not failures:
@@ -105,7 +113,8 @@ def org_credentials(org_id: str, views: Sequence[StackView]) -> tuple[Settings, 
     the provider's rule (an ``orgs`` entry for the org, else the provider's own token). Chosen: the first provider
     that works in the org with credentials of the org's own, else the first with the org's own credentials, else
     the first working in the org, which lends its default token (the org may well refuse it). The providers that
-    work in the org must agree on its API URL.
+    work in the org must agree on its API URL. When no provider has the org's own credentials and a provider
+    working in the org could not have its settings read, the org is not read: :class:`UnreadableOrgError` names it.
     """
     resolved: list[tuple[CredentialSource, Settings]] = []
     problems: list[str] = []
@@ -127,11 +136,14 @@ def org_credentials(org_id: str, views: Sequence[StackView]) -> tuple[Settings, 
             "them in separate runs"
         )
     candidates = [(source, settings) for source, settings in resolved if not urls or settings.api_url in urls]
-    chosen = (
-        next(((src, settings) for src, settings in candidates if settings.own_credentials and src.uses(org_id)), None)
-        or next(((src, settings) for src, settings in candidates if settings.own_credentials), None)
-        or next(((src, settings) for src, settings in candidates if src.uses(org_id)), None)
-    )
+    chosen = next(
+        ((src, settings) for src, settings in candidates if settings.own_credentials and src.uses(org_id)), None
+    ) or next(((src, settings) for src, settings in candidates if settings.own_credentials), None)
+    unread = next((src for view in views for src in view.sources() if src.problem and src.uses(org_id)), None)
+    if chosen is None and unread is not None:
+        # Lending another provider's default token would only hide why this provider's org is not read.
+        raise UnreadableOrgError(unread.problem, unread)
+    chosen = chosen or next(((src, settings) for src, settings in candidates if src.uses(org_id)), None)
     if chosen is None:
         # Every provider working in the org failed to resolve it, so each failure says what that one lacks.
         raise CheckError(f"org {org_id} cannot be read: {'; '.join(problems)}")
@@ -143,27 +155,23 @@ def stack_tokens(views: Sequence[StackView]) -> list[tuple[str, SecretToken]]:
     return [(source.label, token) for view in views for source in view.sources() for token in source.tokens()]
 
 
-def read_org(
-    org_id: str, views: Sequence[StackView], settings: Settings, source: CredentialSource | StackView
-) -> OrgReading:
+def read_org(org_id: str, views: Sequence[StackView], settings: Settings, source: CredentialSource) -> OrgReading:
     """List one org's keys with ``settings`` (one call) and learn the service's time; failures say what to set."""
-    chosen = source if isinstance(source, CredentialSource) else CredentialSource(source)
     try:
         with ArdentClient(settings.token, api_url=settings.api_url) as client:
             listed = tuple(client.list_keys(org_id))
             now = client.server_now()
     except ArdentError as error:
-        raise CheckError(unreadable_org(org_id, settings, chosen, error)) from None
+        raise UnreadableOrgError(unreadable_org(org_id, settings, source, error), source) from None
     credentials = credential_key_ids(listed, stack_tokens(views))
-    return OrgReading(org_id, settings, chosen.label, listed, credentials, now)
+    return OrgReading(org_id, settings, source.label, listed, credentials, now)
 
 
-def unreadable_org(org_id: str, settings: Settings, source: CredentialSource | StackView, error: ArdentError) -> str:
+def unreadable_org(org_id: str, settings: Settings, source: CredentialSource, error: ArdentError) -> str:
     """Why an org could not be read, naming the stack, its provider resource and what to set (never the token)."""
-    chosen = source if isinstance(source, CredentialSource) else CredentialSource(source)
-    ref = chosen.ref
-    if chosen.provider:
-        whose = f"provider resource {chosen.provider} of stack {ref.label}"
+    ref = source.ref
+    if source.provider:
+        whose = f"provider resource {source.provider} of stack {ref.label}"
         org_setting = f"the orgId and apiUrl inputs of {whose}, and its keys' orgId"
         org_token_setting = f"its `orgs.{org_id}.token` input (a secret), then `pulumi up` there"
     else:
@@ -172,7 +180,7 @@ def unreadable_org(org_id: str, settings: Settings, source: CredentialSource | S
         org_token_setting = org_token_command(org_id, ref.name, str(ref.project.directory))
     place = CredentialPlace(
         token=f"{whose}'s token for it" if settings.own_credentials else f"{whose}'s default token",
-        token_setting=chosen.token_setting(org_id),
+        token_setting=source.token_setting(org_id),
         org_setting=org_setting,
         org_token_setting=org_token_setting,
         own_credentials=settings.own_credentials,
@@ -193,6 +201,8 @@ def read_each_org(views: Sequence[StackView]) -> tuple[list[OrgReading], list[Or
             settings, source = org_credentials(org_id, views)
             return read_org(org_id, views, settings, source)
         except CheckError as error:
+            if isinstance(error, UnreadableOrgError):
+                source = error.source
             if source is None:
                 return OrgFailure(org_id, str(error))
             return OrgFailure(org_id, str(error), source.ref.project.name, source.ref.stack, source.provider)

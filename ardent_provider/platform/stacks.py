@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ArdentError
+from ..errors import ArdentConfigurationError, ArdentError
 from ..files import project_file
 from ..models import SecretToken
 from ..pulumi_version import MIN_CLI_VERSION, cli_too_old
@@ -84,7 +84,11 @@ class StackRef:
 
 @dataclass(frozen=True)
 class ManagedKey:
-    """A key that a stack's state says it manages, and the org it lives in ("" until known)."""
+    """A key that a stack's state says it manages, and the org it lives in ("" until known).
+
+    ``pending_replacement``: its resource is marked ``pendingReplacement`` (an interrupted delete-before-replace
+    deleted it and never created the replacement); a destroy would drop it without asking the provider.
+    """
 
     stack: str
     resource: str
@@ -97,6 +101,7 @@ class ManagedKey:
     expires_at: str | None = None
     role: str | None = None
     provider: str = ""
+    pending_replacement: bool = False
 
     @property
     def label(self) -> str:
@@ -109,11 +114,13 @@ class ProviderConfig:
     """An explicit ``pulumi:providers:ardent`` resource of a stack, and the settings its state records.
 
     ``config`` holds them under the stack config names (``ardent:token``, ``ardent:orgId``, ``ardent:apiUrl``,
-    ``ardent:orgs``), secrets decrypted, so it stays out of ``repr``.
+    ``ardent:orgs``), secrets decrypted, so it stays out of ``repr``. ``problem`` says why the settings could not
+    all be read ("" when they could); ``config`` then holds only those that could.
     """
 
     resource: str
     config: Mapping[str, object] = field(default_factory=dict, repr=False)
+    problem: str = ""
 
     @property
     def org_id(self) -> str:
@@ -212,14 +219,29 @@ class CredentialSource:
         items: Iterable[ManagedKey | PendingOperation] = (*self.view.managed, *self.view.pending)
         return any(item.org_id == org_id and item.provider == self.provider for item in items)
 
+    @property
+    def problem(self) -> str:
+        """Why this explicit provider's recorded settings could not be read ("" when they could)."""
+        return self.view.providers[self.provider].problem if self.provider else ""
+
     def settings_for(self, org_id: str) -> Settings:
-        """The settings this provider would take for ``org_id`` (its ``orgs`` entry, else its default token)."""
+        """The settings this provider would take for ``org_id`` (its ``orgs`` entry, else its default token).
+
+        A provider whose settings could not be read raises :class:`ArdentConfigurationError` saying why.
+        """
         if not self.provider:
             return self.view.settings_for(org_id)
+        if self.problem:
+            raise ArdentConfigurationError(self.problem)
         return resolve_settings(self.view.providers[self.provider].config, org_id=org_id)
 
     def tokens(self) -> list[SecretToken]:
-        """Every token this provider holds (its own and its ``orgs`` entries'), and the one it falls back on."""
+        """Every token this provider holds (its own and its ``orgs`` entries'), and the one it falls back on.
+
+        The fallback is its default settings' token, which, when its config sets none, is ``ARDENT_TOKEN`` from
+        the environment of this ``ardent-keys`` process (as the provider would take it from the environment of
+        the ``pulumi`` that runs it).
+        """
         config = self.view.providers[self.provider].config if self.provider else self.view.config
         found = configured_tokens(config)
         with contextlib.suppress(ArdentError):  # no usable default settings: the tokens it holds are all it has
@@ -378,23 +400,41 @@ def exported_state(name: str, directory: Path, *, show_secrets: bool = False) ->
 
 
 def stack_providers(ref: StackRef, names: Collection[str]) -> dict[str, ProviderConfig]:
-    """The settings of the stack's explicit providers ``names``, decrypted by the stack's secrets provider."""
-    document = exported_state(ref.name, ref.project.directory, show_secrets=True)
-    if not isinstance(document, dict):
-        raise CheckError(
-            f"`pulumi stack export --stack {ref.name} --show-secrets` in {ref.project.directory} printed no state"
-        )
+    """The settings of the stack's explicit providers ``names``, decrypted by the stack's secrets provider.
+
+    A provider whose settings cannot be read (the state cannot be decrypted, a setting is still encrypted, the
+    state records no such provider) is returned with a ``problem`` saying why and what to do, so that only the
+    orgs it works in go unread.
+    """
+    command = f"`pulumi stack export --stack {ref.name} --show-secrets` in {ref.project.directory}"
     try:
-        found = providers_in_deployment(document)
+        document = exported_state(ref.name, ref.project.directory, show_secrets=True)
+    except ValueError as error:
+        document, failure = None, f"{command} printed no JSON ({error})"
     except CheckError as error:
-        raise CheckError(f"stack {ref.label}: {error}") from None
-    missing = sorted(set(names) - set(found))
-    if missing:
-        raise CheckError(
-            f"stack {ref.label}: its keys name provider resource(s) {', '.join(missing)}, which its state does not "
-            "record; run `pulumi refresh` there"
+        document, failure = None, str(error)
+    else:
+        failure = "" if isinstance(document, dict) else f"{command} printed no state"
+    if not isinstance(document, dict):
+        reason = (
+            f"its settings could not be decrypted: {failure}; check that this shell can decrypt the stack's secrets"
         )
-    return {name: found[name] for name in names}
+        return {
+            name: ProviderConfig(name, problem=f"provider resource {name} of stack {ref.label}: {reason}")
+            for name in names
+        }
+    found = providers_in_deployment(document)
+    providers: dict[str, ProviderConfig] = {}
+    for name in names:
+        if name not in found:
+            reason = "the stack's keys name it, but its state records no such provider; run `pulumi refresh` there"
+            providers[name] = ProviderConfig(name, problem=f"provider resource {name} of stack {ref.label}: {reason}")
+        elif found[name].problem:
+            reason = f"{found[name].problem}; run `pulumi up` there so that the state records its settings again"
+            providers[name] = replace(found[name], problem=f"stack {ref.label}: {reason}")
+        else:
+            providers[name] = found[name]
+    return providers
 
 
 def export_stack(ref: StackRef) -> dict[str, Any]:
@@ -476,7 +516,8 @@ def providers_in_deployment(deployment: Mapping[str, Any], *, defaults: bool = F
     """The ``ardent`` provider resources of a ``pulumi stack export --show-secrets`` document, by name.
 
     Explicit providers only, unless ``defaults``: the default provider's recorded settings are those of the stack
-    config at the last update. A provider replaced by an interrupted run (``delete``) is left out.
+    config at the last update. A provider replaced by an interrupted run (``delete``) is left out. A setting
+    that is still encrypted (or not a readable secret) is left out and named in the provider's ``problem``.
     """
     found: dict[str, ProviderConfig] = {}
     for resource in _resources(deployment, "resources"):
@@ -487,21 +528,23 @@ def providers_in_deployment(deployment: Mapping[str, Any], *, defaults: bool = F
             continue
         recorded = resource.get("outputs") or resource.get("inputs")
         properties = recorded if isinstance(recorded, dict) else {}
-        config = {
-            PROVIDER_SETTINGS[key]: _revealed(value, f"the `{key}` of provider resource {name}")
-            for key, value in properties.items()
-            if key in PROVIDER_SETTINGS and value not in (None, "")
-        }
-        found[name] = ProviderConfig(name, config)
+        config: dict[str, object] = {}
+        problems: list[str] = []
+        for key, value in properties.items():
+            if key not in PROVIDER_SETTINGS or value in (None, ""):
+                continue
+            try:
+                config[PROVIDER_SETTINGS[key]] = _revealed(value, f"the `{key}` of provider resource {name}")
+            except CheckError as error:
+                problems.append(str(error))
+        found[name] = ProviderConfig(name, config, "; ".join(problems))
     return found
 
 
-def has_ardent_provider(deployment: Mapping[str, Any], *, explicit_only: bool = True) -> bool:
-    """Whether a state records an ``ardent`` provider resource (an explicit one, unless ``explicit_only`` is off)."""
+def has_ardent_provider(deployment: Mapping[str, Any]) -> bool:
+    """Whether a state records an ``ardent`` provider resource (the default one or an explicit one)."""
     return any(
-        isinstance(resource, dict)
-        and resource.get("type") == NATIVE_PROVIDER_TYPE
-        and not (explicit_only and is_default_provider(str(resource.get("urn", "")).split("::", 3)[-1]))
+        isinstance(resource, dict) and resource.get("type") == NATIVE_PROVIDER_TYPE
         for resource in _resources(deployment, "resources")
     )
 
@@ -524,6 +567,7 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
             continue
         # A resource's kept previous and pending keys live in its org; state of older releases names none.
         org = _text(outputs.get("org_id")) or ""
+        replacing = resource.get("pendingReplacement") is True
         key_id = _text(resource.get("id")) or _text(outputs.get("key_id"))
         if key_id:
             scopes = outputs.get("scopes")
@@ -541,15 +585,40 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
                     _text(outputs.get("expires_at")),
                     _text(outputs.get("role")),
                     provider,
+                    replacing,
                 )
             )
         previous = _text(outputs.get("previous_key_id"))
         if previous:
-            found.append(ManagedKey(stack, name, previous, None, "previous", project, org, provider=provider))
+            found.append(
+                ManagedKey(
+                    stack,
+                    name,
+                    previous,
+                    None,
+                    "previous",
+                    project,
+                    org,
+                    provider=provider,
+                    pending_replacement=replacing,
+                )
+            )
         pending = outputs.get("pending_revoke_key_ids")
         for old_id in pending if isinstance(pending, list) else []:
             if _text(old_id):
-                found.append(ManagedKey(stack, name, old_id, None, PENDING_REVOKE, project, org, provider=provider))
+                found.append(
+                    ManagedKey(
+                        stack,
+                        name,
+                        old_id,
+                        None,
+                        PENDING_REVOKE,
+                        project,
+                        org,
+                        provider=provider,
+                        pending_replacement=replacing,
+                    )
+                )
     return found
 
 
@@ -679,6 +748,8 @@ def provider_tokens(document: Mapping[str, Any], label: str) -> list[tuple[str, 
     found: list[tuple[str, SecretToken]] = []
     for name, provider in providers_in_deployment(document, defaults=True).items():
         source = provider_label(label, "" if is_default_provider(name) else name)
+        if provider.problem:
+            raise CheckError(provider.problem)
         found.extend((source, token) for token in configured_tokens(provider.config))
     return found
 
@@ -709,7 +780,7 @@ def read_backend_keys(home: Project, already_read: Collection[str] = ()) -> Back
         if problem is not None or not isinstance(document, dict):
             return label, problem or "its state is not a JSON object"
         tokens: list[tuple[str, SecretToken]] = []
-        if has_ardent_provider(document, explicit_only=False):
+        if has_ardent_provider(document):
             try:
                 revealed = exported_state(name, home.directory, show_secrets=True)
                 tokens = provider_tokens(revealed if isinstance(revealed, dict) else {}, label)

@@ -1426,6 +1426,30 @@ def test_drift_reports_an_operation_left_pending_with_the_command_that_settles_i
     assert "outside Pulumi" not in table.out and "pending_operation" in table.out
 
 
+def test_drift_reports_a_key_an_interrupted_delete_before_replace_left_active_and_not_one_it_revoked(
+    world: World,
+) -> None:
+    web = world.project("web")
+    held, _ = world.key("held")
+    done = world.revoked_key("done")
+    web.add_stack("prod", world.config(), [Managed("held", held), Managed("done", done)])
+    state = world.backend / ".pulumi" / "stacks" / "web" / "prod.json"
+    document = json.loads(state.read_text())
+    for resource in document["deployment"]["resources"]:
+        if resource.get("id") in (held, done):
+            resource["pendingReplacement"] = True
+    state.write_text(json.dumps(document))
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    table = world.ardent_keys("drift", *cwd(web), "--stack", "prod")
+
+    assert result.code == table.code == 1, result
+    (finding,) = result.json()["findings"]
+    assert (finding["problem"], finding["resource"], finding["key_id"]) == ("pending_replacement", "held", held)
+    assert "run `pulumi up --stack prod`" in finding["detail"] and "`pulumi destroy`" in finding["detail"]
+    assert "pending_replacement" in table.out and "missing" not in table.out
+
+
 def test_revoke_refuses_a_key_that_another_project_of_the_backend_manages_without_its_cwd(
     world: World, two_projects: tuple[Project, Project, dict[str, str]]
 ) -> None:
@@ -1454,6 +1478,27 @@ def test_revoke_refuses_every_key_while_a_stack_of_the_backend_cannot_be_read(
     assert result.lines()[ids["orphan"]].startswith("refused")
     assert "could not be read" in result.out and "batch/prod" in result.out and "access denied" in result.out
     assert ids["orphan"] in world.active()
+
+
+def test_drift_unmanaged_names_a_backend_stack_it_could_not_read_and_exits_2(
+    world: World, two_projects: tuple[Project, Project, dict[str, str]]
+) -> None:
+    web, _, ids = two_projects
+    world.monkeypatch.setenv("FAKE_PULUMI_UNREADABLE", "organization/batch/prod")
+
+    result = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--all-stacks", "--json")
+    table = world.ardent_keys("drift", "--unmanaged", *cwd(web), "--all-stacks")
+
+    assert result.code == table.code == 2, result
+    findings = result.json()["findings"]
+    (error,) = [f for f in findings if f["problem"] == "error"]
+    assert (error["org_id"], error["project"], error["stack"], error["kind"]) == ("", "batch", "prod", "stack")
+    assert "access denied" in error["detail"] and "may include them" in error["detail"]
+    unmanaged = [f for f in findings if f["problem"] == "unmanaged"]
+    assert sorted(f["key_id"] for f in unmanaged) == sorted([ids["batch-prod"], ids["orphan"]])
+    assert all("batch/prod of the backend could not be read" in f["detail"] for f in unmanaged)
+    assert result.json()["unreadable_orgs"] == []
+    assert "error" in table.out and "access denied" in table.out
 
 
 def test_revoke_shows_the_plan_and_without_a_terminal_or_yes_revokes_nothing(world: World) -> None:
@@ -1698,6 +1743,32 @@ def test_an_org_whose_explicit_provider_is_refused_is_an_error_row_naming_the_pr
     )
     assert error["detail"].endswith(unread["reason"]) and "HTTP 401" in unread["reason"]
     assert [org["org_id"] for org in audit.json()["orgs"]] == [world.org_id], "the other org is still audited"
+
+
+def test_an_explicit_provider_whose_settings_cannot_be_decrypted_is_an_error_row_and_other_orgs_are_checked(
+    world: World,
+) -> None:
+    partner = world.org()
+    web = world.project("web")
+    home, far, _ = partner_stack(world, web, partner, state_passphrase="another-passphrase")
+    world.owner.revoke_key(world.org_id, home)
+
+    result = world.ardent_keys("drift", *cwd(web), "--stack", "prod", "--json")
+    audit = world.ardent_keys("audit", *cwd(web), "--stack", "prod", "--json")
+
+    assert result.code == audit.code == 2, result
+    findings = result.json()["findings"]
+    assert [(f["problem"], f["org_id"]) for f in findings] == sorted(
+        [("missing", world.org_id), ("error", partner.org_id)], key=lambda row: row[1]
+    )
+    (error,) = [f for f in findings if f["problem"] == "error"]
+    assert (error["stack"], error["resource"], error["kind"]) == ("prod", "partner", "provider")
+    assert "provider resource partner of stack web/prod" in error["detail"]
+    assert "incorrect passphrase" in error["detail"] and "decrypt the stack's secrets" in error["detail"]
+    assert far not in error["detail"] and result.json()["unreadable_orgs"] == [partner.org_id]
+    (unread,) = audit.json()["unreadable_orgs"]
+    assert (unread["org_id"], unread["provider"]) == (partner.org_id, "partner")
+    assert [org["org_id"] for org in audit.json()["orgs"]] == [world.org_id]
 
 
 # -- revoke and running pipelines -----------------------------------------------------------------------

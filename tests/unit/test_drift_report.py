@@ -20,6 +20,7 @@ from ardent_provider.models import ApiKey, SecretToken
 from ardent_provider.platform.drift import drift_findings, drift_report, find_drift, render_drift_table
 from ardent_provider.platform.orgs import (
     OrgReading,
+    UnreadableOrgError,
     credential_key_ids,
     org_credentials,
     org_ids,
@@ -32,6 +33,7 @@ from ardent_provider.platform.revoke import RevokeDecision, plan_revocations, re
 from ardent_provider.platform.stacks import (
     BackendKeys,
     CheckError,
+    CredentialSource,
     ManagedKey,
     PendingOperation,
     Project,
@@ -509,7 +511,7 @@ def test_an_unreadable_org_is_named_with_what_to_configure(error: Exception, own
     source = stack_view("web", {"ardent:orgId": "org_1", "ardent:token": RUNNING.reveal()})
     settings = Settings(API, "org_2", RUNNING, own_credentials=own)
     assert isinstance(error, AuthenticationError | PermissionDeniedError | NotFoundError | ArdentConnectionError)
-    message = unreadable_org("org_2", settings, source, error)
+    message = unreadable_org("org_2", settings, CredentialSource(source), error)
     assert message.startswith("org org_2") and expected in message and RUNNING.reveal() not in message
     if not own:
         assert "pulumi config set --secret --path 'ardent:orgs.org_2.token' <token> --stack prod" in message
@@ -759,8 +761,54 @@ def test_an_explicit_providers_settings_are_read_from_the_decrypted_state_under_
 
 def test_a_secret_still_encrypted_in_the_export_is_refused_not_taken_for_a_token() -> None:
     sealed = {SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
+    document = explicit_state(sealed)
+    (partner,) = providers_in_deployment(document).values()
+    assert "the `token` of provider resource partner is still encrypted" in partner.problem
+    assert "ardent:token" not in partner.config and partner.org_id == "org_partner", "what could be read is kept"
     with pytest.raises(CheckError, match="the `token` of provider resource partner is still encrypted"):
-        providers_in_deployment(explicit_state(sealed))
+        provider_tokens(document, "web/prod")
+
+
+def test_a_provider_whose_settings_cannot_be_read_leaves_only_its_org_unread_naming_it() -> None:
+    far = ManagedKey("prod", "far", "key_far", "far", "current", "web", "org_partner", provider="partner")
+    home_key = ManagedKey("prod", "home", "key_home", "home", "current", "web", "org_home")
+    problem = "stack web/prod: the `token` of provider resource partner is still encrypted in the exported state"
+    view = replace(
+        stack_view("web", {"ardent:orgId": "org_home", "ardent:token": RUNNING.reveal()}, (far, home_key)),
+        providers={"partner": ProviderConfig("partner", {"ardent:orgId": "org_partner"}, problem)},
+    )
+    home, source = org_credentials("org_home", [view])
+    assert (home.token, source.label) == (RUNNING, "web/prod")
+    with pytest.raises(UnreadableOrgError) as raised:
+        org_credentials("org_partner", [view])
+    assert str(raised.value) == problem, "the default token is not lent to an org whose provider could not be read"
+    assert raised.value.source.provider == "partner"
+    # Another stack with credentials of the partner org's own reads it.
+    ops = stack_view(
+        "ops",
+        {
+            "ardent:orgId": "org_home",
+            "ardent:token": RUNNING.reveal(),
+            "ardent:orgs": json.dumps({"org_partner": {"token": PARTNER.reveal()}}),
+        },
+        (),
+    )
+    settings, source = org_credentials("org_partner", [view, ops])
+    assert (settings.token, source.label) == (PARTNER, "ops/prod")
+
+
+def test_a_resource_left_pending_replacement_is_noted_and_its_active_key_reported() -> None:
+    document = explicit_state("t")
+    far = document["deployment"]["resources"][2]  # type: ignore[index]
+    far["pendingReplacement"] = True
+    found = {item.key_id: item.pending_replacement for item in keys_in_deployment(document, "prod", "web")}
+    assert found == {"key_far": True, "key_far_old": True, "key_home": False}
+
+    replaced = ManagedKey("prod", "far", "key_far", None, "current", "web", "org_1", pending_replacement=True)
+    gone = ManagedKey("prod", "old", "key_old", None, "current", "web", "org_1", pending_replacement=True)
+    findings = find_drift([replaced, gone], [key("key_far")], NOW, None, org_id="org_1")
+    assert [(f.problem, f.key_id) for f in findings] == [("pending_replacement", "key_far")], "a revoked one is fine"
+    assert "pulumi up --stack prod" in findings[0].detail and "destroy" in findings[0].detail
 
 
 def test_an_org_an_explicit_provider_works_in_is_read_with_its_credentials_not_a_default_token() -> None:
