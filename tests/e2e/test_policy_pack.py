@@ -142,7 +142,8 @@ def test_a_compliant_program_passes_every_policy_and_unknown_inputs_are_judged_a
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-4000:]
     assert ("mandatory", "ardent-no-owner-keys", "late-owner") in verdicts(output), output[-4000:]
-    assert "ArdentApiKey 'late-owner' has role Owner" in output
+    label = "ArdentApiKey" if kind == "dynamic" else "ardent:index:ApiKey"
+    assert f"{label} 'late-owner' has role Owner" in output
     assert "late-owner" not in {key.name for key in stack.active_keys().values()}, "the owner key was created"
     assert_no_token(output, emulator.token, token)
 

@@ -21,7 +21,7 @@ import pytest
 
 from ardent_provider.emulator import EmulatorServer
 
-from .conftest import Stack, destroy_and_check
+from .conftest import Stack, age_keys, destroy_and_check
 from .language_programs import LANGUAGES, language_stack
 from .test_reliability_and_security import kill_tree, managed_ids
 from .test_resource_options import api_calls, key_row, resources, summary
@@ -108,6 +108,7 @@ def test_a_create_whose_answer_is_lost_is_retried_and_the_key_it_may_have_left_i
     report = ts_stack.ardent_keys("drift", "--unmanaged", "--all-stacks", "--json")
     findings = json.loads(report.stdout)["findings"]
     assert {item["key_id"] for item in findings if item["problem"] == "unmanaged"} == leftovers
+    age_keys(ts_stack.emulator)  # past revoke's minimum age: the run that made the key is over
     assert ts_stack.ardent_keys("revoke", "--yes", "--all-stacks", *sorted(leftovers)).returncode == 0
     ts_stack.cli.run("preview", "--expect-no-changes")
     assert set(ts_stack.active_keys()) == managed_ids(ts_stack)
@@ -155,6 +156,7 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(ts_stack: Sta
     assert {finding["problem"] for finding in findings} <= {"unmanaged"}
     assert set(stack.active_keys()) == managed_ids(stack) | set(orphans), "every untracked key is reported"
     if orphans:
+        age_keys(stack.emulator)  # past revoke's minimum age: the killed run is over
         revoke = stack.ardent_keys("revoke", "--yes", "--all-stacks", *orphans)
         assert revoke.returncode == 0, revoke.stderr
     assert set(stack.active_keys()) == managed_ids(stack) and len(managed_ids(stack)) == 10
