@@ -110,6 +110,17 @@ class Stack:
         result = self.cli.run("up", "--yes", "--skip-preview", *extra, check=check)
         return result.stdout + result.stderr
 
+    def start_up(self) -> subprocess.Popen[bytes]:
+        """Start ``pulumi up`` in the background, in a session of its own, for a test that kills it mid-run."""
+        return subprocess.Popen(
+            ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
+            cwd=self.project_dir,
+            env=self.cli.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
     def owner(self) -> ArdentClient:
         return ArdentClient(self.emulator.token, api_url=self.emulator.url, retry=FAST_RETRY)
 

@@ -100,17 +100,6 @@ def write(stack: Stack, step: int, **key: Any) -> None:
     (stack.project_dir / "keys.json").write_text(json.dumps({"step": step, "keys": [spec]}))
 
 
-def start_up(stack: Stack) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 def kill(stack: Stack, process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the CLI and every plugin it started, as a cancelled CI job is killed, and release its lock."""
     kill_tree(process.pid)
@@ -182,7 +171,7 @@ def kill_between_create_and_delete(stack: Stack) -> tuple[str, str]:
 
     write(stack, 2, rotation_triggers={"v": 2})
     (stack.project_dir / "block").touch()
-    process = start_up(stack)
+    process = stack.start_up()
     wait_for((stack.project_dir / "gate-reached").exists, "the run to record the new key")
     kill(stack, process)
     (stack.project_dir / "block").unlink()
@@ -215,7 +204,7 @@ def test_delete_before_replace_killed_before_the_new_keys_create_keeps_the_grace
     write(stack, 2, rotation_triggers={"v": 2}, delete_before_replace=True)
     faults = f"{stack.emulator.url}/_emulator/faults"
     httpx.post(faults, json={"route": CREATE, "mode": "delay", "delay_ms": 3000, "count": 1}).raise_for_status()
-    process = start_up(stack)
+    process = stack.start_up()
     wait_for(lambda: any(rule["hits"] for rule in httpx.get(faults).json()["faults"]), "the new key's create")
     kill(stack, process)
     # The delayed create still completes on the server: a key whose token never arrived, as after any kill

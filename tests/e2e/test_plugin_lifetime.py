@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -41,14 +40,7 @@ def test_the_plugin_exits_within_seconds_of_a_killed_cli_and_its_create_is_recov
     stack = make_stack(tmp_path, emulator, KEYS_PROGRAM, kind="native")
     httpx.post(f"{emulator.url}/_emulator/faults", json={"route": CREATE, "mode": "delay", "delay_ms": 1500})
     stack.write_keys([{"resource": f"k{index}", "role": "Viewer"} for index in range(6)])
-    process = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = stack.start_up()
     try:
         deadline = time.monotonic() + 120
         while (stack.stats().get(CREATE, 0) < 1 or not plugin_pids(process.pid)) and time.monotonic() < deadline:

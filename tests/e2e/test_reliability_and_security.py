@@ -237,14 +237,7 @@ def test_thirty_keys_converge_in_one_run_with_faults_on_every_route_and_every_le
 def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(stack: Stack) -> None:
     httpx.post(f"{stack.emulator.url}/_emulator/faults", json={"route": CREATE, "mode": "delay", "delay_ms": 400})
     stack.write_keys([{"resource": f"k{index:02d}", "role": "Viewer"} for index in range(16)])
-    process = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = stack.start_up()
     deadline = time.monotonic() + 120
     while stack.stats().get(CREATE, 0) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)

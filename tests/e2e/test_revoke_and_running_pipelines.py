@@ -72,14 +72,7 @@ def test_revoke_refuses_a_key_another_projects_killed_up_was_creating_until_that
     # The create is answered late, so that the run can be killed while the engine waits for it.
     fault = {"route": CREATE, "mode": "delay", "delay_ms": 3000}
     httpx.post(f"{emulator.url}/_emulator/faults", json=fault).raise_for_status()
-    process = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
-        cwd=batch.project_dir,
-        env=batch.cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = batch.start_up()
     deadline = time.monotonic() + 120
     while batch.stats().get(CREATE, 0) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)

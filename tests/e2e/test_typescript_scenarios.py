@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,14 +130,7 @@ def test_a_run_killed_mid_up_is_recovered_with_the_readme_commands(ts_stack: Sta
     stack = ts_stack
     httpx.post(f"{stack.emulator.url}/_emulator/faults", json={"route": CREATE, "mode": "delay", "delay_ms": 400})
     write_keys(stack, [{"resource": f"k{index:02d}", "role": "Viewer"} for index in range(10)])
-    process = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
-        cwd=stack.project_dir,
-        env=stack.cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = stack.start_up()
     deadline = time.monotonic() + 180
     while stack.stats().get(CREATE, 0) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
