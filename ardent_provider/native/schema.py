@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .. import __version__
+from ..distribution import go_module_path, plugin_download_url, repository_url
 from ..resource_types import NATIVE_KEY_TYPE, NATIVE_PACKAGE
 from ..settings import ORG_ENTRY_DOCS, ORG_ENTRY_KEYS, SETTING_DOCS, SETTING_KEYS
 from ..state import (
@@ -34,7 +35,6 @@ SECRET_SETTINGS: Final = frozenset({"token", "orgs"})
 """Settings that hold tokens: ``orgs`` holds each org's."""
 PYTHON_PACKAGE: Final = "pulumi_ardent"
 NODEJS_PACKAGE: Final = "pulumi-ardent"
-GO_IMPORT_PATH: Final = "ardent-provider/sdk/go/ardent"
 
 _TYPES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
     {
@@ -108,6 +108,8 @@ def package_schema() -> dict[str, Any]:
         "keywords": ["pulumi", "ardent", "api-keys", "category/utility", "kind/native"],
         "license": "Apache-2.0",
         "publisher": "ardent-provider",
+        "repository": repository_url(),
+        "pluginDownloadURL": plugin_download_url(),
         "config": {"variables": settings},
         "provider": {
             "description": "The Ardent provider. Give one explicitly (token, orgId, apiUrl, orgs) to reach another "
@@ -128,7 +130,7 @@ def package_schema() -> dict[str, Any]:
             "python": {"packageName": PYTHON_PACKAGE, "respectSchemaVersion": True, "pyproject": {"enabled": True}},
             "nodejs": {"packageName": NODEJS_PACKAGE, "respectSchemaVersion": True},
             "go": {
-                "importBasePath": GO_IMPORT_PATH,
+                "importBasePath": f"{go_module_path()}/go/{NATIVE_PACKAGE}",
                 "respectSchemaVersion": True,
                 "generateResourceContainerTypes": False,
             },
