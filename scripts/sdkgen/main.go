@@ -289,6 +289,12 @@ const pomTemplate = `<?xml version="1.0" encoding="UTF-8"?>
             <artifactId>pulumi</artifactId>
             <version>%s</version>
         </dependency>
+        <!-- The generated classes' @Nullable annotations. -->
+        <dependency>
+            <groupId>com.google.code.findbugs</groupId>
+            <artifactId>jsr305</artifactId>
+            <version>3.0.2</version>
+        </dependency>
     </dependencies>
 
     <build>
