@@ -3,7 +3,7 @@ module ardent-provider/examples/go
 go 1.26.6
 
 require (
-	ardent-provider/sdk/go v0.0.0
+	github.com/tryardent/ardent-provider/sdk v0.1.0
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
 )
 
@@ -120,5 +120,6 @@ require (
 	lukechampine.com/frand v1.4.2 // indirect
 )
 
-// The generated SDK (scripts/gen-sdk) is not published: build against the copy in sdk/go.
-replace ardent-provider/sdk/go => ../../sdk/go
+// Local work: build against the SDK module in this repository (sdk/, tagged sdk/vX.Y.Z when released). A program
+// outside the repository drops this line and gets the module with `go get`.
+replace github.com/tryardent/ardent-provider/sdk => ../../sdk

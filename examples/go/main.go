@@ -1,9 +1,10 @@
-// Ardent API keys declared through the generated Go SDK (scripts/gen-sdk): the seed's key with the Admin role
-// and, when the stack's configuration asks for them, a key adopted from the console and a key in a partner org.
+// Ardent API keys declared through the Go SDK (module github.com/tryardent/ardent-provider/sdk): the seed's key
+// with the Admin role and, when the stack's configuration asks for them, a key adopted from the console and a key
+// in a partner org.
 package main
 
 import (
-	"ardent-provider/sdk/go/ardent"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"

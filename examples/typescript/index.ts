@@ -1,4 +1,4 @@
-// Ardent API keys declared through the generated Node.js SDK (scripts/gen-sdk): the seed's key with the Admin
+// Ardent API keys declared through the Node.js SDK package pulumi-ardent: the seed's key with the Admin
 // role and, when the stack's configuration asks for them, a key adopted from the console and a key in a
 // partner organization.
 import * as pulumi from "@pulumi/pulumi";

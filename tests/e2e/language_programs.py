@@ -1,14 +1,15 @@
-"""The TypeScript, Go and Java examples as throwaway projects wired to the emulator, with each language's
-first-run cost cached outside the repository, and the journey every example goes through.
+"""The TypeScript, Go and Java examples as throwaway projects wired to the emulator, each with the SDK package
+its users install (``scripts/sdk-packages``, built once per content: tests/sdk_packages.py), and the journey
+every example goes through.
 
-Each project is copied to a test's directory laid out as in the repository (``examples/<language>`` beside
-``sdk/<sdk>``), so the examples' relative references to the generated SDKs hold. What each language fetches or
-compiles the first time is kept between runs under ``${XDG_CACHE_HOME:-~/.cache}/ardent-provider/``:
+Each project is copied to a test's directory, outside the repository, and gets the SDK as a user does:
 
-- TypeScript: the example's ``node_modules`` (``npm install``, which also compiles the SDK), prepared once per
-  content of its package.json, .npmrc and ``sdk/nodejs``, and hard-linked into each test's copy;
-- Go: Go's own module and build caches, which already live outside the repository;
-- Java: Maven's local repository (``~/.m2``), likewise.
+- TypeScript: ``npm install <the npm tarball>``, prepared once per content of the example and the tarball under
+  ``${XDG_CACHE_HOME:-~/.cache}/ardent-provider/e2e-programs/`` and hard-linked into each test's copy;
+- Go: the module copied into a folder laid out as its published path and ``go mod edit -replace`` pointing the
+  program's requirement at it (Go's own module and build caches already live outside the repository);
+- Java: ``mvn install:install-file`` of the jar and its pom into the local Maven repository (``~/.m2``), where
+  the example's dependency on the artifact finds it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.resource_types import NATIVE_KEY_TYPE
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
+from ..sdk_packages import SdkPackages, install_java_artifact, lay_out_go_module, sdk_packages
 from .conftest import PASSPHRASE, ROOT, STACK, Stack, require_cli
 from .test_native_programs import hand_made_key
 
@@ -42,10 +44,9 @@ SKIPPED = {"node_modules", "bin", "target", "package-lock.json"}
 
 @dataclass(frozen=True)
 class Language:
-    """One example program: where it lives, the SDK it builds on and what its language host can do."""
+    """One example program: where it lives, its project's name and what its language host can do."""
 
     name: str
-    sdk: str
     project: str
     tool: str
     generates_import_code: bool
@@ -58,9 +59,9 @@ class Language:
 LANGUAGES = {
     # The Node.js (v3.68) and Go (v3.65) hosts built by scripts/setup-pulumi predate GenerateProgram, so
     # `pulumi import` runs with --generate-code=false for them; the Java host (v1.12) generates Java code.
-    "typescript": Language("typescript", "nodejs", "ardent-typescript", "npm", generates_import_code=False),
-    "go": Language("go", "go", "ardent-go", "go", generates_import_code=False),
-    "java": Language("java", "java", "ardent-java", "mvn", generates_import_code=True),
+    "typescript": Language("typescript", "ardent-typescript", "npm", generates_import_code=False),
+    "go": Language("go", "ardent-go", "go", generates_import_code=False),
+    "java": Language("java", "ardent-java", "mvn", generates_import_code=True),
 }
 
 
@@ -72,11 +73,12 @@ def _files(directory: Path) -> list[Path]:
     )
 
 
-def _digest(*directories: Path) -> str:
+def _digest(directory: Path, *files: Path) -> str:
     digest = hashlib.sha256()
-    for directory in directories:
-        for path in _files(directory):
-            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in _files(directory):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -91,48 +93,67 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _node_modules(language: Language) -> Path:
-    """The example's installed ``node_modules``, prepared once per content of what npm installs from."""
-    prepared = CACHE / "typescript" / _digest(language.example, ROOT / "sdk" / language.sdk)
-    modules = prepared / "examples" / language.name / "node_modules"
+def _installed_typescript_project(language: Language, tarball: Path) -> Path:
+    """The example after ``npm install <tarball>``, prepared once per content of the example and the tarball."""
+    prepared = CACHE / "typescript" / _digest(language.example, tarball)
+    project = prepared / language.project
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (prepared / ".installed").exists():
             os.utime(prepared)
-            return modules
+            return project
         # Preparations of other contents untouched for a week go; a newer one may serve another checkout.
         for stale in prepared.parent.glob("*"):
             if time.time() - stale.stat().st_mtime > STALE_AFTER:
                 shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(prepared, ignore_errors=True)
-        _copy_sources(language.example, prepared / "examples" / language.name)
-        _copy_sources(ROOT / "sdk" / language.sdk, prepared / "sdk" / language.sdk)
+        _copy_sources(language.example, project)
         result = subprocess.run(
-            ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=prepared / "examples" / language.name,
+            ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", str(tarball)],
+            cwd=project,
             capture_output=True,
             text=True,
             timeout=900,
             check=False,
         )
-        assert result.returncode == 0, f"npm install failed in {prepared}:\n{(result.stdout + result.stderr)[-3000:]}"
+        assert result.returncode == 0, f"npm install failed in {project}:\n{(result.stdout + result.stderr)[-3000:]}"
         (prepared / ".installed").write_text("")
-    return modules
+    return project
+
+
+def _install_sdk(language: Language, project_dir: Path, packages: SdkPackages, tmp_path: Path) -> None:
+    """Give the copied example its SDK package the way the language's users install it."""
+    if language.name == "typescript":
+        installed = _installed_typescript_project(language, packages.npm)
+        shutil.copytree(
+            installed / "node_modules", project_dir / "node_modules", symlinks=True, copy_function=_link_or_copy
+        )
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy2(installed / name, project_dir / name)
+    elif language.name == "go":
+        module = lay_out_go_module(packages, tmp_path / "go-modules")
+        result = subprocess.run(
+            ["go", "mod", "edit", f"-replace={packages.go_module_path}={module}"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    elif language.name == "java":
+        install_java_artifact(packages)
 
 
 def language_stack(tmp_path: Path, emulator: EmulatorServer, language: Language) -> Stack:
-    """A copy of ``examples/<language>`` beside its SDK, its stack configured for the emulator."""
+    """A copy of ``examples/<language>`` with its SDK package installed, its stack configured for the emulator."""
     require_cli()
     if shutil.which(language.tool) is None:
         pytest.fail(f"{language.tool} is not on PATH: the {language.name} example needs it to run.")
-    project_dir = tmp_path / "examples" / language.name
+    project_dir = tmp_path / language.project
     _copy_sources(language.example, project_dir)
-    _copy_sources(ROOT / "sdk" / language.sdk, tmp_path / "sdk" / language.sdk)
-    if language.name == "typescript":
-        shutil.copytree(
-            _node_modules(language), project_dir / "node_modules", symlinks=True, copy_function=_link_or_copy
-        )
+    _install_sdk(language, project_dir, sdk_packages(), tmp_path)
     cli = PulumiCLI(project_dir, tmp_path / "pulumi-state", PASSPHRASE)
     cli.select_stack(STACK)
     cli.set_config("ardent:apiUrl", emulator.url)

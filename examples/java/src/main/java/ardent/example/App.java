@@ -1,4 +1,4 @@
-// Ardent API keys declared through the generated Java SDK (scripts/gen-sdk): the seed's key with the Admin role
+// Ardent API keys declared through the Java SDK (io.github.tryardent:pulumi-ardent): the seed's key with the Admin role
 // and, when the stack's configuration asks for them, a key adopted from the console and a key in a partner org.
 package ardent.example;
 
