@@ -23,6 +23,7 @@ from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 from ..conftest import FAST_RETRY
 from ..release import build_wheel
+from ..sdk_packages import sdk_packages
 from .conftest import PASSPHRASE, ROOT, require_cli, token_works
 
 pytestmark = pytest.mark.e2e
@@ -412,11 +413,10 @@ AMBIENT_WARNING = "using pulumi-resource-ardent from $PATH"
 
 
 @pytest.fixture(scope="module")
-def sdk_home(project_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The user's virtualenv with the generated Python SDK installed too, from a copy of sdk/python."""
-    copy = tmp_path_factory.mktemp("sdk") / "python"
-    shutil.copytree(ROOT / "sdk" / "python", copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    run([project_home / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", copy], project_home)
+def sdk_home(project_home: Path) -> Path:
+    """The user's virtualenv with the Python SDK installed too, from its wheel (scripts/sdk-packages)."""
+    wheel = sdk_packages().wheel
+    run([project_home / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", wheel], project_home)
     return project_home
 
 
