@@ -11,9 +11,13 @@ import importlib.metadata
 from functools import cache
 from typing import Final
 
+from . import __version__
+
 DISTRIBUTION: Final = "ardent-provider"
-PLUGIN_DOWNLOAD_PATH: Final = "releases/download/v${VERSION}"
-"""Below the repository: the engine fills in ``${VERSION}`` and appends the archive's name."""
+PLUGIN_DOWNLOAD_PATH: Final = "releases/download/v{version}"
+"""Below the repository: the release of this version, to which the engine appends the archive's name. The version
+is written in, not left as the engine's ``${VERSION}``: ``pulumi import`` copies the URL into the program it
+generates (PCL), where ``${VERSION}`` reads as an interpolation and code generation fails."""
 
 
 @cache
@@ -35,7 +39,7 @@ def repository_url() -> str:
 
 def plugin_download_url() -> str:
     """Where the engine downloads ``pulumi-resource-ardent-v<version>-<os>-<arch>.tar.gz`` from."""
-    return f"{repository_url()}/{PLUGIN_DOWNLOAD_PATH}"
+    return f"{repository_url()}/{PLUGIN_DOWNLOAD_PATH.format(version=__version__)}"
 
 
 def go_module_path() -> str:

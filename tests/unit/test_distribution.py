@@ -25,7 +25,7 @@ def test_schema_repository_download_url_and_go_path_derive_from_the_address() ->
     address = declared_repository()
     schema = package_schema()
     assert schema["repository"] == address
-    assert schema["pluginDownloadURL"] == f"{address}/releases/download/v${{VERSION}}"
+    assert schema["pluginDownloadURL"] == f"{address}/releases/download/v{__version__}"
     host_path = address.removeprefix("https://")
     assert schema["language"]["go"]["importBasePath"] == f"{host_path}/sdk/go/ardent"
     assert schema["version"] == __version__
