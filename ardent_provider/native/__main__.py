@@ -1,4 +1,4 @@
-"""``python -m ardent_provider.native <engine address>``: the plugin, as the plugin archive's launcher starts it."""
+"""``python -m ardent_provider.native <engine address>``: the plugin, started by an interpreter rather than a script."""
 
 from . import main
 

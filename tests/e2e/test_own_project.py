@@ -25,6 +25,7 @@ from ..conftest import FAST_RETRY
 from ..release import build_wheel
 from ..sdk_packages import sdk_packages
 from .conftest import PASSPHRASE, ROOT, require_cli, token_works
+from .frozen_plugin import cached_archive
 
 pytestmark = pytest.mark.e2e
 
@@ -468,11 +469,7 @@ def test_a_yaml_program_finds_the_plugin_through_pulumi_yaml(
 def test_a_yaml_program_uses_the_plugin_installed_from_the_projects_archive(
     tmp_path: Path, emulator: EmulatorServer
 ) -> None:
-    archive = subprocess.run(
-        [ROOT / "scripts" / "plugin-archive", tmp_path / "dist"], capture_output=True, text=True, timeout=900
-    )
-    assert archive.returncode == 0, archive.stderr[-3000:]
-    path = Path(archive.stdout.strip().splitlines()[-1])
+    path = cached_archive()  # scripts/plugin-archive's, built once per content of its sources
     from ardent_provider import __version__
 
     assert path.name.startswith(f"pulumi-resource-ardent-v{__version__}-") and path.name.endswith(".tar.gz")
