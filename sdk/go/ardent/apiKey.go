@@ -7,8 +7,8 @@ import (
 	"context"
 	"reflect"
 
-	"ardent-provider/sdk/go/ardent/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent/internal"
 )
 
 // An Ardent API key. A change of a key input creates a new key before the old one is revoked; token is always a secret and exists only from the key's creation.

@@ -6,9 +6,9 @@ package ardent
 import (
 	"fmt"
 
-	"ardent-provider/sdk/go/ardent/internal"
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent/internal"
 )
 
 type module struct {

@@ -7,8 +7,8 @@ import (
 	"context"
 	"reflect"
 
-	"ardent-provider/sdk/go/ardent/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent/internal"
 )
 
 // The Ardent provider. Give one explicitly (token, orgId, apiUrl, orgs) to reach another org than the stack's configuration; every setting falls back to its environment variable.

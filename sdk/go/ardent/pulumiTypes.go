@@ -7,8 +7,8 @@ import (
 	"context"
 	"reflect"
 
-	"ardent-provider/sdk/go/ardent/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent/internal"
 )
 
 var _ = internal.GetEnvOrDefault

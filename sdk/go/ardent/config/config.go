@@ -4,9 +4,9 @@
 package config
 
 import (
-	"ardent-provider/sdk/go/ardent/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+	"github.com/tryardent/ardent-provider/sdk/go/ardent/internal"
 )
 
 var _ = internal.GetEnvOrDefault

@@ -371,6 +371,7 @@ public class ApiKey extends com.pulumi.resources.CustomResource {
     private static com.pulumi.resources.CustomResourceOptions makeResourceOptions(@Nullable com.pulumi.resources.CustomResourceOptions options, @Nullable Output<java.lang.String> id) {
         var defaultOptions = com.pulumi.resources.CustomResourceOptions.builder()
             .version(Utilities.getVersion())
+            .pluginDownloadURL("https://github.com/tryardent/ardent-provider/releases/download/v${VERSION}")
             .additionalSecretOutputs(List.of(
                 "adoptToken",
                 "previousToken",

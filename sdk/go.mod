@@ -1,4 +1,4 @@
-module ardent-provider/sdk/go
+module github.com/tryardent/ardent-provider/sdk
 
 go 1.25
 
