@@ -168,15 +168,19 @@ def test_the_dry_run_builds_every_artifact_of_the_release(dry_run: tuple[Path, l
     poms = [name for name in files if name.endswith(".pom")]
     jars = [name for name in files if name.endswith(".jar") and not name.endswith(("-sources.jar", "-javadoc.jar"))]
     assert len(poms) == 1 and len(jars) == 1 and version in jars[0], files
-    go_modules = [path for path in out.iterdir() if path.is_dir() and (path / "go.mod").is_file()]
-    assert len(go_modules) == 1, "one folder holding the Go module, as its tag sdk/v<version> publishes it"
-    assert (go_modules[0] / "go.mod").read_text().splitlines()[0] == f"module {go_module_path()}"
+    # The Go module laid out as its path (what `go get` fetches at the tag sdk/v<version>), under go/.
+    go_mods = sorted(out.rglob("go.mod"))
+    assert [path.parent.relative_to(out / "go").as_posix() for path in go_mods] == [go_module_path()]
+    assert go_mods[0].read_text().splitlines()[0] == f"module {go_module_path()}"
+    assert any(go_mods[0].parent.rglob("*.go")), "the module holds the SDK's Go sources"
     with tarfile.open(out / f"pulumi-resource-ardent-v{version}-{this_platform()}.tar.gz") as archive:
         plugin = archive.getmember(
             next(name for name in archive.getnames() if Path(name).name == "pulumi-resource-ardent")
         )
     assert plugin.isfile() and plugin.mode & 0o111, "the archive holds the plugin's executable"
-    assert {Path(line).name for line in printed} >= set(files) | {go_modules[0].name}, "it names every path it wrote"
+    assert {Path(line) for line in printed} >= {out / name for name in files} | {go_mods[0].parent}, (
+        "it names every path it wrote"
+    )
 
 
 @pytest.mark.e2e
