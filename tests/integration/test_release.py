@@ -1,7 +1,10 @@
-"""The release as a user receives it: an sdist and a wheel that twine accepts, holding the package and nothing else."""
+"""The release as a user receives it: an sdist and a wheel that twine accepts, holding the package and nothing else;
+and the release workflow's build steps (scripts/release-build), run here for this machine without publishing."""
 
 from __future__ import annotations
 
+import json
+import platform
 import subprocess
 import sys
 import tarfile
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import ardent_provider
+from ardent_provider.distribution import go_module_path
 
 from ..release import ROOT, build_release
 
@@ -86,3 +90,120 @@ def test_the_metadata_names_the_single_sourced_version_ranges_and_the_licence(re
     requires = [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
     assert sorted(requires) == ["httpx<1,>=0.27", "pulumi<4,>=3.139.0", "pyyaml<7,>=6.0.1"]
     assert all("==" not in line for line in requires), "runtime dependencies are ranges, never pins"
+
+
+def release_build(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``scripts/release-build``, the script every build job of the release workflow runs."""
+    return subprocess.run(
+        [str(ROOT / "scripts" / "release-build"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_release_refuses_a_tag_that_is_not_the_package_version() -> None:
+    accepted = release_build("check-tag", f"v{ardent_provider.__version__}")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.strip() == ardent_provider.__version__
+    for tag in ("v99.0.0", ardent_provider.__version__, f"v{ardent_provider.__version__}-rc1"):
+        refused = release_build("check-tag", tag)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert f"the tag {tag} does not match" in refused.stderr and f"v{ardent_provider.__version__}" in refused.stderr
+
+
+def test_the_checksums_list_every_file_and_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.whl").write_bytes(b"wheel")
+    (tmp_path / "b.tgz").write_bytes(b"npm")
+    (tmp_path / "go").mkdir()
+    (tmp_path / "go" / "go.mod").write_text("module example\n")
+    result = release_build("checksums", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "SHA256SUMS")
+    listed = [line.split("  ", 1)[1] for line in (tmp_path / "SHA256SUMS").read_text().splitlines()]
+    assert listed == ["a.whl", "b.tgz"]
+    check = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=tmp_path, capture_output=True)
+    assert check.returncode == 0
+    (tmp_path / "b.tgz").write_bytes(b"changed")
+    check = subprocess.run(["sha256sum", "--check", "SHA256SUMS"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode != 0 and "b.tgz: FAILED" in check.stdout
+
+
+def this_platform() -> str:
+    """``<os>-<arch>`` as the plugin archive names this machine."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    return f"{platform.system().lower()}-{arch}"
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """What the release's build steps make on this machine (the workflow's linux-amd64 runner), published nowhere."""
+    out = tmp_path_factory.mktemp("release-dry-run")
+    result = release_build("all", out, timeout=1800)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return out, result.stdout.splitlines()
+
+
+@pytest.mark.e2e
+def test_the_dry_run_builds_every_artifact_of_the_release(dry_run: tuple[Path, list[str]]) -> None:
+    out, printed = dry_run
+    version = ardent_provider.__version__
+    files = sorted(path.name for path in out.iterdir() if path.is_file())
+    expected = {
+        f"ardent_provider-{version}.tar.gz",
+        f"ardent_provider-{version}-py3-none-any.whl",
+        f"pulumi_ardent-{version}-py3-none-any.whl",
+        f"pulumi-resource-ardent-v{version}-{this_platform()}.tar.gz",
+        "SHA256SUMS",
+    }
+    assert expected <= set(files), files
+    npm = [name for name in files if name.endswith(".tgz")]
+    assert npm == [f"pulumi-ardent-{version}.tgz"], files
+    with tarfile.open(out / npm[0]) as archive:
+        names = set(archive.getnames())
+        package = json.load(archive.extractfile("package/package.json"))  # type: ignore[arg-type]
+    assert package["name"] == "pulumi-ardent" and package["version"] == version
+    assert f"package/{package['main']}" in names and f"package/{package['types']}" in names
+    poms = [name for name in files if name.endswith(".pom")]
+    jars = [name for name in files if name.endswith(".jar") and not name.endswith(("-sources.jar", "-javadoc.jar"))]
+    assert len(poms) == 1 and len(jars) == 1 and version in jars[0], files
+    # The Go module laid out as its path (what `go get` fetches at the tag sdk/v<version>), under go/.
+    go_mods = sorted(out.rglob("go.mod"))
+    assert [path.parent.relative_to(out / "go").as_posix() for path in go_mods] == [go_module_path()]
+    assert go_mods[0].read_text().splitlines()[0] == f"module {go_module_path()}"
+    assert any(go_mods[0].parent.rglob("*.go")), "the module holds the SDK's Go sources"
+    with tarfile.open(out / f"pulumi-resource-ardent-v{version}-{this_platform()}.tar.gz") as archive:
+        plugin = archive.getmember(
+            next(name for name in archive.getnames() if Path(name).name == "pulumi-resource-ardent")
+        )
+    assert plugin.isfile() and plugin.mode & 0o111, "the archive holds the plugin's executable"
+    assert {Path(line) for line in printed} >= {out / name for name in files} | {go_mods[0].parent}, (
+        "it names every path it wrote"
+    )
+
+
+@pytest.mark.e2e
+def test_the_dry_run_checksums_match_every_file_it_built(dry_run: tuple[Path, list[str]]) -> None:
+    out, _ = dry_run
+    listed = sorted(line.split("  ", 1)[1] for line in (out / "SHA256SUMS").read_text().splitlines())
+    assert listed == sorted(path.name for path in out.iterdir() if path.is_file() and path.name != "SHA256SUMS")
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=out, capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(listed)
+
+
+@pytest.mark.e2e
+def test_the_dry_run_python_distributions_pass_twine(dry_run: tuple[Path, list[str]]) -> None:
+    out, _ = dry_run
+    distributions = sorted([*out.glob("ardent_provider-*"), *out.glob("pulumi_ardent-*")])
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, distributions)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.count("PASSED") == len(distributions) >= 3, result.stdout
