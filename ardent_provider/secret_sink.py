@@ -208,8 +208,8 @@ class SecretsManagerSink:
             tags = {tag.get("Key"): tag.get("Value") for tag in found.get("Tags") or []}
             if tags.get(CREATED_BY_TAG) == CREATED_BY:
                 days = self.spec.recovery_window_days or DEFAULT_RECOVERY_WINDOW_DAYS
-                self.client.delete_secret(SecretId=self.spec.secret_id, RecoveryWindowInDays=days)
-                return f"{self.describe()} was deleted, recoverable for {days} day(s)"
+                answer = self.client.delete_secret(SecretId=self.spec.secret_id, RecoveryWindowInDays=days)
+                return f"{self.describe()} was deleted; it can be restored until {answer.get('DeletionDate')}"
             return self._restore_other_version(mine, ours)
         except _aws_errors() as error:
             raise self._fail(f"clean up the token of Ardent key {key_id} in", error) from None
