@@ -27,6 +27,10 @@ SETTING_INPUTS: Final = (
 """Inputs that only steer the provider; changing them never needs a new key."""
 SINK_INPUT: Final = "sink"
 """Where the token is kept instead of the stack (:class:`SinkSpec`); ``KeyLifecycle.plan`` decides its changes."""
+SINK_KINDS: Final = ("aws_secrets_manager",)
+"""The kinds of sink ``sink`` can name (one today)."""
+SINK_FIELDS: Final = ("secret_id", "region", "endpoint_url", "recovery_window_days")
+"""The fields of an ``aws_secrets_manager`` sink."""
 ORG_INPUT: Final = "org_id"
 """The declared org (None: the configured default). A different org replaces the key; see ``KeyLifecycle.plan``."""
 INPUT_NAMES: Final = (*REPLACING_INPUTS, *SETTING_INPUTS, ORG_INPUT, SINK_INPUT)
@@ -129,9 +133,13 @@ CAMEL_NAMES: Final[Mapping[str, str]] = MappingProxyType({name: camel_case(name)
 _SNAKE_NAMES: Final[Mapping[str, str]] = MappingProxyType({camel: name for name, camel in CAMEL_NAMES.items()})
 
 
+TEXT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {**CAMEL_NAMES, **{name: camel_case(name) for name in (*SINK_KINDS, *SINK_FIELDS)}}
+)
+"""Every name a message or description may hold, properties and the sink's fields, as a native program spells it."""
 _SNAKE_NAME_IN_TEXT: Final = re.compile(
     r"(?<![\w.:])("
-    + "|".join(sorted((re.escape(name) for name, camel in CAMEL_NAMES.items() if name != camel), key=len, reverse=True))
+    + "|".join(sorted((re.escape(name) for name, camel in TEXT_NAMES.items() if name != camel), key=len, reverse=True))
     + r")(?!\w)"
 )
 
@@ -142,7 +150,7 @@ def camel_case_names_in(text: str) -> str:
     Messages about a key are written once, with this module's names, which ``ArdentApiKey`` users see as they
     are; the native provider's face and the policy pack reword them for programs of the native type.
     """
-    return _SNAKE_NAME_IN_TEXT.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
+    return _SNAKE_NAME_IN_TEXT.sub(lambda match: TEXT_NAMES[match.group(1)], text)
 
 
 def snake_properties(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -266,10 +274,6 @@ def kept_by_update(recorded: Mapping[str, Any], declared: Mapping[str, Any], def
     }
 
 
-SINK_KINDS: Final = ("aws_secrets_manager",)
-"""The kinds of sink ``sink`` can name (one today)."""
-SINK_FIELDS: Final = ("secret_id", "region", "endpoint_url", "recovery_window_days")
-"""The fields of an ``aws_secrets_manager`` sink."""
 SINK_FIELD_DOCS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "secret_id": "The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.",

@@ -29,6 +29,7 @@ from ..state import (
     SECRET_OUTPUTS,
     SINK_FIELD_DOCS,
     SINK_FIELDS,
+    TEXT_NAMES,
     camel_case,
 )
 
@@ -51,13 +52,13 @@ _TYPES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
     }
 )
 _SNAKE_NAME: Final = re.compile(
-    r"\b(" + "|".join(sorted((n for n in CAMEL_NAMES if "_" in n), key=len, reverse=True)) + r")\b"
+    r"\b(" + "|".join(sorted((n for n in TEXT_NAMES if "_" in n), key=len, reverse=True)) + r")\b"
 )
 
 
 def schema_text(text: str) -> str:
     """A description with this package's property names spelt the schema's way (``expiresInDays``)."""
-    return _SNAKE_NAME.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
+    return _SNAKE_NAME.sub(lambda match: TEXT_NAMES[match.group(1)], text)
 
 
 def _property(name: str, description: str, *, secret: bool = False) -> dict[str, Any]:
