@@ -45,7 +45,8 @@ def check_sink(item: ManagedKey) -> str | None:
 
 _SINK_DETAILS: Mapping[str, str] = MappingProxyType(
     {
-        "sink_mismatch": "the secret's AWSCURRENT version is not the key's token any more (overwritten by hand); "
+        "sink_mismatch": "the secret's AWSCURRENT version is not the key's token any more (overwritten outside "
+        "Pulumi); "
         "`pulumi refresh`, then `pulumi up`, replaces the key and writes the new token",
         "sink_missing": "the secret that holds the key's token is gone (deleted or scheduled for deletion outside "
         "Pulumi); `pulumi refresh`, then `pulumi up`, replaces the key and writes the new token to a new secret",
