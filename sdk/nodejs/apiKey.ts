@@ -123,7 +123,7 @@ export class ApiKey extends pulumi.CustomResource {
      */
     declare public readonly scopes: pulumi.Output<string[]>;
     /**
-     * Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
      */
     declare public readonly sink: pulumi.Output<outputs.ApiKeySink | undefined>;
     /**
@@ -266,7 +266,7 @@ export interface ApiKeyArgs {
      */
     scopes?: pulumi.Input<pulumi.Input<string>[] | undefined>;
     /**
-     * Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
      */
     sink?: pulumi.Input<inputs.ApiKeySinkArgs | undefined>;
 }

@@ -53,7 +53,7 @@ type ApiKey struct {
 	RotationTriggers pulumi.MapOutput `pulumi:"rotationTriggers"`
 	// The key's scopes; empty means every permission of its role.
 	Scopes pulumi.StringArrayOutput `pulumi:"scopes"`
-	// Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
 	Sink ApiKeySinkPtrOutput `pulumi:"sink"`
 	// With a sink: the ARN of the secret that holds the token.
 	SinkSecretArn pulumi.StringPtrOutput `pulumi:"sinkSecretArn"`
@@ -144,7 +144,7 @@ type apiKeyArgs struct {
 	RotationTriggers map[string]interface{} `pulumi:"rotationTriggers"`
 	// Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
 	Scopes []string `pulumi:"scopes"`
-	// Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
 	Sink *ApiKeySink `pulumi:"sink"`
 }
 
@@ -172,7 +172,7 @@ type ApiKeyArgs struct {
 	RotationTriggers pulumi.MapInput
 	// Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
 	Scopes pulumi.StringArrayInput
-	// Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
 	Sink ApiKeySinkPtrInput
 }
 
@@ -308,7 +308,7 @@ func (o ApiKeyOutput) Scopes() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringArrayOutput { return v.Scopes }).(pulumi.StringArrayOutput)
 }
 
-// Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
 func (o ApiKeyOutput) Sink() ApiKeySinkPtrOutput {
 	return o.ApplyT(func(v *ApiKey) ApiKeySinkPtrOutput { return v.Sink }).(ApiKeySinkPtrOutput)
 }

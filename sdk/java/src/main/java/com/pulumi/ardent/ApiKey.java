@@ -291,14 +291,14 @@ public class ApiKey extends com.pulumi.resources.CustomResource {
         return this.scopes;
     }
     /**
-     * Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
      * 
      */
     @Export(name="sink", refs={ApiKeySink.class}, tree="[0]")
     private Output</* @Nullable */ ApiKeySink> sink;
 
     /**
-     * @return Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, endpoint_url, recovery_window_days}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * @return Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
      * 
      */
     public Output<Optional<ApiKeySink>> sink() {
