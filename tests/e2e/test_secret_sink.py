@@ -25,7 +25,7 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.secret_sink import fingerprint
 
 from ..secrets_store import SecretsStore, aws_env, free_port, secrets_store
-from .conftest import Stack, token_works
+from .conftest import STACK, Stack, token_works
 from .test_native_programs import yaml_stack
 
 pytestmark = pytest.mark.e2e
@@ -141,7 +141,7 @@ def test_a_key_with_a_sink_keeps_its_token_out_of_the_stack_through_rotation_an_
     assert recorded["token_fingerprint"] == fingerprint(token)
     assert recorded["sink_secret_arn"] == secrets_store.describe(secret_id)["ARN"]
     assert recorded["sink_version_id"] in secrets_store.describe(secret_id)["VersionIdsToStages"]
-    assert stack.cli.outputs(show_secrets=True)["svc_token"] is None
+    assert stack.cli.outputs(show_secrets=True).get("svc_token") is None
     assert "RegisterResource" in first_up, "the verbose engine log is in the output checked"
     assert leaks(token, stack, first_up) == []
 
@@ -161,7 +161,8 @@ def test_a_key_with_a_sink_keeps_its_token_out_of_the_stack_through_rotation_an_
     secrets_store.client.put_secret_value(SecretId=secret_id, SecretString="typed by hand")
     stack.cli.run("refresh", "--yes")
     assert stack.resource_outputs("svc")["status"] == "sink_mismatch"
-    drift = stack.ardent_keys("drift", "--json")
+    drift = stack.ardent_keys("drift", "--stack", STACK, "--json")
+    assert drift.stdout, drift.stderr
     report = json.loads(drift.stdout)
     assert [(f["problem"], f["resource"]) for f in report["findings"]] == [("sink_mismatch", "svc")], drift.stdout
     stack.reset_stats()
@@ -175,7 +176,7 @@ def test_a_key_with_a_sink_keeps_its_token_out_of_the_stack_through_rotation_an_
     assert consumer_status(tmp_path, secrets_store, secret_id, stack.emulator) == "200"
     assert not stack.token_works(new_token) and not stack.token_works(token)
     assert leaks(healed, stack, healing) == []
-    clean = stack.ardent_keys("drift", "--json")
+    clean = stack.ardent_keys("drift", "--stack", STACK, "--json")
     assert clean.returncode == 0 and json.loads(clean.stdout)["findings"] == [], clean.stdout
 
     stack.cli.run("destroy", "--yes")
