@@ -394,8 +394,9 @@ class KeyLifecycle:
                 "key's token is written. Nothing was written."
             )
         org = state.org_id or self.org_id
+        sink = self.sinks.sink(sink_spec)
         try:
-            written = self.sinks.sink(sink_spec).write(state.token, key_id=state.key_id, org_id=org)
+            written = sink.write(state.token, key_id=state.key_id, org_id=org)
         except ArdentError as error:
             if new_key:
                 try:
@@ -407,6 +408,7 @@ class KeyLifecycle:
                     )
                 else:
                     error.add_note(f"The new Ardent key {state.key_id} was revoked: no key is left without its token.")
+                    error.add_note(sink.withdraw(state.key_id, org) + ".")
             raise
         return replace(
             state,

@@ -174,6 +174,29 @@ class SecretsManagerSink:
             raise self._fail(f"write the token of Ardent key {key_id} to", error) from None
         return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
 
+    def withdraw(self, key_id: str, org_id: str) -> str:
+        """After a failed write: if the key's version became ``AWSCURRENT`` after all, make the one before current.
+
+        A write can land and its answer be lost (or a later step, such as tagging, fail), and the key is then
+        revoked: consumers must not read its token. Returns what was found and done, for the error's note; never
+        raises.
+        """
+        mine = version_id_for(org_id, key_id)
+        try:
+            found = self._describe_secret()
+            stages: Mapping[str, list[str]] = (found or {}).get("VersionIdsToStages") or {}
+            if CURRENT not in stages.get(mine, []):
+                return f"{self.describe()} does not hold the revoked key's token as its current version"
+            before = next((version for version, labels in stages.items() if PREVIOUS in labels), None)
+            if before is None:
+                return f"{self.describe()} holds only the revoked key's token"
+            self.client.update_secret_version_stage(
+                SecretId=self.spec.secret_id, VersionStage=CURRENT, MoveToVersionId=before, RemoveFromVersionId=mine
+            )
+        except _aws_errors() as error:
+            return f"{self.describe()} could not be checked for the revoked key's token ({_reason(error)})"
+        return f"{self.describe()} had the revoked key's token as its current version; version {before} is current again"
+
     def check(self, version_id: str | None) -> str | None:
         """None when the secret's ``AWSCURRENT`` version is ``version_id``; else ``sink_mismatch`` or ``sink_missing``.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.exceptions
 import pytest
 
 from ardent_provider import ArdentClient, AuthenticationError, PermissionDeniedError
@@ -22,6 +23,8 @@ from ardent_provider.secret_sink import (
     ORG_ID_TAG,
     SecretsManagerSink,
     SinkError,
+    SinkPool,
+    boto3_client,
     version_id_for,
 )
 from ardent_provider.state import ACTIVE, SINK_MISMATCH, SINK_MISSING, KeySpec, KeyState, SinkSpec
@@ -213,6 +216,48 @@ def test_a_failed_write_revokes_the_new_key_and_names_the_secret(world: World) -
     assert world.active() == before
     report = raised.value.report()
     assert "'ardent/down'" in report and "was revoked" in report
+
+
+class LosesTagging:
+    """A Secrets Manager client whose TagResource fails after PutSecretValue landed: a write that half happened."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def tag_resource(self, **_kwargs: Any) -> None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not allowed to tag"}}, "TagResource"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_write_that_landed_before_failing_leaves_the_previous_token_current_and_the_new_key_revoked(
+    world: World,
+) -> None:
+    key_spec = spec(sink=world.sink(), rotation_triggers={"n": 1})
+    assert key_spec.sink is not None
+    old = world.lifecycle.create(key_spec)
+    old_token = world.store.current(key_spec.sink.secret_id)
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    failing = KeyLifecycle(
+        client,
+        world.emulator.org_id,
+        warn=world.warnings.append,
+        sleep=lambda _s: None,
+        sinks=SinkPool(lambda sink_spec: LosesTagging(boto3_client(sink_spec))),
+    )
+    news = {**key_spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    failing.plan(old, news)
+    before = world.active()
+    with pytest.raises(SinkError) as raised:
+        failing.create(KeySpec.from_inputs(news))
+    client.close()
+    report = raised.value.report()
+    assert "AccessDeniedException: not allowed to tag" in report and "is current again" in report
+    assert world.active() == before and world.store.current(key_spec.sink.secret_id) == old_token
+    assert world.works(old_token) and old_token not in report
 
 
 def test_rotation_makes_the_new_token_current_and_keeps_the_old_one_as_awsprevious_for_the_grace_period(
