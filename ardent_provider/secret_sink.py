@@ -195,7 +195,9 @@ class SecretsManagerSink:
             )
         except _aws_errors() as error:
             return f"{self.describe()} could not be checked for the revoked key's token ({_reason(error)})"
-        return f"{self.describe()} had the revoked key's token as its current version; version {before} is current again"
+        return (
+            f"{self.describe()} had the revoked key's token as its current version; version {before} is current again"
+        )
 
     def check(self, version_id: str | None) -> str | None:
         """None when the secret's ``AWSCURRENT`` version is ``version_id``; else ``sink_mismatch`` or ``sink_missing``.

@@ -105,7 +105,8 @@ def _check_sink(value: Any) -> tuple[Any, str | None]:
         days = whole_number(window)
         low, high = RECOVERY_WINDOW_DAYS
         if days is None or not low <= days <= high:
-            return value, f"sink's recovery_window_days must be a whole number from {low} to {high}, not {window!r}"
+            shown = days if days is not None else repr(window)
+            return value, f"sink's recovery_window_days must be a whole number from {low} to {high}, not {shown}"
         inner["recovery_window_days"] = days
     return {
         "aws_secrets_manager": {name: item for name, item in inner.items() if item is not None and item != ""}
