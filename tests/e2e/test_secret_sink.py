@@ -25,7 +25,7 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.secret_sink import fingerprint
 
 from ..secrets_store import SecretsStore, aws_env, free_port, secrets_store
-from .conftest import STACK, Stack, token_works
+from .conftest import STACK, Stack, make_stack, token_works
 from .test_native_programs import yaml_stack
 
 pytestmark = pytest.mark.e2e
@@ -225,3 +225,63 @@ def test_a_yaml_program_keeps_the_token_in_the_secret(
     stack.cli.run("preview", "--expect-no-changes")
     stack.cli.run("destroy", "--yes")
     assert stack.active_keys() == {} and secrets_store.describe(secret_id).get("DeletedDate") is not None
+
+
+def test_adding_a_sink_moves_the_held_token_without_a_new_key_and_removing_it_replaces_the_key(
+    stack: Stack, secrets_store: SecretsStore, aws_env: dict[str, str]
+) -> None:
+    secret_id = secrets_store.name()
+    declared: dict[str, Any] = {"resource": "svc", "role": "Member"}
+    stack.write_keys([declared])
+    stack.up()
+    token = stack.cli.outputs(show_secrets=True)["svc_token"]
+    (key_id,) = stack.active_keys()
+
+    declared["sink"] = sink(secrets_store, secret_id)
+    stack.write_keys([declared])
+    stack.reset_stats()
+    stack.up()
+    assert stack.stats().get(CREATE, 0) == 0 and set(stack.active_keys()) == {key_id}, "the same key"
+    assert secrets_store.current(secret_id) == token and stack.token_works(token)
+    assert stack.resource_outputs("svc").get("token") is None
+    assert leaks(token, stack) == []
+
+    del declared["sink"]
+    stack.write_keys([declared])
+    stack.up()
+    new_token = stack.cli.outputs(show_secrets=True)["svc_token"]
+    assert stack.token_works(new_token) and not stack.token_works(token) and key_id not in stack.active_keys()
+    # The secret the provider created held only the replaced key's token, now revoked: it is deleted.
+    assert secrets_store.describe(secret_id).get("DeletedDate") is not None
+
+
+RETAINED_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+
+    from ardent_provider import ArdentApiKey
+
+    config = pulumi.Config()
+    ArdentApiKey(
+        "kept",
+        role="Member",
+        sink={"aws_secrets_manager": {"secret_id": config.require("holder"), "endpoint_url": config.require("aws")}},
+        opts=pulumi.ResourceOptions(retain_on_delete=True),
+    )
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "native"])
+def test_retain_on_delete_keeps_both_the_key_and_its_secret(
+    kind: str, tmp_path: Path, emulator: EmulatorServer, secrets_store: SecretsStore, aws_env: dict[str, str]
+) -> None:
+    stack = make_stack(tmp_path, emulator, RETAINED_PROGRAM, project="ardent-retained", kind=kind)
+    secret_id = secrets_store.name()
+    stack.cli.set_config("holder", secret_id)
+    stack.cli.set_config("aws", secrets_store.endpoint)
+    stack.up()
+    token = secrets_store.current(secret_id)
+    stack.cli.run("destroy", "--yes")
+    assert stack.token_works(token) and len(stack.active_keys()) == 1
+    assert secrets_store.current(secret_id) == token and secrets_store.describe(secret_id).get("DeletedDate") is None
