@@ -280,6 +280,8 @@ class ArdentProvider(Provider):
             planned = {**olds, **{name: news.get(name) for name in INPUT_NAMES}}
             # The org of a state that records none is the one the inputs ask for: a different one would replace.
             planned.update(kept_by_update(olds, news, news.get("org_id") or UNKNOWN))
+            if news.get(SINK_INPUT) is not None:
+                planned.update(dict.fromkeys(SINK_HELD))  # a sink added by this update takes the tokens
             return UpdateResponse(outputs(planned, secrets))
         with about(request.urn):
             state = await asyncio.to_thread(self.steps.update, request.resource_id, olds, news)
