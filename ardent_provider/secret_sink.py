@@ -33,6 +33,7 @@ CREATED_BY: Final = "ardent-provider"
 KEY_ID_TAG: Final = "ardent:key-id"
 ORG_ID_TAG: Final = "ardent:org-id"
 DEFAULT_RECOVERY_WINDOW_DAYS: Final = 7
+DESCRIPTION: Final = "The token of an Ardent API key, written by ardent-provider; its tags name the current key."
 _VERSION_NAMESPACE: Final = "6f1d2f3e-9a49-4c36-9a0e-2d8f3b7c0a51"
 
 
@@ -159,7 +160,7 @@ class SecretsManagerSink:
                         Name=self.spec.secret_id,
                         SecretString=token,
                         ClientRequestToken=version,
-                        Description=f"The token of Ardent key {key_id} (org {org_id}), written by ardent-provider.",
+                        Description=DESCRIPTION,
                         Tags=[*tags, {"Key": CREATED_BY_TAG, "Value": CREATED_BY}],
                     )
                     return SinkWrite(str(created["ARN"]), str(created.get("VersionId") or version))
