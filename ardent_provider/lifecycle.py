@@ -48,14 +48,20 @@ from .errors import (
 )
 from .inventory import KeyInventory
 from .models import ApiKey, CreatedKey, format_time, parse_time
+from .secret_sink import SinkPool, fingerprint
 from .state import (
     ACTIVE,
     EXPIRED,
     INVALID_TOKEN,
     REPLACING_INPUTS,
     SETTING_INPUTS,
+    SINK_INPUT,
+    SINK_MISMATCH,
+    TOKEN_LOST,
     KeySpec,
     KeyState,
+    SinkSpec,
+    is_unknown,
     kept_by_update,
     whole_number,
 )
@@ -176,8 +182,11 @@ class KeyLifecycle:
         inventory_max_age: float = 10.0,
         ledger: ReplacementLedger | None = None,
         borrowed_credentials: bool = False,
+        sinks: SinkPool | None = None,
     ) -> None:
         self.client = client
+        # The secrets that hold the tokens of keys with a sink; AWS is reached only for such keys.
+        self.sinks = sinks or SinkPool()
         self.org_id = org_id
         # Shared by the lifecycles of every org in a run, so a key moved to another org finds its predecessor.
         self.ledger = ledger or ReplacementLedger()
@@ -259,7 +268,10 @@ class KeyLifecycle:
         updates = [name for name in SETTING_INPUTS if recorded.get(name) != news.get(name)]
         if not old.spec.role and news.get("role"):
             updates.append("role")
-        if old.token is None and old.status == ACTIVE and not replaces:
+        sink_replaces, sink_updates = self._sink_changes(old, news)
+        replaces.extend(sink_replaces)
+        updates.extend(sink_updates)
+        if old.token is None and old.status == ACTIVE and not replaces and old.spec.sink is None:
             replaces.extend(self._missing_token_reasons(old, news.get("on_missing_token")))
         if replaces and not old.spec.role and not news.get("role"):
             raise KeyAdoptionError(
@@ -292,6 +304,26 @@ class KeyLifecycle:
         return Plan(changes=bool(replaces or updates), replaces=tuple(replaces), updates=tuple(updates))
 
     @staticmethod
+    def _sink_changes(old: KeyState, news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """What a change of ``sink`` needs: (replaces, updates).
+
+        Another secret (or region) needs a new token, as does adding a sink to a key held without its token; adding
+        one to a key whose token the stack holds writes that token. Removing the sink leaves the stack without a
+        token: the key is replaced, unless ``on_missing_token`` is ``keep``.
+        """
+        declared = news.get(SINK_INPUT)
+        if is_unknown(declared):
+            return [], [SINK_INPUT]
+        new, recorded = SinkSpec.from_input(declared), old.spec.sink
+        if new == recorded:
+            return [], []
+        if recorded is None:
+            return ([], [SINK_INPUT]) if old.token else ([SINK_INPUT], [])
+        if new is None:
+            return ([], [SINK_INPUT]) if news.get("on_missing_token") == "keep" else ([SINK_INPUT], [])
+        return ([], [SINK_INPUT]) if recorded.same_secret(new) else ([SINK_INPUT], [])
+
+    @staticmethod
     def _missing_token_reasons(old: KeyState, on_missing_token: Any) -> list[str]:
         """A key held without its token (imported, or adopted with ``keep``) follows ``on_missing_token``."""
         if on_missing_token == "rotate":  # noqa: S105 - an option value
@@ -308,7 +340,7 @@ class KeyLifecycle:
 
     @staticmethod
     def _age_reasons(old: KeyState, rotate_before: Any, now: datetime) -> list[str]:
-        if old.status == INVALID_TOKEN:
+        if old.status in TOKEN_LOST:
             return ["token"]
         expires_at = parse_time(old.expires_at)
         if old.status == EXPIRED or (expires_at is not None and expires_at <= now):
@@ -330,7 +362,7 @@ class KeyLifecycle:
         if spec.adopt_key_id and replacement is None:
             return self._adopt(spec)
         if replacement is None:
-            return self._created_state(spec, self.mint(spec))
+            return self._store(self._created_state(spec, self.mint(spec)), new_key=True)
         replaced = replacement.replaced
         if replacement.kept_at_delete and replaced.org_id != self.org_id:
             # Only a replacement in the key's own org keeps it; this one is elsewhere, so nothing would hold it.
@@ -341,10 +373,51 @@ class KeyLifecycle:
         # key revoked or expired meanwhile is dropped from the outputs at the next diff or refresh). Otherwise
         # checked before the new key exists, against the list the plan already read.
         keep = replacement.kept_at_delete or self._keepable(replacement)
-        state = self._created_state(spec, self.mint(spec))
+        state = self._store(self._created_state(spec, self.mint(spec)), new_key=True)
         if not keep:
             return state
         return self._keep_replaced(state, replaced, replacement.keep_days or 0)
+
+    def _store(self, state: KeyState, *, new_key: bool) -> KeyState:
+        """With a sink, the token written to it and taken out of the state; without one, ``state`` as it is.
+
+        When the write fails, a key this run just created (``new_key``) is revoked before the error is raised: its
+        token would have no holder. Its token is in hand, which proves it is this run's.
+        """
+        sink_spec = state.spec.sink
+        if sink_spec is None:
+            return state
+        if state.token is None:
+            raise KeyAdoptionError(
+                f"Ardent key {state.key_id} ({state.spec.name!r}) has a sink, but its token is not known (it was "
+                "adopted without adopt_token): give adopt_token, or set on_missing_token to 'rotate' so that a new "
+                "key's token is written. Nothing was written."
+            )
+        org = state.org_id or self.org_id
+        sink = self.sinks.sink(sink_spec)
+        try:
+            written = sink.write(state.token, key_id=state.key_id, org_id=org)
+        except ArdentError as error:
+            if new_key:
+                try:
+                    self.revoke(state.key_id)
+                except ArdentError as revoke_error:
+                    error.add_note(
+                        f"The new Ardent key {state.key_id} could not be revoked ({revoke_error}): it is active and "
+                        "nothing holds its token. Revoke it with `ardent-keys revoke`."
+                    )
+                else:
+                    error.add_note(f"The new Ardent key {state.key_id} was revoked: no key is left without its token.")
+                    error.add_note(sink.withdraw(state.key_id, org) + ".")
+            raise
+        return replace(
+            state,
+            token=None,
+            previous_token=None,
+            stored_fingerprint=fingerprint(state.token),
+            sink_secret_arn=written.secret_arn,
+            sink_version_id=written.version_id,
+        )
 
     def mint(self, spec: KeySpec) -> CreatedKey:
         """Create a key in Ardent, retrying after ambiguous failures without ever revoking a key.
@@ -502,14 +575,14 @@ class KeyLifecycle:
                 "key) or 'keep' (manage it without publishing a token). Nothing was changed."
             )
         elif spec.on_missing_token == "rotate":  # noqa: S105 - an option value
-            state = self._created_state(spec, self.mint(spec))
+            state = self._store(self._created_state(spec, self.mint(spec)), new_key=True)
             return replace(state, pending_revoke_key_ids=self.revoke_or_defer([key.id], reason="the adopted key"))
         else:
             self._warn(
                 f"Ardent key {key.id} ({key.name!r}) is adopted without its token: the key is managed, but no token "
                 "is published (token stays empty)."
             )
-        return self.listed_state(spec, key, token)
+        return self._store(self.listed_state(spec, key, token), new_key=False)
 
     def adoptable_key(self, key_id: str) -> ApiKey:
         """The existing key to adopt, or a clear error when it does not exist, is revoked or is elsewhere."""
@@ -602,9 +675,36 @@ class KeyLifecycle:
             previous_revoke_after=state.previous_revoke_after,
             pending_revoke_key_ids=tuple(key_id for key_id in state.pending_revoke_key_ids if key_id in listed),
         )
+        if state.spec.sink is not None:
+            refreshed = self._checked_sink(state, refreshed)
         if state.previous_key_id and state.previous_key_id not in listed:
             return refreshed.without_previous()
         return refreshed
+
+    def _checked_sink(self, state: KeyState, refreshed: KeyState) -> KeyState:
+        """The refreshed key with its sink's record, marked for replacement when the sink lost its token."""
+        assert state.spec.sink is not None
+        refreshed = replace(
+            refreshed,
+            stored_fingerprint=state.stored_fingerprint,
+            sink_secret_arn=state.sink_secret_arn,
+            sink_version_id=state.sink_version_id,
+        )
+        sink = self.sinks.sink(state.spec.sink)
+        problem = sink.check(state.sink_version_id)
+        if problem is None:
+            return refreshed
+        what = (
+            "holds another version as AWSCURRENT (overwritten outside Pulumi)"
+            if problem == SINK_MISMATCH
+            else "is gone (deleted or scheduled for deletion)"
+        )
+        self._warn(
+            f"{sink.describe()}, the holder of Ardent key {state.key_id}'s ({state.spec.name!r}) token, {what}: the "
+            "token can no longer be recovered from anywhere. The next `pulumi up` replaces the key and writes the new "
+            "token to the secret; `pulumi up --refresh` does both at once."
+        )
+        return replace(refreshed, status=problem)
 
     def _previous_gone(self, state: KeyState, *, report: bool) -> bool:
         """Whether the org no longer lists the state's previous key (revoked by an interrupted run, or by hand).
@@ -639,6 +739,15 @@ class KeyLifecycle:
             {"name": old.spec.name, "role": old.spec.role, "org_id": old.org_id}, spec.to_inputs(), self.org_id
         )
         state = replace(old, spec=replace(spec, name=kept["name"], role=kept["role"]), org_id=kept["org_id"])
+        if spec.sink is not None and old.spec.sink is None:
+            # The token the stack holds moves to the sink; the stack stops publishing it.
+            state = self._store(state, new_key=False)
+        elif spec.sink is None and old.spec.sink is not None:
+            self._warn(
+                f"Ardent key {old.key_id} ({old.spec.name!r}) no longer has a sink and is kept (on_missing_token "
+                f"'keep'): the stack holds no token for it; {old.spec.sink.secret_id!r} keeps the last one written."
+            )
+            state = replace(state, sink_secret_arn=None, sink_version_id=None)
         if old.previous_key_id:
             due = _is_due(old.previous_revoke_after, self.service_now())
             revoked = due and not self.revoke_or_defer([old.previous_key_id], reason="the expired grace period")
@@ -683,6 +792,21 @@ class KeyLifecycle:
             )
             return
         self._revoke_all([state.key_id, *leftovers], org)
+        if state.spec.sink is not None:
+            self._release_sink(state, org)
+
+    def _release_sink(self, state: KeyState, org: str) -> None:
+        """Clean up the revoked key's secret; a failure is a warning, as the token it holds is revoked."""
+        assert state.spec.sink is not None
+        sink = self.sinks.sink(state.spec.sink)
+        earlier = [key_id for key_id in (state.previous_key_id, *state.pending_revoke_key_ids) if key_id]
+        try:
+            sink.release(state.key_id, org, earlier)
+        except ArdentError as error:
+            self._warn(
+                f"Ardent key {state.key_id} ({state.spec.name!r}) is revoked, but {error} It holds only revoked "
+                "tokens; delete it, or its versions, by hand."
+            )
 
     def _revoke_all(self, key_ids: Iterable[str], org: str) -> None:
         for key_id in dict.fromkeys(key_ids):

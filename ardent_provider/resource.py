@@ -33,6 +33,8 @@ class ArdentApiKeyArgs:
     ``adopt_key_id`` brings an existing key under management, with its token as ``adopt_token`` or, without
     it, as ``on_missing_token`` says: ``"error"`` (default), ``"rotate"`` or ``"keep"``. ``org_id`` puts the key in
     another org than ``ardent:orgId`` (its credentials from ``ardent:orgs.<org id>``); changing it replaces the key.
+    ``sink`` (``{"aws_secrets_manager": {"secret_id": ..., "region": ..., "endpoint_url": ...}}``) writes the token
+    to an AWS Secrets Manager secret instead of publishing it.
     """
 
     role: pulumi.Input[str]
@@ -46,6 +48,7 @@ class ArdentApiKeyArgs:
     adopt_token: pulumi.Input[str] | None = None
     on_missing_token: pulumi.Input[str] | None = None
     org_id: pulumi.Input[str] | None = None
+    sink: pulumi.Input[Mapping[str, Any]] | None = None
 
 
 ArdentApiKeyArgs.__doc__ = f"{ArdentApiKeyArgs.__doc__}\n\n{_described('Inputs:', INPUT_NAMES, INPUT_DOCS)}\n"
@@ -73,6 +76,8 @@ class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
     previous_revoke_after: pulumi.Output[str | None]
     org_id: pulumi.Output[str]
     pending_revoke_key_ids: pulumi.Output[list[str]]
+    sink_secret_arn: pulumi.Output[str | None]
+    sink_version_id: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -90,6 +95,7 @@ class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
         adopt_token: pulumi.Input[str] | None = None,
         on_missing_token: pulumi.Input[str] | None = None,
         org_id: pulumi.Input[str] | None = None,
+        sink: pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare a key; pass either ``args`` or the keyword inputs (``role`` is required)."""
@@ -105,6 +111,7 @@ class ArdentApiKey(Resource, module=DYNAMIC_MODULE, name=DYNAMIC_NAME):
             "adopt_token": adopt_token,
             "on_missing_token": on_missing_token,
             "org_id": org_id,
+            "sink": sink,
         }
         if args is not None:
             if any(value is not None for value in keywords.values()):

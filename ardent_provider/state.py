@@ -25,9 +25,15 @@ SETTING_INPUTS: Final = (
     "on_missing_token",
 )
 """Inputs that only steer the provider; changing them never needs a new key."""
+SINK_INPUT: Final = "sink"
+"""Where the token is kept instead of the stack (:class:`SinkSpec`); ``KeyLifecycle.plan`` decides its changes."""
+SINK_KINDS: Final = ("aws_secrets_manager",)
+"""The kinds of sink ``sink`` can name (one today)."""
+SINK_FIELDS: Final = ("secret_id", "region", "endpoint_url", "recovery_window_days")
+"""The fields of an ``aws_secrets_manager`` sink."""
 ORG_INPUT: Final = "org_id"
 """The declared org (None: the configured default). A different org replaces the key; see ``KeyLifecycle.plan``."""
-INPUT_NAMES: Final = (*REPLACING_INPUTS, *SETTING_INPUTS, ORG_INPUT)
+INPUT_NAMES: Final = (*REPLACING_INPUTS, *SETTING_INPUTS, ORG_INPUT, SINK_INPUT)
 """The inputs a program declares; ``resource_name`` and ``parent_resource`` are added by ``ArdentApiKey``."""
 COMPUTED_OUTPUTS: Final = (
     "key_id",
@@ -42,6 +48,8 @@ COMPUTED_OUTPUTS: Final = (
     "previous_token",
     "previous_revoke_after",
     "pending_revoke_key_ids",
+    "sink_secret_arn",
+    "sink_version_id",
 )
 """What the provider adds to the recorded inputs."""
 OUTPUT_NAMES: Final = ("name", "role", "scopes", *COMPUTED_OUTPUTS)
@@ -73,6 +81,13 @@ INPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
         "(replace it with a new key) or keep (manage it, publish no token).",
         "org_id": "The org the key lives in; omitted, ardent:orgId. Its credentials come from "
         "ardent:orgs.<org id>. A change replaces the key.",
+        "sink": "Where the token is kept instead of the stack: {aws_secrets_manager: {secret_id, region, "
+        "endpoint_url, recovery_window_days}}. The token is written as the secret's AWSCURRENT version (the secret "
+        "is created, tagged with the key's id and org, when it does not exist) and token and previous_token are not "
+        "published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes "
+        "the token the stack holds; removing one replaces the key (on_missing_token 'keep' keeps it without a "
+        "token); another secret_id or region replaces the key. recovery_window_days (7 to 30, default 7) is how long "
+        "a secret the provider created stays recoverable after destroy.",
     }
 )
 """What each input means, for ``help(ArdentApiKey)`` and the README; one entry per name of ``INPUT_NAMES``."""
@@ -86,14 +101,20 @@ OUTPUT_DOCS: Final[Mapping[str, str]] = MappingProxyType(
         "key_prefix": "The first characters of the token, as Ardent lists them; not secret.",
         "created_at": "When Ardent created the key, ISO-8601 UTC.",
         "expires_at": "When the key expires, ISO-8601 UTC; None for a key that never expires.",
-        "status": "active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the "
-        "key's any more; the next `pulumi up` replaces it).",
-        "token": "The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.",
+        "status": "active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the "
+        "key's any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the "
+        "secret's current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` "
+        "replaces the key).",
+        "token": "The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created. "
+        "Not published when the key has a sink.",
         "token_fingerprint": "A short SHA-256 fingerprint of the token, to tell tokens apart without showing them.",
         "previous_key_id": "The replaced key kept valid through keep_previous_for_days, if any.",
-        "previous_token": "That kept key's token, a secret.",
+        "previous_token": "That kept key's token, a secret; with a sink, not published (the secret's AWSPREVIOUS "
+        "version holds it).",
         "previous_revoke_after": "When the kept previous key is revoked (at the first `pulumi up` after that time).",
         "pending_revoke_key_ids": "Replaced keys whose revocation failed; the next `pulumi up` retries them.",
+        "sink_secret_arn": "With a sink: the ARN of the secret that holds the token.",
+        "sink_version_id": "With a sink: the id of the secret's version that holds the current token.",
     }
 )
 """What each output means; one entry per name of ``OUTPUT_NAMES``."""
@@ -112,9 +133,13 @@ CAMEL_NAMES: Final[Mapping[str, str]] = MappingProxyType({name: camel_case(name)
 _SNAKE_NAMES: Final[Mapping[str, str]] = MappingProxyType({camel: name for name, camel in CAMEL_NAMES.items()})
 
 
+TEXT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {**CAMEL_NAMES, **{name: camel_case(name) for name in (*SINK_KINDS, *SINK_FIELDS)}}
+)
+"""Every name a message or description may hold, properties and the sink's fields, as a native program spells it."""
 _SNAKE_NAME_IN_TEXT: Final = re.compile(
     r"(?<![\w.:])("
-    + "|".join(sorted((re.escape(name) for name, camel in CAMEL_NAMES.items() if name != camel), key=len, reverse=True))
+    + "|".join(sorted((re.escape(name) for name, camel in TEXT_NAMES.items() if name != camel), key=len, reverse=True))
     + r")(?!\w)"
 )
 
@@ -125,7 +150,7 @@ def camel_case_names_in(text: str) -> str:
     Messages about a key are written once, with this module's names, which ``ArdentApiKey`` users see as they
     are; the native provider's face and the policy pack reword them for programs of the native type.
     """
-    return _SNAKE_NAME_IN_TEXT.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
+    return _SNAKE_NAME_IN_TEXT.sub(lambda match: TEXT_NAMES[match.group(1)], text)
 
 
 def snake_properties(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,6 +185,9 @@ PROPERTY_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "previous_token": "string",
         "previous_revoke_after": "string",
         "pending_revoke_key_ids": "string list",
+        "sink": "sink",
+        "sink_secret_arn": "string",
+        "sink_version_id": "string",
     }
 )
 """The kind of value each property holds (string, integer, string list, map); one entry per property."""
@@ -178,6 +206,12 @@ ALWAYS_SET_OUTPUTS: Final = (
 ACTIVE: Final = "active"
 EXPIRED: Final = "expired"
 INVALID_TOKEN: Final = "invalid_token"  # noqa: S105 - a status name, not a password
+SINK_MISMATCH: Final = "sink_mismatch"
+"""The sink's current version is not the key's token any more (overwritten outside Pulumi)."""
+SINK_MISSING: Final = "sink_missing"
+"""The sink's secret is gone (deleted, or scheduled for deletion, outside Pulumi)."""
+TOKEN_LOST: Final = (INVALID_TOKEN, SINK_MISMATCH, SINK_MISSING)
+"""Statuses of a key whose token no holder has any more: the next ``up`` replaces it."""
 
 
 class Unknown:
@@ -240,6 +274,76 @@ def kept_by_update(recorded: Mapping[str, Any], declared: Mapping[str, Any], def
     }
 
 
+SINK_FIELD_DOCS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "secret_id": "The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.",
+        "region": "The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.",
+        "endpoint_url": "Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).",
+        "recovery_window_days": "Days a secret the provider created stays recoverable after destroy, 7 to 30; "
+        "default 7.",
+    }
+)
+"""What each field of an ``aws_secrets_manager`` sink means."""
+
+
+def snake_case(name: str) -> str:
+    """A name as this module spells it (``secret_id``), from either spelling (``secretId``)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda match: "_" + match.group(1).lower(), name)
+
+
+def snake_keys(value: Any) -> Any:
+    """A nested map (``sink``) with every key in snake case, whichever spelling it came in."""
+    if isinstance(value, Mapping):
+        return {snake_case(str(key)): snake_keys(item) for key, item in value.items()}
+    return value
+
+
+def camel_keys(value: Any) -> Any:
+    """A nested map (``sink``) with every key as a native program spells it (``secretId``)."""
+    if isinstance(value, Mapping):
+        return {camel_case(str(key)): camel_keys(item) for key, item in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """An AWS Secrets Manager secret that holds the key's token instead of the stack."""
+
+    secret_id: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    recovery_window_days: int | None = None
+
+    @classmethod
+    def from_input(cls, value: Any) -> SinkSpec | None:
+        """The sink an input (or recorded state) declares, of either resource type; None without one."""
+        if not isinstance(value, Mapping):
+            return None
+        inner = snake_keys(value).get("aws_secrets_manager")
+        if not isinstance(inner, Mapping) or not _text(inner.get("secret_id")):
+            return None
+        return cls(
+            secret_id=str(inner["secret_id"]),
+            region=_text(inner.get("region")),
+            endpoint_url=_text(inner.get("endpoint_url")),
+            recovery_window_days=whole_number(inner.get("recovery_window_days")),
+        )
+
+    def to_input(self) -> dict[str, Any]:
+        """The sink as a recorded input (only the fields that are set)."""
+        fields = {
+            "secret_id": self.secret_id,
+            "region": self.region,
+            "endpoint_url": self.endpoint_url,
+            "recovery_window_days": self.recovery_window_days,
+        }
+        return {"aws_secrets_manager": {name: value for name, value in fields.items() if value is not None}}
+
+    def same_secret(self, other: SinkSpec | None) -> bool:
+        """Whether ``other`` names the same secret (the endpoint and the recovery window may differ)."""
+        return other is not None and (self.secret_id, self.region) == (other.secret_id, other.region)
+
+
 @dataclass(frozen=True)
 class KeySpec:
     """The checked inputs of one key: what the program declares."""
@@ -257,6 +361,7 @@ class KeySpec:
     resource_name: str | None = None
     parent_resource: str | None = None
     org_id: str | None = None
+    sink: SinkSpec | None = None
 
     @classmethod
     def from_inputs(cls, props: Mapping[str, Any]) -> KeySpec:
@@ -278,6 +383,7 @@ class KeySpec:
             resource_name=_text(props.get("resource_name")),
             parent_resource=_text(props.get("parent_resource")),
             org_id=_text(props.get("org_id")),
+            sink=SinkSpec.from_input(props.get("sink")),
         )
 
     def to_inputs(self) -> dict[str, Any]:
@@ -296,6 +402,7 @@ class KeySpec:
             "resource_name": self.resource_name,
             "parent_resource": self.parent_resource,
             "org_id": self.org_id,
+            "sink": self.sink.to_input() if self.sink is not None else None,
         }
 
     @property
@@ -320,6 +427,10 @@ class KeyState:
     previous_token: str | None = field(default=None, repr=False)
     previous_revoke_after: str | None = None
     pending_revoke_key_ids: tuple[str, ...] = ()
+    stored_fingerprint: str | None = None
+    """The token's fingerprint when the state holds no token (a key with a sink)."""
+    sink_secret_arn: str | None = None
+    sink_version_id: str | None = None
 
     @classmethod
     def from_outputs(cls, key_id: str, props: Mapping[str, Any]) -> KeyState:
@@ -341,6 +452,9 @@ class KeyState:
             pending_revoke_key_ids=tuple(str(item) for item in pending if isinstance(item, str) and item)
             if isinstance(pending, list | tuple)
             else (),
+            stored_fingerprint=_text(props.get("token_fingerprint")),
+            sink_secret_arn=_text(props.get("sink_secret_arn")),
+            sink_version_id=_text(props.get("sink_version_id")),
         )
 
     def to_outputs(self) -> dict[str, Any]:
@@ -357,13 +471,23 @@ class KeyState:
             expires_at=self.expires_at,
             status=self.status,
             token=self.token,
-            token_fingerprint=SecretToken(self.token).fingerprint if self.token else None,
+            token_fingerprint=self.fingerprint,
             previous_key_id=self.previous_key_id,
             previous_token=self.previous_token,
             previous_revoke_after=self.previous_revoke_after,
             pending_revoke_key_ids=list(self.pending_revoke_key_ids),
+            sink_secret_arn=self.sink_secret_arn,
+            sink_version_id=self.sink_version_id,
         )
+        if self.spec.sink is not None:
+            # The sink holds the tokens; the stack never publishes them, whatever this object carries.
+            outputs.update(token=None, previous_token=None)
         return outputs
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The token's fingerprint: of the token held, or as recorded when the sink holds it."""
+        return SecretToken(self.token).fingerprint if self.token else self.stored_fingerprint
 
     def without_previous(self) -> KeyState:
         """The same key with no kept previous key."""

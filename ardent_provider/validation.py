@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .models import ROLES, canonical_role
-from .state import INPUT_NAMES, Unknown, is_unknown
+from .state import INPUT_NAMES, SINK_FIELDS, SINK_KINDS, Unknown, is_unknown, snake_keys, whole_number
 
 ON_MISSING_TOKEN_CHOICES = ("error", "rotate", "keep")
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~-]{1,200}$")
@@ -41,6 +41,7 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         "keep_previous_for_days": functools.partial(_check_days, "keep_previous_for_days"),
         "rotation_triggers": _check_triggers,
         "org_id": _check_org_id,
+        "sink": _check_sink,
     }
     for prop, check in checks.items():
         value = news.get(prop)
@@ -60,7 +61,56 @@ def validate_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     if reason and not any(prop == "rotate_before_days" for prop, _ in problems):
         problems.append(("rotate_before_days", reason))
     problems.extend(_check_adoption(news, inputs))
+    keeps_no_token = inputs["on_missing_token"] == "keep" and not _given(news.get("adopt_token"))  # noqa: S105
+    if inputs.get("sink") is not None and not is_unknown(inputs["sink"]) and keeps_no_token:
+        problems.append(("sink", _SINK_KEEP_PROBLEM))
     return inputs, problems
+
+
+_SINK_KEEP_PROBLEM = (
+    "sink needs the key's token, and a key adopted with on_missing_token 'keep' has none: give adopt_token, or set "
+    "on_missing_token to 'rotate' so that a new key's token is written to the secret"
+)
+_SINK_SHAPE = (
+    "sink must be {aws_secrets_manager: {secret_id: <name or ARN>, region: <optional>, endpoint_url: <optional>, "
+    "recovery_window_days: <optional, 7 to 30>}}"
+)
+RECOVERY_WINDOW_DAYS = (7, 30)
+
+
+def _check_sink(value: Any) -> tuple[Any, str | None]:
+    """The sink in snake case with only its set fields; unknown fields pass until known."""
+    if value is None:
+        return None, None
+    if not isinstance(value, Mapping) or is_unknown(value):
+        return value, (None if is_unknown(value) else f"{_SINK_SHAPE}, not {_kind(value)}")
+    sink = snake_keys(value)
+    if set(sink) != set(SINK_KINDS) or not isinstance(sink.get("aws_secrets_manager"), Mapping):
+        return value, f"{_SINK_SHAPE}; got the key(s) {', '.join(sorted(map(str, value))) or 'none'}"
+    inner = dict(sink["aws_secrets_manager"])
+    unknown_fields = sorted(set(inner) - set(SINK_FIELDS))
+    if unknown_fields:
+        return value, f"{_SINK_SHAPE}; {', '.join(unknown_fields)} is not one of its fields"
+    secret_id = inner.get("secret_id")
+    if not isinstance(secret_id, str) or not secret_id.strip():
+        return value, f"{_SINK_SHAPE}; secret_id (the secret's name or ARN) is missing"
+    for name in ("region", "endpoint_url"):
+        if inner.get(name) is not None and not isinstance(inner[name], str):
+            return value, f"sink's {name} must be a string, not {_kind(inner[name])}"
+    endpoint = inner.get("endpoint_url")
+    if isinstance(endpoint, str) and endpoint and not endpoint.startswith(("https://", "http://")):
+        return value, f"sink's endpoint_url must be an http(s) URL, not {endpoint!r}"
+    window = inner.get("recovery_window_days")
+    if window is not None:
+        days = whole_number(window)
+        low, high = RECOVERY_WINDOW_DAYS
+        if days is None or not low <= days <= high:
+            shown = days if days is not None else repr(window)
+            return value, f"sink's recovery_window_days must be a whole number from {low} to {high}, not {shown}"
+        inner["recovery_window_days"] = days
+    return {
+        "aws_secrets_manager": {name: item for name, item in inner.items() if item is not None and item != ""}
+    }, None
 
 
 def _check_rotation_window(rotate: Any, days: Any) -> str | None:

@@ -53,6 +53,7 @@ from ..state import (
     INPUT_NAMES,
     PROPERTY_NAMES,
     SECRET_OUTPUTS,
+    SINK_INPUT,
     UNKNOWN,
     KeyState,
     is_unknown,
@@ -62,6 +63,8 @@ from ..validation import validate_inputs
 from .schema import SECRET_SETTINGS, schema_json
 from .values import PropertyMap, plain, plain_map, property_map, secret_names
 
+# Outputs a key with a sink never has: its sink holds the tokens.
+SINK_HELD = ("token", "previous_token")
 # Provider inputs the engine itself adds to an explicit provider; they are not settings.
 ENGINE_PROVIDER_INPUTS = frozenset({"version", "pluginDownloadURL"})
 
@@ -233,7 +236,10 @@ class ArdentProvider(Provider):
         props = {**plain_map(request.properties), **_identity(request.urn)}
         secrets = secret_names(request.properties)
         if request.preview:
-            planned = {**props, **{name: UNKNOWN for name in COMPUTED_OUTPUTS if props.get(name) is None}}
+            # With a sink the tokens are never outputs: not even unknown ones.
+            held = SINK_HELD if props.get(SINK_INPUT) is not None else ()
+            computed = [name for name in COMPUTED_OUTPUTS if props.get(name) is None and name not in held]
+            planned = {**props, **dict.fromkeys(computed, UNKNOWN)}
             return CreateResponse("", outputs(planned, secrets))
         with about(request.urn):
             state = await asyncio.to_thread(self.steps.create, props)
@@ -274,6 +280,8 @@ class ArdentProvider(Provider):
             planned = {**olds, **{name: news.get(name) for name in INPUT_NAMES}}
             # The org of a state that records none is the one the inputs ask for: a different one would replace.
             planned.update(kept_by_update(olds, news, news.get("org_id") or UNKNOWN))
+            if news.get(SINK_INPUT) is not None:
+                planned.update(dict.fromkeys(SINK_HELD))  # a sink added by this update takes the tokens
             return UpdateResponse(outputs(planned, secrets))
         with about(request.urn):
             state = await asyncio.to_thread(self.steps.update, request.resource_id, olds, news)

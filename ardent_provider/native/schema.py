@@ -28,9 +28,15 @@ from ..state import (
     PROPERTY_KINDS,
     PROPERTY_NAMES,
     SECRET_OUTPUTS,
+    SINK_FIELD_DOCS,
+    SINK_FIELDS,
+    TEXT_NAMES,
+    camel_case,
 )
 
 ORG_CREDENTIALS_TYPE: Final = f"{NATIVE_PACKAGE}:index:OrgCredentials"
+SINK_TYPE: Final = f"{NATIVE_PACKAGE}:index:ApiKeySink"
+AWS_SECRETS_MANAGER_SINK_TYPE: Final = f"{NATIVE_PACKAGE}:index:AwsSecretsManagerSink"
 SECRET_SETTINGS: Final = frozenset({"token", "orgs"})
 """Settings that hold tokens: ``orgs`` holds each org's."""
 PYTHON_PACKAGE: Final = "pulumi_ardent"
@@ -42,16 +48,17 @@ _TYPES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
         "integer": {"type": "integer"},
         "string list": {"type": "array", "items": {"type": "string"}},
         "map": {"type": "object", "additionalProperties": {"$ref": "pulumi.json#/Any"}},
+        "sink": {"$ref": f"#/types/{SINK_TYPE}"},
     }
 )
 _SNAKE_NAME: Final = re.compile(
-    r"\b(" + "|".join(sorted((n for n in CAMEL_NAMES if "_" in n), key=len, reverse=True)) + r")\b"
+    r"\b(" + "|".join(sorted((n for n in TEXT_NAMES if "_" in n), key=len, reverse=True)) + r")\b"
 )
 
 
 def schema_text(text: str) -> str:
     """A description with this package's property names spelt the schema's way (``expiresInDays``)."""
-    return _SNAKE_NAME.sub(lambda match: CAMEL_NAMES[match.group(1)], text)
+    return _SNAKE_NAME.sub(lambda match: TEXT_NAMES[match.group(1)], text)
 
 
 def _property(name: str, description: str, *, secret: bool = False) -> dict[str, Any]:
@@ -74,6 +81,36 @@ def _setting(key: str) -> dict[str, Any]:
     if name in SECRET_SETTINGS:
         spec["secret"] = True
     return spec
+
+
+def _sink_types() -> dict[str, Any]:
+    """The object types of the ``sink`` input: one kind of sink, and its fields."""
+    fields = {
+        camel_case(name): {
+            "type": "integer" if name == "recovery_window_days" else "string",
+            "description": schema_text(SINK_FIELD_DOCS[name]),
+        }
+        for name in SINK_FIELDS
+    }
+    return {
+        SINK_TYPE: {
+            "type": "object",
+            "description": "Where a key's token is kept instead of the stack.",
+            "properties": {
+                "awsSecretsManager": {
+                    "$ref": f"#/types/{AWS_SECRETS_MANAGER_SINK_TYPE}",
+                    "description": "An AWS Secrets Manager secret whose SecretString is the token.",
+                }
+            },
+            "required": ["awsSecretsManager"],
+        },
+        AWS_SECRETS_MANAGER_SINK_TYPE: {
+            "type": "object",
+            "description": "An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.",
+            "properties": fields,
+            "required": ["secretId"],
+        },
+    }
 
 
 def package_schema() -> dict[str, Any]:
@@ -116,7 +153,7 @@ def package_schema() -> dict[str, Any]:
             "org than the stack's configuration; every setting falls back to its environment variable.",
             "inputProperties": settings,
         },
-        "types": {ORG_CREDENTIALS_TYPE: org_credentials},
+        "types": {ORG_CREDENTIALS_TYPE: org_credentials, **_sink_types()},
         "resources": {
             NATIVE_KEY_TYPE: {
                 "description": "An Ardent API key. A change of a key input creates a new key before the old one is "

@@ -12,7 +12,7 @@ from typing import Any
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_ON_THE_WIRE
 
-from ..state import CAMEL_NAMES, UNKNOWN, Unknown, snake_properties
+from ..state import CAMEL_NAMES, SINK_INPUT, UNKNOWN, Unknown, camel_keys, snake_properties
 
 PropertyMap = Mapping[str, PropertyValue]
 
@@ -64,7 +64,10 @@ def property_map(
     """The given properties (this package's names) that have a value, camelCased, ``secrets`` marked secret."""
     secret = set(secrets)
     return {
-        CAMEL_NAMES[name]: property_value(values[name], secret=name in secret)
+        # The sink's own fields are properties of the schema's types too: camelCased like the resource's.
+        CAMEL_NAMES[name]: property_value(
+            camel_keys(values[name]) if name == SINK_INPUT else values[name], secret=name in secret
+        )
         for name in names
         if values.get(name) is not None
     }

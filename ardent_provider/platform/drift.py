@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
+from ..errors import ArdentError
 from ..models import ApiKey, parse_time
+from ..secret_sink import SecretsManagerSink
 from .orgs import OrgFailure, OrgReading
 from .render import service_timespec, table, wire_time
 from .stacks import PENDING_DELETE, PENDING_REVOKE, ManagedKey, PendingOperation, StackView
@@ -21,10 +24,34 @@ OWN_KEY_PROBLEMS: tuple[str, ...] = (
     "expiring",
     "revoke_pending",
     "changed",
+    "sink_mismatch",
+    "sink_missing",
 )
 UNMANAGED_PROBLEM = "unmanaged"
 # The row of an org that could not be read: its keys were not checked.
 ERROR_PROBLEM = "error"
+
+
+SinkCheck = Callable[["ManagedKey"], str | None]
+"""Reads a key's sink: None when its current version is the key's token, else the problem (``sink_mismatch``, ...)."""
+
+
+def check_sink(item: ManagedKey) -> str | None:
+    """The sink problem of a current key with a sink, read from AWS (the secret's description only, no token)."""
+    if item.sink is None:
+        return None
+    return SecretsManagerSink(item.sink).check(item.sink_version_id)
+
+
+_SINK_DETAILS: Mapping[str, str] = MappingProxyType(
+    {
+        "sink_mismatch": "the secret's AWSCURRENT version is not the key's token any more (overwritten outside "
+        "Pulumi); "
+        "`pulumi refresh`, then `pulumi up`, replaces the key and writes the new token",
+        "sink_missing": "the secret that holds the key's token is gone (deleted or scheduled for deletion outside "
+        "Pulumi); `pulumi refresh`, then `pulumi up`, replaces the key and writes the new token to a new secret",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +81,7 @@ def find_drift(
     pending: Sequence[PendingOperation] = (),
     unmanaged: bool = False,
     unread_stacks: Sequence[str] = (),
+    sink_check: SinkCheck | None = None,
 ) -> list[Finding]:
     """Compare what stacks manage with what the org has; findings in the order of :func:`finding_order`.
 
@@ -62,7 +90,8 @@ def find_drift(
     ``expiring_within``), awaiting revocation, or changed out of band. A key whose resource has a pending
     operation is reported with that operation, not as missing. ``unmanaged`` adds the org's keys that none of
     the stacks manage; ``credentials`` (the keys the stacks run with) never are. ``unread_stacks`` (labels of
-    backend stacks whose credentials are unknown) are named in each unmanaged key's detail.
+    backend stacks whose credentials are unknown) are named in each unmanaged key's detail. ``sink_check``
+    reads the sink of each active current key that has one (``sink_mismatch``, ``sink_missing``).
     """
     timespec = service_timespec(listed)
     by_id = {key.id: key for key in listed}
@@ -132,6 +161,14 @@ def find_drift(
             changes = _changes(item, key)
             if changes:
                 add("changed", key.id, item, key, f"changed outside Pulumi: {'; '.join(changes)}")
+            if item.kind == "current" and item.sink is not None and sink_check is not None:
+                try:
+                    problem = sink_check(item)
+                except ArdentError as error:
+                    add(ERROR_PROBLEM, key.id, item, key, f"its sink could not be checked: {error}")
+                else:
+                    if problem is not None:
+                        add(problem, key.id, item, key, _SINK_DETAILS[problem])
     if unmanaged:
         managed_ids = {item.key_id for item in managed}
         detail = "active in the org, managed by none of the given stacks"
@@ -262,6 +299,7 @@ def drift_findings(
     unmanaged: bool = False,
     failures: Sequence[OrgFailure] = (),
     unread_stacks: Mapping[str, str] | None = None,
+    sink_check: SinkCheck | None = check_sink,
 ) -> list[Finding]:
     """Every org's findings, each org compared only with the keys the stacks manage in it; in report order.
 
@@ -284,6 +322,7 @@ def drift_findings(
             pending=[operation for operation in pending if operation.org_id == reading.org_id],
             unmanaged=unmanaged,
             unread_stacks=sorted(unread),
+            sink_check=sink_check,
         )
     ]
     findings.extend(failure_finding(failure) for failure in failures)

@@ -36,7 +36,7 @@ from ..settings import (
     org_entries,
     resolve_settings,
 )
-from ..state import snake_properties
+from ..state import SinkSpec, snake_properties
 
 PENDING_REVOKE = "pending-revoke"
 # A resource an interrupted replacement left marked for deletion: its key is still the stack's until it goes.
@@ -102,6 +102,9 @@ class ManagedKey:
     role: str | None = None
     provider: str = ""
     pending_replacement: bool = False
+    sink: SinkSpec | None = None
+    """The secret that holds the current key's token, if it has a sink, and its version holding it."""
+    sink_version_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -586,6 +589,8 @@ def keys_in_deployment(deployment: Mapping[str, Any], stack: str, project: str =
                     _text(outputs.get("role")),
                     provider,
                     replacing,
+                    SinkSpec.from_input(outputs.get("sink")),
+                    _text(outputs.get("sink_version_id")),
                 )
             )
         previous = _text(outputs.get("previous_key_id"))

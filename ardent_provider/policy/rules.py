@@ -31,6 +31,7 @@ EXPIRY_REQUIRED: Final = "ardent-expiry-required"
 ADMIN_KEYS_ROTATE: Final = "ardent-admin-keys-rotate"
 SCOPED_AUTOMATION_KEYS: Final = "ardent-scoped-automation-keys"
 NAME_PATTERN: Final = "ardent-name-pattern"
+SINK_REQUIRED: Final = "ardent-sink-required"
 
 DEFAULT_MAX_DAYS: Final = 365
 MAX_DAYS_LIMIT: Final = 3650
@@ -54,6 +55,7 @@ class KeyInputs:
     expires_in_days: Any = None
     rotate_before_days: Any = None
     resource_type: str = RESOURCE_TYPE
+    sink: Any = None
 
     @classmethod
     def from_props(cls, resource: str, props: Mapping[str, Any], resource_type: str = RESOURCE_TYPE) -> KeyInputs:
@@ -67,6 +69,7 @@ class KeyInputs:
             scopes=props.get("scopes"),
             expires_in_days=props.get("expires_in_days"),
             rotate_before_days=props.get("rotate_before_days"),
+            sink=props.get("sink"),
         )
 
     @property
@@ -178,6 +181,18 @@ def name_pattern(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
     )
 
 
+def sink_required(key: KeyInputs, config: Mapping[str, Any]) -> str | None:
+    """A violation when the key has no sink: its token is then an output of the stack."""
+    if key.sink is not None:
+        return None
+    return (
+        f"{key.label} has no sink, so its token is a stack output that anyone who can decrypt the stack reads, and "
+        f"{SINK_REQUIRED} wants tokens kept out of the stack. Set sink to an AWS Secrets Manager secret, such as "
+        "sink={'aws_secrets_manager': {'secret_id': 'apps/<name>/ardent-token'}}; the key keeps its token "
+        "(no new key)."
+    )
+
+
 def _pattern_schema(default: str) -> Mapping[str, Mapping[str, Any]]:
     return {"pattern": {"type": "string", "minLength": 1, "default": default}}
 
@@ -217,6 +232,13 @@ POLICIES: Final[tuple[PolicySpec, ...]] = (
         "disabled",
         _pattern_schema(DEFAULT_NAME_PATTERN),
         name_pattern,
+    ),
+    PolicySpec(
+        SINK_REQUIRED,
+        "Ardent API keys should keep their token in a sink (an AWS Secrets Manager secret), not in the stack.",
+        "disabled",
+        {},
+        sink_required,
     ),
 )
 

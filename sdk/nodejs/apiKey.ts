@@ -2,6 +2,8 @@
 // *** Do not edit by hand unless you're certain you know what you are doing! ***
 
 import * as pulumi from "@pulumi/pulumi";
+import * as inputs from "./types/input";
+import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
 /**
@@ -101,7 +103,7 @@ export class ApiKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly previousRevokeAfter: pulumi.Output<string | undefined>;
     /**
-     * That kept key's token, a secret.
+     * That kept key's token, a secret; with a sink, not published (the secret's AWSPREVIOUS version holds it).
      */
     declare public /*out*/ readonly previousToken: pulumi.Output<string | undefined>;
     /**
@@ -121,11 +123,23 @@ export class ApiKey extends pulumi.CustomResource {
      */
     declare public readonly scopes: pulumi.Output<string[]>;
     /**
-     * active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it).
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     */
+    declare public readonly sink: pulumi.Output<outputs.ApiKeySink | undefined>;
+    /**
+     * With a sink: the ARN of the secret that holds the token.
+     */
+    declare public /*out*/ readonly sinkSecretArn: pulumi.Output<string | undefined>;
+    /**
+     * With a sink: the id of the secret's version that holds the current token.
+     */
+    declare public /*out*/ readonly sinkVersionId: pulumi.Output<string | undefined>;
+    /**
+     * active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret's current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
      */
     declare public /*out*/ readonly status: pulumi.Output<string>;
     /**
-     * The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+     * The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
      */
     declare public /*out*/ readonly token: pulumi.Output<string | undefined>;
     /**
@@ -155,6 +169,7 @@ export class ApiKey extends pulumi.CustomResource {
             resourceInputs["rotateBeforeDays"] = args?.rotateBeforeDays;
             resourceInputs["rotationTriggers"] = args?.rotationTriggers;
             resourceInputs["scopes"] = args?.scopes;
+            resourceInputs["sink"] = args?.sink;
             resourceInputs["createdAt"] = undefined /*out*/;
             resourceInputs["expiresAt"] = undefined /*out*/;
             resourceInputs["keyId"] = undefined /*out*/;
@@ -163,6 +178,8 @@ export class ApiKey extends pulumi.CustomResource {
             resourceInputs["previousKeyId"] = undefined /*out*/;
             resourceInputs["previousRevokeAfter"] = undefined /*out*/;
             resourceInputs["previousToken"] = undefined /*out*/;
+            resourceInputs["sinkSecretArn"] = undefined /*out*/;
+            resourceInputs["sinkVersionId"] = undefined /*out*/;
             resourceInputs["status"] = undefined /*out*/;
             resourceInputs["token"] = undefined /*out*/;
             resourceInputs["tokenFingerprint"] = undefined /*out*/;
@@ -186,6 +203,9 @@ export class ApiKey extends pulumi.CustomResource {
             resourceInputs["rotateBeforeDays"] = undefined /*out*/;
             resourceInputs["rotationTriggers"] = undefined /*out*/;
             resourceInputs["scopes"] = undefined /*out*/;
+            resourceInputs["sink"] = undefined /*out*/;
+            resourceInputs["sinkSecretArn"] = undefined /*out*/;
+            resourceInputs["sinkVersionId"] = undefined /*out*/;
             resourceInputs["status"] = undefined /*out*/;
             resourceInputs["token"] = undefined /*out*/;
             resourceInputs["tokenFingerprint"] = undefined /*out*/;
@@ -245,4 +265,8 @@ export interface ApiKeyArgs {
      * Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
      */
     scopes?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     */
+    sink?: pulumi.Input<inputs.ApiKeySinkArgs | undefined>;
 }

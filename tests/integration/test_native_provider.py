@@ -46,6 +46,10 @@ from ardent_provider.native.schema import package_schema
 from ardent_provider.native.values import UNKNOWN_ON_THE_WIRE, plain, plain_map, property_value
 from ardent_provider.state import UNKNOWN
 
+from ..secrets_store import SecretsStore, aws_env, secrets_store
+
+__all__ = ["aws_env", "secrets_store"]  # fixtures
+
 URN = "urn:pulumi:dev::proj::ardent:index:ApiKey::web"
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 T = TypeVar("T")
@@ -465,3 +469,26 @@ def test_a_warning_is_sent_with_the_urn_of_the_resource_the_call_is_about() -> N
         (URN, "about web"),
         ("", "about nothing"),
     ]
+
+
+def test_a_native_key_with_a_sink_checks_camel_case_fields_and_publishes_no_token(
+    provider: ArdentProvider, emulator: EmulatorServer, secrets_store: SecretsStore, aws_env: dict[str, str]
+) -> None:
+    secret_id = secrets_store.name()
+    declared = {"awsSecretsManager": {"secretId": secret_id, "endpointUrl": secrets_store.endpoint}}
+    inputs, failures = check(provider, role="Member", sink=declared)
+    assert failures == [] and plain(inputs["sink"]) == declared
+    _, failures = check(provider, role="Member", sink={"awsSecretsManager": {"secretId": "x", "recoveryWindowDays": 1}})
+    assert [prop for prop, _ in failures] == ["sink"] and "from 7 to 30, not 1" in failures[0][1]
+
+    planned = create(provider, inputs, preview=True).properties
+    assert "token" not in planned and "previousToken" not in planned
+    created = create(provider, inputs)
+    outputs = plain_map(created.properties)
+    token = secrets_store.current(secret_id)
+    assert "token" not in created.properties and "previousToken" not in created.properties
+    assert outputs["sink_secret_arn"] == secrets_store.describe(secret_id)["ARN"]
+    assert outputs["token_fingerprint"] and token not in repr(created.properties)
+    assert plain(created.properties["sink"]) == declared, "the sink's fields keep the program's names"
+    run(provider.delete(DeleteRequest(URN, created.resource_id, created.properties, 60)))
+    assert secrets_store.describe(secret_id).get("DeletedDate") is not None

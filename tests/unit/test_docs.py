@@ -30,6 +30,7 @@ def test_the_reference_pages_exist_and_the_readme_links_each() -> None:
     assert {page.name for page in (ROOT / "docs").glob("*.md")} == {
         "development.md",
         "emulator.md",
+        "keeping-tokens-out-of-the-stack.md",
         "native-provider.md",
         "platform-commands.md",
         "policy-pack.md",

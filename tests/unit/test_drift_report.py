@@ -51,6 +51,7 @@ from ardent_provider.platform.stacks import (
 )
 from ardent_provider.resource_types import is_default_provider
 from ardent_provider.settings import Settings, resolve_settings
+from ardent_provider.state import SinkSpec
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 API = "https://api.tryardent.com"
@@ -966,3 +967,50 @@ def test_an_approved_key_that_changed_since_the_plan_is_skipped_saying_what_chan
         "gone",
         "no longer an active key since the plan: not an active key of org org_1",
     )
+
+
+def test_a_key_whose_sink_lost_its_token_is_reported_and_the_sink_is_read_only_for_active_current_keys() -> None:
+    sink = SinkSpec(secret_id="app/token")
+    managed = [
+        ManagedKey("prod", "fine", "key_fine", "key_fine", "current", "web", sink=sink, sink_version_id="v1"),
+        ManagedKey("prod", "over", "key_over", "key_over", "current", "web", sink=sink, sink_version_id="v2"),
+        ManagedKey("prod", "gone", "key_gone", "key_gone", "current", "web", sink=sink, sink_version_id="v3"),
+        ManagedKey("prod", "revoked", "key_revoked", "key_revoked", "current", "web", sink=sink),
+        ManagedKey("prod", "plain", "key_plain", "key_plain", "current", "web"),
+    ]
+    read: list[str] = []
+
+    def check(item: ManagedKey) -> str | None:
+        read.append(item.key_id)
+        return {"v2": "sink_mismatch", "v3": "sink_missing"}.get(item.sink_version_id or "")
+
+    listed = [key("key_fine"), key("key_over"), key("key_gone"), key("key_plain")]
+    findings = find_drift(managed, listed, NOW, None, org_id="org_1", sink_check=check)
+    assert [(f.problem, f.key_id) for f in findings] == [
+        ("sink_missing", "key_gone"),
+        ("sink_mismatch", "key_over"),
+        ("missing", "key_revoked"),
+    ]
+    assert sorted(read) == ["key_fine", "key_gone", "key_over"]
+    assert "overwritten outside Pulumi" in next(f.detail for f in findings if f.problem == "sink_mismatch")
+
+
+def test_a_recorded_sink_is_read_from_the_state_of_either_resource_type() -> None:
+    outputs = {
+        "keyId": "key_1",
+        "name": "n",
+        "sink": {"awsSecretsManager": {"secretId": "app/x"}},
+        "sinkVersionId": "v",
+    }
+    deployment = {
+        "resources": [
+            {
+                "type": "ardent:index:ApiKey",
+                "urn": "urn:pulumi:s::p::ardent:index:ApiKey::k",
+                "id": "key_1",
+                "outputs": outputs,
+            }
+        ]
+    }
+    (found,) = keys_in_deployment({"deployment": deployment}, "s")
+    assert found.sink == SinkSpec(secret_id="app/x") and found.sink_version_id == "v"

@@ -45,6 +45,9 @@ def test_every_input_and_output_of_state_py_is_in_the_schema_with_its_descriptio
     for name in PROPERTY_NAMES:
         described = KEY["properties"][CAMEL_NAMES[name]]
         assert described["description"] == schema_text(OUTPUT_DOCS.get(name) or INPUT_DOCS[name])
+        if PROPERTY_KINDS[name] == "sink":
+            assert described["$ref"] == "#/types/ardent:index:ApiKeySink"
+            continue
         expected_type = {"string list": "array", "map": "object"}.get(PROPERTY_KINDS[name], PROPERTY_KINDS[name])
         assert described["type"] == expected_type
     for name in INPUT_NAMES:
@@ -91,3 +94,14 @@ def test_messages_are_reworded_with_every_multi_word_property_name_a_native_prog
     # Only whole names: a longer word, a config key or a dotted path keeps its spelling.
     untouched = "my_expires_in_days_value, ardent:orgs.x.token and key.expires_in_days"
     assert camel_case_names_in(untouched) == untouched
+
+
+def test_the_sink_is_an_object_type_whose_fields_are_camel_cased_and_whose_secret_id_is_required() -> None:
+    types = package_schema()["types"]
+    sink = types["ardent:index:ApiKeySink"]
+    assert sink["properties"]["awsSecretsManager"]["$ref"] == "#/types/ardent:index:AwsSecretsManagerSink"
+    aws = types["ardent:index:AwsSecretsManagerSink"]
+    assert set(aws["properties"]) == {"secretId", "region", "endpointUrl", "recoveryWindowDays"}
+    assert aws["required"] == ["secretId"]
+    assert aws["properties"]["recoveryWindowDays"]["type"] == "integer"
+    assert {"sinkSecretArn", "sinkVersionId", "tokenFingerprint"} <= set(KEY["properties"])

@@ -32,6 +32,7 @@ from ardent_provider.policy.rules import (
     name_pattern,
     no_owner_keys,
     scoped_automation_keys,
+    sink_required,
 )
 from ardent_provider.state import UNKNOWN
 
@@ -50,13 +51,14 @@ def key(**inputs: Any) -> KeyInputs:
     return KeyInputs.from_props("res-1", values)
 
 
-def test_the_pack_has_the_five_policies_with_their_default_levels_and_options() -> None:
+def test_the_pack_has_the_six_policies_with_their_default_levels_and_options() -> None:
     assert POLICY_NAMES == (
         "ardent-no-owner-keys",
         "ardent-expiry-required",
         "ardent-admin-keys-rotate",
         "ardent-scoped-automation-keys",
         "ardent-name-pattern",
+        "ardent-sink-required",
     )
     assert {spec.name: spec.enforcement_level for spec in POLICIES} == {
         "ardent-no-owner-keys": "mandatory",
@@ -64,6 +66,7 @@ def test_the_pack_has_the_five_policies_with_their_default_levels_and_options() 
         "ardent-admin-keys-rotate": "advisory",
         "ardent-scoped-automation-keys": "disabled",
         "ardent-name-pattern": "disabled",
+        "ardent-sink-required": "disabled",
     }
     assert DEFAULTS == {
         "ardent-no-owner-keys": {},
@@ -71,6 +74,7 @@ def test_the_pack_has_the_five_policies_with_their_default_levels_and_options() 
         "ardent-admin-keys-rotate": {},
         "ardent-scoped-automation-keys": {"pattern": DEFAULT_AUTOMATION_PATTERN},
         "ardent-name-pattern": {"pattern": DEFAULT_NAME_PATTERN},
+        "ardent-sink-required": {},
     }
     assert (pack_directory() / "__main__.py").is_file()
 
@@ -299,6 +303,7 @@ def test_the_crossguard_policies_carry_names_levels_and_schemas() -> None:
     assert made["ardent-admin-keys-rotate"].enforcement_level == EnforcementLevel.ADVISORY
     assert made["ardent-scoped-automation-keys"].enforcement_level == EnforcementLevel.DISABLED
     assert made["ardent-name-pattern"].enforcement_level == EnforcementLevel.DISABLED
+    assert made["ardent-sink-required"].enforcement_level == EnforcementLevel.DISABLED
     schema = made["ardent-expiry-required"].config_schema
     assert schema is not None
     assert schema.properties["max_days"]["default"] == 365
@@ -311,6 +316,7 @@ def test_a_crossguard_policy_reports_a_violation_and_passes_unknown_inputs_witho
     unknown = {"role": UNKNOWN_STRING_VALUE, "name": UNKNOWN_STRING_VALUE, "scopes": UNKNOWN_ARRAY_VALUE}
     unknown["expires_in_days"] = UNKNOWN_NUMBER_VALUE
     unknown["rotate_before_days"] = UNKNOWN_NUMBER_VALUE
+    unknown["sink"] = UNKNOWN_STRING_VALUE
     for spec in POLICIES:
         assert run_policy(spec, unknown) == []
     assert run_policy(SPECS["ardent-expiry-required"], {"role": "role_org_viewer"}, {"max_days": 30.0}) != []
@@ -390,3 +396,12 @@ def test_violations_name_the_type_and_properties_a_native_program_declared() -> 
     dynamic_message = admin_keys_rotate(dynamic, {})
     assert dynamic_message is not None and dynamic.in_program_words(dynamic_message) == dynamic_message
     assert dynamic_message.startswith("ArdentApiKey 'res-1'") and "rotate_before_days" in dynamic_message
+
+
+def test_a_key_without_a_sink_violates_the_sink_policy_and_one_with_a_sink_or_an_unknown_one_passes() -> None:
+    message = sink_required(key(), {})
+    assert message is not None and "'res-1' has no sink" in message and "ardent-sink-required" in message
+    native = KeyInputs.from_props("res-1", {"role": "role_org_member"}, NATIVE_RESOURCE_TYPE)
+    assert "secretId" in native.in_program_words(sink_required(native, {}) or "")
+    assert sink_required(key(sink={"aws_secrets_manager": {"secret_id": "app/x"}}), {}) is None
+    assert sink_required(key(sink=UNKNOWN), {}) is None

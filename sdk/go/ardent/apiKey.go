@@ -43,7 +43,7 @@ type ApiKey struct {
 	PreviousKeyId pulumi.StringPtrOutput `pulumi:"previousKeyId"`
 	// When the kept previous key is revoked (at the first `pulumi up` after that time).
 	PreviousRevokeAfter pulumi.StringPtrOutput `pulumi:"previousRevokeAfter"`
-	// That kept key's token, a secret.
+	// That kept key's token, a secret; with a sink, not published (the secret's AWSPREVIOUS version holds it).
 	PreviousToken pulumi.StringPtrOutput `pulumi:"previousToken"`
 	// The key's role, as its role key such as role_org_admin.
 	Role pulumi.StringOutput `pulumi:"role"`
@@ -53,9 +53,15 @@ type ApiKey struct {
 	RotationTriggers pulumi.MapOutput `pulumi:"rotationTriggers"`
 	// The key's scopes; empty means every permission of its role.
 	Scopes pulumi.StringArrayOutput `pulumi:"scopes"`
-	// active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it).
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	Sink ApiKeySinkPtrOutput `pulumi:"sink"`
+	// With a sink: the ARN of the secret that holds the token.
+	SinkSecretArn pulumi.StringPtrOutput `pulumi:"sinkSecretArn"`
+	// With a sink: the id of the secret's version that holds the current token.
+	SinkVersionId pulumi.StringPtrOutput `pulumi:"sinkVersionId"`
+	// active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret's current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
 	Status pulumi.StringOutput `pulumi:"status"`
-	// The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+	// The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
 	Token pulumi.StringPtrOutput `pulumi:"token"`
 	// A short SHA-256 fingerprint of the token, to tell tokens apart without showing them.
 	TokenFingerprint pulumi.StringPtrOutput `pulumi:"tokenFingerprint"`
@@ -138,6 +144,8 @@ type apiKeyArgs struct {
 	RotationTriggers map[string]interface{} `pulumi:"rotationTriggers"`
 	// Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
 	Scopes []string `pulumi:"scopes"`
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	Sink *ApiKeySink `pulumi:"sink"`
 }
 
 // The set of arguments for constructing a ApiKey resource.
@@ -164,6 +172,8 @@ type ApiKeyArgs struct {
 	RotationTriggers pulumi.MapInput
 	// Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
 	Scopes pulumi.StringArrayInput
+	// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+	Sink ApiKeySinkPtrInput
 }
 
 func (ApiKeyArgs) ElementType() reflect.Type {
@@ -273,7 +283,7 @@ func (o ApiKeyOutput) PreviousRevokeAfter() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringPtrOutput { return v.PreviousRevokeAfter }).(pulumi.StringPtrOutput)
 }
 
-// That kept key's token, a secret.
+// That kept key's token, a secret; with a sink, not published (the secret's AWSPREVIOUS version holds it).
 func (o ApiKeyOutput) PreviousToken() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringPtrOutput { return v.PreviousToken }).(pulumi.StringPtrOutput)
 }
@@ -298,12 +308,27 @@ func (o ApiKeyOutput) Scopes() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringArrayOutput { return v.Scopes }).(pulumi.StringArrayOutput)
 }
 
-// active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it).
+// Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+func (o ApiKeyOutput) Sink() ApiKeySinkPtrOutput {
+	return o.ApplyT(func(v *ApiKey) ApiKeySinkPtrOutput { return v.Sink }).(ApiKeySinkPtrOutput)
+}
+
+// With a sink: the ARN of the secret that holds the token.
+func (o ApiKeyOutput) SinkSecretArn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiKey) pulumi.StringPtrOutput { return v.SinkSecretArn }).(pulumi.StringPtrOutput)
+}
+
+// With a sink: the id of the secret's version that holds the current token.
+func (o ApiKeyOutput) SinkVersionId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiKey) pulumi.StringPtrOutput { return v.SinkVersionId }).(pulumi.StringPtrOutput)
+}
+
+// active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret's current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
 func (o ApiKeyOutput) Status() pulumi.StringOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringOutput { return v.Status }).(pulumi.StringOutput)
 }
 
-// The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+// The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
 func (o ApiKeyOutput) Token() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ApiKey) pulumi.StringPtrOutput { return v.Token }).(pulumi.StringPtrOutput)
 }

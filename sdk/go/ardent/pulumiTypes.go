@@ -13,6 +13,343 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// Where a key's token is kept instead of the stack.
+type ApiKeySink struct {
+	// An AWS Secrets Manager secret whose SecretString is the token.
+	AwsSecretsManager AwsSecretsManagerSink `pulumi:"awsSecretsManager"`
+}
+
+// ApiKeySinkInput is an input type that accepts ApiKeySinkArgs and ApiKeySinkOutput values.
+// You can construct a concrete instance of `ApiKeySinkInput` via:
+//
+//	ApiKeySinkArgs{...}
+type ApiKeySinkInput interface {
+	pulumi.Input
+
+	ToApiKeySinkOutput() ApiKeySinkOutput
+	ToApiKeySinkOutputWithContext(context.Context) ApiKeySinkOutput
+}
+
+// Where a key's token is kept instead of the stack.
+type ApiKeySinkArgs struct {
+	// An AWS Secrets Manager secret whose SecretString is the token.
+	AwsSecretsManager AwsSecretsManagerSinkInput `pulumi:"awsSecretsManager"`
+}
+
+func (ApiKeySinkArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiKeySink)(nil)).Elem()
+}
+
+func (i ApiKeySinkArgs) ToApiKeySinkOutput() ApiKeySinkOutput {
+	return i.ToApiKeySinkOutputWithContext(context.Background())
+}
+
+func (i ApiKeySinkArgs) ToApiKeySinkOutputWithContext(ctx context.Context) ApiKeySinkOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiKeySinkOutput)
+}
+
+func (i ApiKeySinkArgs) ToApiKeySinkPtrOutput() ApiKeySinkPtrOutput {
+	return i.ToApiKeySinkPtrOutputWithContext(context.Background())
+}
+
+func (i ApiKeySinkArgs) ToApiKeySinkPtrOutputWithContext(ctx context.Context) ApiKeySinkPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiKeySinkOutput).ToApiKeySinkPtrOutputWithContext(ctx)
+}
+
+// ApiKeySinkPtrInput is an input type that accepts ApiKeySinkArgs, ApiKeySinkPtr and ApiKeySinkPtrOutput values.
+// You can construct a concrete instance of `ApiKeySinkPtrInput` via:
+//
+//	        ApiKeySinkArgs{...}
+//
+//	or:
+//
+//	        nil
+type ApiKeySinkPtrInput interface {
+	pulumi.Input
+
+	ToApiKeySinkPtrOutput() ApiKeySinkPtrOutput
+	ToApiKeySinkPtrOutputWithContext(context.Context) ApiKeySinkPtrOutput
+}
+
+type apiKeySinkPtrType ApiKeySinkArgs
+
+func ApiKeySinkPtr(v *ApiKeySinkArgs) ApiKeySinkPtrInput {
+	return (*apiKeySinkPtrType)(v)
+}
+
+func (*apiKeySinkPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiKeySink)(nil)).Elem()
+}
+
+func (i *apiKeySinkPtrType) ToApiKeySinkPtrOutput() ApiKeySinkPtrOutput {
+	return i.ToApiKeySinkPtrOutputWithContext(context.Background())
+}
+
+func (i *apiKeySinkPtrType) ToApiKeySinkPtrOutputWithContext(ctx context.Context) ApiKeySinkPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiKeySinkPtrOutput)
+}
+
+// Where a key's token is kept instead of the stack.
+type ApiKeySinkOutput struct{ *pulumi.OutputState }
+
+func (ApiKeySinkOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiKeySink)(nil)).Elem()
+}
+
+func (o ApiKeySinkOutput) ToApiKeySinkOutput() ApiKeySinkOutput {
+	return o
+}
+
+func (o ApiKeySinkOutput) ToApiKeySinkOutputWithContext(ctx context.Context) ApiKeySinkOutput {
+	return o
+}
+
+func (o ApiKeySinkOutput) ToApiKeySinkPtrOutput() ApiKeySinkPtrOutput {
+	return o.ToApiKeySinkPtrOutputWithContext(context.Background())
+}
+
+func (o ApiKeySinkOutput) ToApiKeySinkPtrOutputWithContext(ctx context.Context) ApiKeySinkPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ApiKeySink) *ApiKeySink {
+		return &v
+	}).(ApiKeySinkPtrOutput)
+}
+
+// An AWS Secrets Manager secret whose SecretString is the token.
+func (o ApiKeySinkOutput) AwsSecretsManager() AwsSecretsManagerSinkOutput {
+	return o.ApplyT(func(v ApiKeySink) AwsSecretsManagerSink { return v.AwsSecretsManager }).(AwsSecretsManagerSinkOutput)
+}
+
+type ApiKeySinkPtrOutput struct{ *pulumi.OutputState }
+
+func (ApiKeySinkPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiKeySink)(nil)).Elem()
+}
+
+func (o ApiKeySinkPtrOutput) ToApiKeySinkPtrOutput() ApiKeySinkPtrOutput {
+	return o
+}
+
+func (o ApiKeySinkPtrOutput) ToApiKeySinkPtrOutputWithContext(ctx context.Context) ApiKeySinkPtrOutput {
+	return o
+}
+
+func (o ApiKeySinkPtrOutput) Elem() ApiKeySinkOutput {
+	return o.ApplyT(func(v *ApiKeySink) ApiKeySink {
+		if v != nil {
+			return *v
+		}
+		var ret ApiKeySink
+		return ret
+	}).(ApiKeySinkOutput)
+}
+
+// An AWS Secrets Manager secret whose SecretString is the token.
+func (o ApiKeySinkPtrOutput) AwsSecretsManager() AwsSecretsManagerSinkPtrOutput {
+	return o.ApplyT(func(v *ApiKeySink) *AwsSecretsManagerSink {
+		if v == nil {
+			return nil
+		}
+		return &v.AwsSecretsManager
+	}).(AwsSecretsManagerSinkPtrOutput)
+}
+
+// An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+type AwsSecretsManagerSink struct {
+	// Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+	EndpointUrl *string `pulumi:"endpointUrl"`
+	// Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+	RecoveryWindowDays *int `pulumi:"recoveryWindowDays"`
+	// The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+	Region *string `pulumi:"region"`
+	// The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+	SecretId string `pulumi:"secretId"`
+}
+
+// AwsSecretsManagerSinkInput is an input type that accepts AwsSecretsManagerSinkArgs and AwsSecretsManagerSinkOutput values.
+// You can construct a concrete instance of `AwsSecretsManagerSinkInput` via:
+//
+//	AwsSecretsManagerSinkArgs{...}
+type AwsSecretsManagerSinkInput interface {
+	pulumi.Input
+
+	ToAwsSecretsManagerSinkOutput() AwsSecretsManagerSinkOutput
+	ToAwsSecretsManagerSinkOutputWithContext(context.Context) AwsSecretsManagerSinkOutput
+}
+
+// An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+type AwsSecretsManagerSinkArgs struct {
+	// Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+	EndpointUrl pulumi.StringPtrInput `pulumi:"endpointUrl"`
+	// Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+	RecoveryWindowDays pulumi.IntPtrInput `pulumi:"recoveryWindowDays"`
+	// The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+	Region pulumi.StringPtrInput `pulumi:"region"`
+	// The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+	SecretId pulumi.StringInput `pulumi:"secretId"`
+}
+
+func (AwsSecretsManagerSinkArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*AwsSecretsManagerSink)(nil)).Elem()
+}
+
+func (i AwsSecretsManagerSinkArgs) ToAwsSecretsManagerSinkOutput() AwsSecretsManagerSinkOutput {
+	return i.ToAwsSecretsManagerSinkOutputWithContext(context.Background())
+}
+
+func (i AwsSecretsManagerSinkArgs) ToAwsSecretsManagerSinkOutputWithContext(ctx context.Context) AwsSecretsManagerSinkOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AwsSecretsManagerSinkOutput)
+}
+
+func (i AwsSecretsManagerSinkArgs) ToAwsSecretsManagerSinkPtrOutput() AwsSecretsManagerSinkPtrOutput {
+	return i.ToAwsSecretsManagerSinkPtrOutputWithContext(context.Background())
+}
+
+func (i AwsSecretsManagerSinkArgs) ToAwsSecretsManagerSinkPtrOutputWithContext(ctx context.Context) AwsSecretsManagerSinkPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AwsSecretsManagerSinkOutput).ToAwsSecretsManagerSinkPtrOutputWithContext(ctx)
+}
+
+// AwsSecretsManagerSinkPtrInput is an input type that accepts AwsSecretsManagerSinkArgs, AwsSecretsManagerSinkPtr and AwsSecretsManagerSinkPtrOutput values.
+// You can construct a concrete instance of `AwsSecretsManagerSinkPtrInput` via:
+//
+//	        AwsSecretsManagerSinkArgs{...}
+//
+//	or:
+//
+//	        nil
+type AwsSecretsManagerSinkPtrInput interface {
+	pulumi.Input
+
+	ToAwsSecretsManagerSinkPtrOutput() AwsSecretsManagerSinkPtrOutput
+	ToAwsSecretsManagerSinkPtrOutputWithContext(context.Context) AwsSecretsManagerSinkPtrOutput
+}
+
+type awsSecretsManagerSinkPtrType AwsSecretsManagerSinkArgs
+
+func AwsSecretsManagerSinkPtr(v *AwsSecretsManagerSinkArgs) AwsSecretsManagerSinkPtrInput {
+	return (*awsSecretsManagerSinkPtrType)(v)
+}
+
+func (*awsSecretsManagerSinkPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**AwsSecretsManagerSink)(nil)).Elem()
+}
+
+func (i *awsSecretsManagerSinkPtrType) ToAwsSecretsManagerSinkPtrOutput() AwsSecretsManagerSinkPtrOutput {
+	return i.ToAwsSecretsManagerSinkPtrOutputWithContext(context.Background())
+}
+
+func (i *awsSecretsManagerSinkPtrType) ToAwsSecretsManagerSinkPtrOutputWithContext(ctx context.Context) AwsSecretsManagerSinkPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AwsSecretsManagerSinkPtrOutput)
+}
+
+// An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+type AwsSecretsManagerSinkOutput struct{ *pulumi.OutputState }
+
+func (AwsSecretsManagerSinkOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AwsSecretsManagerSink)(nil)).Elem()
+}
+
+func (o AwsSecretsManagerSinkOutput) ToAwsSecretsManagerSinkOutput() AwsSecretsManagerSinkOutput {
+	return o
+}
+
+func (o AwsSecretsManagerSinkOutput) ToAwsSecretsManagerSinkOutputWithContext(ctx context.Context) AwsSecretsManagerSinkOutput {
+	return o
+}
+
+func (o AwsSecretsManagerSinkOutput) ToAwsSecretsManagerSinkPtrOutput() AwsSecretsManagerSinkPtrOutput {
+	return o.ToAwsSecretsManagerSinkPtrOutputWithContext(context.Background())
+}
+
+func (o AwsSecretsManagerSinkOutput) ToAwsSecretsManagerSinkPtrOutputWithContext(ctx context.Context) AwsSecretsManagerSinkPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AwsSecretsManagerSink) *AwsSecretsManagerSink {
+		return &v
+	}).(AwsSecretsManagerSinkPtrOutput)
+}
+
+// Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+func (o AwsSecretsManagerSinkOutput) EndpointUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AwsSecretsManagerSink) *string { return v.EndpointUrl }).(pulumi.StringPtrOutput)
+}
+
+// Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+func (o AwsSecretsManagerSinkOutput) RecoveryWindowDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v AwsSecretsManagerSink) *int { return v.RecoveryWindowDays }).(pulumi.IntPtrOutput)
+}
+
+// The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+func (o AwsSecretsManagerSinkOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AwsSecretsManagerSink) *string { return v.Region }).(pulumi.StringPtrOutput)
+}
+
+// The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+func (o AwsSecretsManagerSinkOutput) SecretId() pulumi.StringOutput {
+	return o.ApplyT(func(v AwsSecretsManagerSink) string { return v.SecretId }).(pulumi.StringOutput)
+}
+
+type AwsSecretsManagerSinkPtrOutput struct{ *pulumi.OutputState }
+
+func (AwsSecretsManagerSinkPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AwsSecretsManagerSink)(nil)).Elem()
+}
+
+func (o AwsSecretsManagerSinkPtrOutput) ToAwsSecretsManagerSinkPtrOutput() AwsSecretsManagerSinkPtrOutput {
+	return o
+}
+
+func (o AwsSecretsManagerSinkPtrOutput) ToAwsSecretsManagerSinkPtrOutputWithContext(ctx context.Context) AwsSecretsManagerSinkPtrOutput {
+	return o
+}
+
+func (o AwsSecretsManagerSinkPtrOutput) Elem() AwsSecretsManagerSinkOutput {
+	return o.ApplyT(func(v *AwsSecretsManagerSink) AwsSecretsManagerSink {
+		if v != nil {
+			return *v
+		}
+		var ret AwsSecretsManagerSink
+		return ret
+	}).(AwsSecretsManagerSinkOutput)
+}
+
+// Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+func (o AwsSecretsManagerSinkPtrOutput) EndpointUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AwsSecretsManagerSink) *string {
+		if v == nil {
+			return nil
+		}
+		return v.EndpointUrl
+	}).(pulumi.StringPtrOutput)
+}
+
+// Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+func (o AwsSecretsManagerSinkPtrOutput) RecoveryWindowDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *AwsSecretsManagerSink) *int {
+		if v == nil {
+			return nil
+		}
+		return v.RecoveryWindowDays
+	}).(pulumi.IntPtrOutput)
+}
+
+// The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+func (o AwsSecretsManagerSinkPtrOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AwsSecretsManagerSink) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Region
+	}).(pulumi.StringPtrOutput)
+}
+
+// The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+func (o AwsSecretsManagerSinkPtrOutput) SecretId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AwsSecretsManagerSink) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.SecretId
+	}).(pulumi.StringPtrOutput)
+}
+
 // The credentials of one org in orgs.
 type OrgCredentials struct {
 	// That org's API base URL, when it differs from ardent:apiUrl.
@@ -123,8 +460,16 @@ func (o OrgCredentialsMapOutput) MapIndex(k pulumi.StringInput) OrgCredentialsOu
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*ApiKeySinkInput)(nil)).Elem(), ApiKeySinkArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ApiKeySinkPtrInput)(nil)).Elem(), ApiKeySinkArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*AwsSecretsManagerSinkInput)(nil)).Elem(), AwsSecretsManagerSinkArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*AwsSecretsManagerSinkPtrInput)(nil)).Elem(), AwsSecretsManagerSinkArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*OrgCredentialsInput)(nil)).Elem(), OrgCredentialsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*OrgCredentialsMapInput)(nil)).Elem(), OrgCredentialsMap{})
+	pulumi.RegisterOutputType(ApiKeySinkOutput{})
+	pulumi.RegisterOutputType(ApiKeySinkPtrOutput{})
+	pulumi.RegisterOutputType(AwsSecretsManagerSinkOutput{})
+	pulumi.RegisterOutputType(AwsSecretsManagerSinkPtrOutput{})
 	pulumi.RegisterOutputType(OrgCredentialsOutput{})
 	pulumi.RegisterOutputType(OrgCredentialsMapOutput{})
 }

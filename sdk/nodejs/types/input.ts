@@ -6,6 +6,38 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 
 /**
+ * Where a key's token is kept instead of the stack.
+ */
+export interface ApiKeySinkArgs {
+    /**
+     * An AWS Secrets Manager secret whose SecretString is the token.
+     */
+    awsSecretsManager: pulumi.Input<inputs.AwsSecretsManagerSinkArgs>;
+}
+
+/**
+ * An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+ */
+export interface AwsSecretsManagerSinkArgs {
+    /**
+     * Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+     */
+    endpointUrl?: pulumi.Input<string | undefined>;
+    /**
+     * Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+     */
+    recoveryWindowDays?: pulumi.Input<number | undefined>;
+    /**
+     * The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+     */
+    region?: pulumi.Input<string | undefined>;
+    /**
+     * The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+     */
+    secretId: pulumi.Input<string>;
+}
+
+/**
  * The credentials of one org in orgs.
  */
 export interface OrgCredentialsArgs {

@@ -15,9 +15,139 @@ else:
 from . import _utilities
 
 __all__ = [
+    'ApiKeySinkArgs',
+    'ApiKeySinkArgsDict',
+    'AwsSecretsManagerSinkArgs',
+    'AwsSecretsManagerSinkArgsDict',
     'OrgCredentialsArgs',
     'OrgCredentialsArgsDict',
 ]
+
+class ApiKeySinkArgsDict(TypedDict):
+    """
+    Where a key's token is kept instead of the stack.
+    """
+    aws_secrets_manager: pulumi.Input['AwsSecretsManagerSinkArgsDict']
+    """
+    An AWS Secrets Manager secret whose SecretString is the token.
+    """
+
+@pulumi.input_type
+class ApiKeySinkArgs:
+    def __init__(__self__, *,
+                 aws_secrets_manager: pulumi.Input['AwsSecretsManagerSinkArgs']):
+        """
+        Where a key's token is kept instead of the stack.
+
+        :param pulumi.Input['AwsSecretsManagerSinkArgs'] aws_secrets_manager: An AWS Secrets Manager secret whose SecretString is the token.
+        """
+        pulumi.set(__self__, "aws_secrets_manager", aws_secrets_manager)
+
+    @_builtins.property
+    @pulumi.getter(name="awsSecretsManager")
+    def aws_secrets_manager(self) -> pulumi.Input['AwsSecretsManagerSinkArgs']:
+        """
+        An AWS Secrets Manager secret whose SecretString is the token.
+        """
+        return pulumi.get(self, "aws_secrets_manager")
+
+    @aws_secrets_manager.setter
+    def aws_secrets_manager(self, value: pulumi.Input['AwsSecretsManagerSinkArgs']):
+        pulumi.set(self, "aws_secrets_manager", value)
+
+
+class AwsSecretsManagerSinkArgsDict(TypedDict):
+    """
+    An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+    """
+    secret_id: pulumi.Input[_builtins.str]
+    """
+    The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+    """
+    endpoint_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+    """
+    recovery_window_days: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+    """
+    region: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+    """
+
+@pulumi.input_type
+class AwsSecretsManagerSinkArgs:
+    def __init__(__self__, *,
+                 secret_id: pulumi.Input[_builtins.str],
+                 endpoint_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 recovery_window_days: pulumi.Input[Optional[_builtins.int]] = None,
+                 region: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+
+        :param pulumi.Input[_builtins.str] secret_id: The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+        :param pulumi.Input[_builtins.str] endpoint_url: Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+        :param pulumi.Input[_builtins.int] recovery_window_days: Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+        :param pulumi.Input[_builtins.str] region: The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+        """
+        pulumi.set(__self__, "secret_id", secret_id)
+        if endpoint_url is not None:
+            pulumi.set(__self__, "endpoint_url", endpoint_url)
+        if recovery_window_days is not None:
+            pulumi.set(__self__, "recovery_window_days", recovery_window_days)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+
+    @_builtins.property
+    @pulumi.getter(name="secretId")
+    def secret_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+        """
+        return pulumi.get(self, "secret_id")
+
+    @secret_id.setter
+    def secret_id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "secret_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="endpointUrl")
+    def endpoint_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+        """
+        return pulumi.get(self, "endpoint_url")
+
+    @endpoint_url.setter
+    def endpoint_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "endpoint_url", value)
+
+    @_builtins.property
+    @pulumi.getter(name="recoveryWindowDays")
+    def recovery_window_days(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+        """
+        return pulumi.get(self, "recovery_window_days")
+
+    @recovery_window_days.setter
+    def recovery_window_days(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "recovery_window_days", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+        """
+        return pulumi.get(self, "region")
+
+    @region.setter
+    def region(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "region", value)
+
 
 class OrgCredentialsArgsDict(TypedDict):
     """

@@ -13,6 +13,8 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
+from ._inputs import *
 
 __all__ = ['ApiKeyArgs', 'ApiKey']
 
@@ -29,7 +31,8 @@ class ApiKeyArgs:
                  role: pulumi.Input[Optional[_builtins.str]] = None,
                  rotate_before_days: pulumi.Input[Optional[_builtins.int]] = None,
                  rotation_triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
-                 scopes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
+                 scopes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 sink: pulumi.Input[Optional['ApiKeySinkArgs']] = None):
         """
         The set of arguments for constructing a ApiKey resource.
 
@@ -44,6 +47,7 @@ class ApiKeyArgs:
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
+        :param pulumi.Input['ApiKeySinkArgs'] sink: Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
         """
         if adopt_key_id is not None:
             pulumi.set(__self__, "adopt_key_id", adopt_key_id)
@@ -67,6 +71,8 @@ class ApiKeyArgs:
             pulumi.set(__self__, "rotation_triggers", rotation_triggers)
         if scopes is not None:
             pulumi.set(__self__, "scopes", scopes)
+        if sink is not None:
+            pulumi.set(__self__, "sink", sink)
 
     @_builtins.property
     @pulumi.getter(name="adoptKeyId")
@@ -200,6 +206,18 @@ class ApiKeyArgs:
     def scopes(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "scopes", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def sink(self) -> pulumi.Input[Optional['ApiKeySinkArgs']]:
+        """
+        Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+        """
+        return pulumi.get(self, "sink")
+
+    @sink.setter
+    def sink(self, value: pulumi.Input[Optional['ApiKeySinkArgs']]):
+        pulumi.set(self, "sink", value)
+
 
 @pulumi.type_token("ardent:index:ApiKey")
 class ApiKey(pulumi.CustomResource):
@@ -218,6 +236,7 @@ class ApiKey(pulumi.CustomResource):
                  rotate_before_days: pulumi.Input[Optional[_builtins.int]] = None,
                  rotation_triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
                  scopes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 sink: pulumi.Input[Optional[Union['ApiKeySinkArgs', 'ApiKeySinkArgsDict', 'outputs.ApiKeySink']]] = None,
                  __props__=None):
         """
         An Ardent API key. A change of a key input creates a new key before the old one is revoked; token is always a secret and exists only from the key's creation.
@@ -235,6 +254,7 @@ class ApiKey(pulumi.CustomResource):
         :param pulumi.Input[_builtins.int] rotate_before_days: Replace the key at the first `pulumi up` this many days before it expires; less than expiresInDays.
         :param pulumi.Input[Mapping[str, Any]] rotation_triggers: Any map; a change of any value replaces the key at once.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scopes: Dot-style permissions such as connectors.read, a subset of the role's; empty grants every permission of the role. A change replaces the key.
+        :param pulumi.Input[Union['ApiKeySinkArgs', 'ApiKeySinkArgsDict', 'outputs.ApiKeySink']] sink: Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
         """
         ...
     @overload
@@ -271,6 +291,7 @@ class ApiKey(pulumi.CustomResource):
                  rotate_before_days: pulumi.Input[Optional[_builtins.int]] = None,
                  rotation_triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
                  scopes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 sink: pulumi.Input[Optional[Union['ApiKeySinkArgs', 'ApiKeySinkArgsDict', 'outputs.ApiKeySink']]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -291,6 +312,7 @@ class ApiKey(pulumi.CustomResource):
             __props__.__dict__["rotate_before_days"] = rotate_before_days
             __props__.__dict__["rotation_triggers"] = rotation_triggers
             __props__.__dict__["scopes"] = scopes
+            __props__.__dict__["sink"] = sink
             __props__.__dict__["created_at"] = None
             __props__.__dict__["expires_at"] = None
             __props__.__dict__["key_id"] = None
@@ -299,6 +321,8 @@ class ApiKey(pulumi.CustomResource):
             __props__.__dict__["previous_key_id"] = None
             __props__.__dict__["previous_revoke_after"] = None
             __props__.__dict__["previous_token"] = None
+            __props__.__dict__["sink_secret_arn"] = None
+            __props__.__dict__["sink_version_id"] = None
             __props__.__dict__["status"] = None
             __props__.__dict__["token"] = None
             __props__.__dict__["token_fingerprint"] = None
@@ -345,6 +369,9 @@ class ApiKey(pulumi.CustomResource):
         __props__.__dict__["rotate_before_days"] = None
         __props__.__dict__["rotation_triggers"] = None
         __props__.__dict__["scopes"] = None
+        __props__.__dict__["sink"] = None
+        __props__.__dict__["sink_secret_arn"] = None
+        __props__.__dict__["sink_version_id"] = None
         __props__.__dict__["status"] = None
         __props__.__dict__["token"] = None
         __props__.__dict__["token_fingerprint"] = None
@@ -472,7 +499,7 @@ class ApiKey(pulumi.CustomResource):
     @pulumi.getter(name="previousToken")
     def previous_token(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        That kept key's token, a secret.
+        That kept key's token, a secret; with a sink, not published (the secret's AWSPREVIOUS version holds it).
         """
         return pulumi.get(self, "previous_token")
 
@@ -510,9 +537,33 @@ class ApiKey(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def sink(self) -> pulumi.Output[Optional['outputs.ApiKeySink']]:
+        """
+        Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret's AWSCURRENT version (the secret is created, tagged with the key's id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS's own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken 'keep' keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+        """
+        return pulumi.get(self, "sink")
+
+    @_builtins.property
+    @pulumi.getter(name="sinkSecretArn")
+    def sink_secret_arn(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a sink: the ARN of the secret that holds the token.
+        """
+        return pulumi.get(self, "sink_secret_arn")
+
+    @_builtins.property
+    @pulumi.getter(name="sinkVersionId")
+    def sink_version_id(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a sink: the id of the secret's version that holds the current token.
+        """
+        return pulumi.get(self, "sink_version_id")
+
+    @_builtins.property
+    @pulumi.getter
     def status(self) -> pulumi.Output[_builtins.str]:
         """
-        active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it).
+        active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key's any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret's current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
         """
         return pulumi.get(self, "status")
 
@@ -520,7 +571,7 @@ class ApiKey(pulumi.CustomResource):
     @pulumi.getter
     def token(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+        The key's secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
         """
         return pulumi.get(self, "token")
 

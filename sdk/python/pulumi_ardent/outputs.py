@@ -13,10 +13,133 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 
 __all__ = [
+    'ApiKeySink',
+    'AwsSecretsManagerSink',
     'OrgCredentials',
 ]
+
+@pulumi.output_type
+class ApiKeySink(dict):
+    """
+    Where a key's token is kept instead of the stack.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "awsSecretsManager":
+            suggest = "aws_secrets_manager"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in ApiKeySink. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        ApiKeySink.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        ApiKeySink.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 aws_secrets_manager: 'outputs.AwsSecretsManagerSink'):
+        """
+        Where a key's token is kept instead of the stack.
+
+        :param 'AwsSecretsManagerSink' aws_secrets_manager: An AWS Secrets Manager secret whose SecretString is the token.
+        """
+        pulumi.set(__self__, "aws_secrets_manager", aws_secrets_manager)
+
+    @_builtins.property
+    @pulumi.getter(name="awsSecretsManager")
+    def aws_secrets_manager(self) -> 'outputs.AwsSecretsManagerSink':
+        """
+        An AWS Secrets Manager secret whose SecretString is the token.
+        """
+        return pulumi.get(self, "aws_secrets_manager")
+
+
+@pulumi.output_type
+class AwsSecretsManagerSink(dict):
+    """
+    An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "secretId":
+            suggest = "secret_id"
+        elif key == "endpointUrl":
+            suggest = "endpoint_url"
+        elif key == "recoveryWindowDays":
+            suggest = "recovery_window_days"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in AwsSecretsManagerSink. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        AwsSecretsManagerSink.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        AwsSecretsManagerSink.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 secret_id: _builtins.str,
+                 endpoint_url: Optional[_builtins.str] = None,
+                 recovery_window_days: Optional[_builtins.int] = None,
+                 region: Optional[_builtins.str] = None):
+        """
+        An AWS Secrets Manager secret; AWS credentials come from AWS's own chain.
+
+        :param _builtins.str secret_id: The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+        :param _builtins.str endpoint_url: Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+        :param _builtins.int recovery_window_days: Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+        :param _builtins.str region: The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+        """
+        pulumi.set(__self__, "secret_id", secret_id)
+        if endpoint_url is not None:
+            pulumi.set(__self__, "endpoint_url", endpoint_url)
+        if recovery_window_days is not None:
+            pulumi.set(__self__, "recovery_window_days", recovery_window_days)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+
+    @_builtins.property
+    @pulumi.getter(name="secretId")
+    def secret_id(self) -> _builtins.str:
+        """
+        The secret's name or ARN; created (tagged with the key's id and org) when it does not exist.
+        """
+        return pulumi.get(self, "secret_id")
+
+    @_builtins.property
+    @pulumi.getter(name="endpointUrl")
+    def endpoint_url(self) -> Optional[_builtins.str]:
+        """
+        Another Secrets Manager endpoint than AWS's (a VPC endpoint, or a local emulator).
+        """
+        return pulumi.get(self, "endpoint_url")
+
+    @_builtins.property
+    @pulumi.getter(name="recoveryWindowDays")
+    def recovery_window_days(self) -> Optional[_builtins.int]:
+        """
+        Days a secret the provider created stays recoverable after destroy, 7 to 30; default 7.
+        """
+        return pulumi.get(self, "recovery_window_days")
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> Optional[_builtins.str]:
+        """
+        The secret's AWS region; omitted, the region of an ARN, else AWS's own configuration.
+        """
+        return pulumi.get(self, "region")
+
 
 @pulumi.output_type
 class OrgCredentials(dict):

@@ -5,6 +5,7 @@ package com.pulumi.ardent;
 
 import com.pulumi.ardent.ApiKeyArgs;
 import com.pulumi.ardent.Utilities;
+import com.pulumi.ardent.outputs.ApiKeySink;
 import com.pulumi.core.Output;
 import com.pulumi.core.annotations.Export;
 import com.pulumi.core.annotations.ResourceType;
@@ -220,14 +221,14 @@ public class ApiKey extends com.pulumi.resources.CustomResource {
         return Codegen.optional(this.previousRevokeAfter);
     }
     /**
-     * That kept key&#39;s token, a secret.
+     * That kept key&#39;s token, a secret; with a sink, not published (the secret&#39;s AWSPREVIOUS version holds it).
      * 
      */
     @Export(name="previousToken", refs={String.class}, tree="[0]")
     private Output</* @Nullable */ String> previousToken;
 
     /**
-     * @return That kept key&#39;s token, a secret.
+     * @return That kept key&#39;s token, a secret; with a sink, not published (the secret&#39;s AWSPREVIOUS version holds it).
      * 
      */
     public Output<Optional<String>> previousToken() {
@@ -290,28 +291,70 @@ public class ApiKey extends com.pulumi.resources.CustomResource {
         return this.scopes;
     }
     /**
-     * active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key&#39;s any more; the next `pulumi up` replaces it).
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * 
+     */
+    @Export(name="sink", refs={ApiKeySink.class}, tree="[0]")
+    private Output</* @Nullable */ ApiKeySink> sink;
+
+    /**
+     * @return Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * 
+     */
+    public Output<Optional<ApiKeySink>> sink() {
+        return Codegen.optional(this.sink);
+    }
+    /**
+     * With a sink: the ARN of the secret that holds the token.
+     * 
+     */
+    @Export(name="sinkSecretArn", refs={String.class}, tree="[0]")
+    private Output</* @Nullable */ String> sinkSecretArn;
+
+    /**
+     * @return With a sink: the ARN of the secret that holds the token.
+     * 
+     */
+    public Output<Optional<String>> sinkSecretArn() {
+        return Codegen.optional(this.sinkSecretArn);
+    }
+    /**
+     * With a sink: the id of the secret&#39;s version that holds the current token.
+     * 
+     */
+    @Export(name="sinkVersionId", refs={String.class}, tree="[0]")
+    private Output</* @Nullable */ String> sinkVersionId;
+
+    /**
+     * @return With a sink: the id of the secret&#39;s version that holds the current token.
+     * 
+     */
+    public Output<Optional<String>> sinkVersionId() {
+        return Codegen.optional(this.sinkVersionId);
+    }
+    /**
+     * active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key&#39;s any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret&#39;s current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
      * 
      */
     @Export(name="status", refs={String.class}, tree="[0]")
     private Output<String> status;
 
     /**
-     * @return active, expired (the next `pulumi up` replaces it) or invalid_token (the stored token is not the key&#39;s any more; the next `pulumi up` replaces it).
+     * @return active, expired (the next `pulumi up` replaces it), invalid_token (the stored token is not the key&#39;s any more; the next `pulumi up` replaces it), or, with a sink, sink_mismatch or sink_missing (the secret&#39;s current version was overwritten, or the secret deleted, outside Pulumi; the next `pulumi up` replaces the key).
      * 
      */
     public Output<String> status() {
         return this.status;
     }
     /**
-     * The key&#39;s secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+     * The key&#39;s secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
      * 
      */
     @Export(name="token", refs={String.class}, tree="[0]")
     private Output</* @Nullable */ String> token;
 
     /**
-     * @return The key&#39;s secret token, always a Pulumi secret; Ardent returns it only when the key is created.
+     * @return The key&#39;s secret token, always a Pulumi secret; Ardent returns it only when the key is created. Not published when the key has a sink.
      * 
      */
     public Output<Optional<String>> token() {

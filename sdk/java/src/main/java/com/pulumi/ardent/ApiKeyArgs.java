@@ -3,6 +3,7 @@
 
 package com.pulumi.ardent;
 
+import com.pulumi.ardent.inputs.ApiKeySinkArgs;
 import com.pulumi.core.Output;
 import com.pulumi.core.annotations.Import;
 import java.lang.Integer;
@@ -184,6 +185,21 @@ public final class ApiKeyArgs extends com.pulumi.resources.ResourceArgs {
         return Optional.ofNullable(this.scopes);
     }
 
+    /**
+     * Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * 
+     */
+    @Import(name="sink")
+    private @Nullable Output<ApiKeySinkArgs> sink;
+
+    /**
+     * @return Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+     * 
+     */
+    public Optional<Output<ApiKeySinkArgs>> sink() {
+        return Optional.ofNullable(this.sink);
+    }
+
     private ApiKeyArgs() {}
 
     private ApiKeyArgs(ApiKeyArgs $) {
@@ -198,6 +214,7 @@ public final class ApiKeyArgs extends com.pulumi.resources.ResourceArgs {
         this.rotateBeforeDays = $.rotateBeforeDays;
         this.rotationTriggers = $.rotationTriggers;
         this.scopes = $.scopes;
+        this.sink = $.sink;
     }
 
     public static Builder builder() {
@@ -457,6 +474,27 @@ public final class ApiKeyArgs extends com.pulumi.resources.ResourceArgs {
          */
         public Builder scopes(String... scopes) {
             return scopes(List.of(scopes));
+        }
+
+        /**
+         * @param sink Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+         * 
+         * @return builder
+         * 
+         */
+        public Builder sink(@Nullable Output<ApiKeySinkArgs> sink) {
+            $.sink = sink;
+            return this;
+        }
+
+        /**
+         * @param sink Where the token is kept instead of the stack: {awsSecretsManager: {secretId, region, endpointUrl, recoveryWindowDays}}. The token is written as the secret&#39;s AWSCURRENT version (the secret is created, tagged with the key&#39;s id and org, when it does not exist) and token and previousToken are not published. AWS credentials come from AWS&#39;s own chain (environment, profile, role). Adding a sink writes the token the stack holds; removing one replaces the key (onMissingToken &#39;keep&#39; keeps it without a token); another secretId or region replaces the key. recoveryWindowDays (7 to 30, default 7) is how long a secret the provider created stays recoverable after destroy.
+         * 
+         * @return builder
+         * 
+         */
+        public Builder sink(ApiKeySinkArgs sink) {
+            return sink(Output.of(sink));
         }
 
         public ApiKeyArgs build() {

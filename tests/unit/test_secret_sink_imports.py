@@ -1,0 +1,55 @@
+"""boto3 is the ``aws`` extra: imported only by the sink module, only when a key has a sink."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from ardent_provider.errors import ArdentConfigurationError
+from ardent_provider.secret_sink import SecretsManagerSink, boto3_client, version_id_for
+from ardent_provider.state import SinkSpec
+
+PACKAGE = Path(__file__).resolve().parents[2] / "ardent_provider"
+
+
+def test_only_the_sink_module_imports_the_aws_sdk_and_only_inside_functions() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if not any(name.split(".")[0] in {"boto3", "botocore"} for name in names):
+                continue
+            assert path.name == "secret_sink.py", path
+            assert node.col_offset > 0, f"{path.name}: a module-level import of the AWS SDK"
+
+
+def test_without_boto3_a_sink_says_to_install_the_aws_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    with pytest.raises(ArdentConfigurationError, match=r"ardent-provider\[aws\]") as raised:
+        boto3_client(SinkSpec(secret_id="apps/x"))
+    assert "'apps/x'" in str(raised.value)
+
+
+def test_a_client_that_cannot_be_made_is_a_sink_error_naming_the_secret() -> None:
+    def refuse(_spec: SinkSpec) -> object:
+        raise ArdentConfigurationError("no client here")
+
+    sink = SecretsManagerSink(SinkSpec(secret_id="apps/x", region="eu-west-1"), refuse)
+    with pytest.raises(ArdentConfigurationError, match="no client here"):
+        sink.write("sk-ard_x", key_id="key_1", org_id="org_1")
+    assert sink.describe() == "AWS Secrets Manager secret 'apps/x' in eu-west-1"
+
+
+def test_a_keys_version_id_is_stable_and_differs_between_keys_and_orgs() -> None:
+    first = version_id_for("org_1", "key_1")
+    assert first == version_id_for("org_1", "key_1") and len(first) == 36
+    assert len({first, version_id_for("org_1", "key_2"), version_id_for("org_2", "key_1")}) == 3
