@@ -85,12 +85,12 @@ class ReleaseServer:
     @property
     def asset_path(self) -> str:
         """The path of the archive on the server: ``/releases/download/v<version>/<archive>``."""
-        return f"/{PLUGIN_DOWNLOAD_PATH.replace('${VERSION}', __version__)}/{self.archive.name}"
+        return f"/{PLUGIN_DOWNLOAD_PATH.format(version=__version__)}/{self.archive.name}"
 
     @property
     def download_url(self) -> str:
-        """A ``pluginDownloadURL`` of the schema's form (``${VERSION}`` left for the engine to fill in)."""
-        return f"{self.url}/{PLUGIN_DOWNLOAD_PATH}"
+        """A ``pluginDownloadURL`` of the schema's form: the release of this version, below the server's address."""
+        return f"{self.url}/{PLUGIN_DOWNLOAD_PATH.format(version=__version__)}"
 
     def served_archive(self) -> bool:
         """Whether the archive was asked for (and so served)."""

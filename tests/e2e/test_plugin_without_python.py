@@ -47,7 +47,6 @@ YAML_PROGRAM = textwrap.dedent(
           role: Admin
         options:
           version: {version}
-          # $$ keeps ${{VERSION}} from YAML's interpolation: the engine fills it in, as in the schema's URL.
           pluginDownloadURL: {download_url}
     outputs:
       productionTestToken:
