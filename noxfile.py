@@ -191,3 +191,40 @@ def _bounds_session(name: str, programs: str) -> Callable[[nox.Session], None]:
 
 for _name, _programs in BOUNDS_SESSIONS.items():
     _bounds_session(_name, _programs)
+
+
+@nox.session(name="bounds-cli", python=BOUNDS_PYTHON)
+def bounds_cli(session: nox.Session) -> None:
+    """The lowest Pulumi CLIs: the package's and the plugin's, and the SDK programs' (built by setup-pulumi-floor).
+
+    On the package's CLI floor: the seed scenario with the package at its lowest pulumi and httpx, then the YAML
+    program on the plugin at its lowest pulumi and at the dev extra's (the pulumi a plugin archive freezes). On the
+    SDK programs' CLI floor (the highest SDK floor: Pulumi wants a CLI at least as new as the SDK): every SDK's
+    program at its lowest, on the plugin at its lowest.
+    """
+    floors = _minimums().declared()
+    sdk_cli = max((floors[sdk] for sdk in ("python-sdk", "nodejs-sdk", "go-sdk")), key=_version_key)
+    cli_bins = {
+        version: session.run(str(ROOT / "scripts" / "setup-pulumi-floor"), version, silent=True, external=True)
+        for version in (floors["cli"], sdk_cli)
+    }
+    cli_bins = {version: str(out).strip().splitlines()[-1] for version, out in cli_bins.items()}
+    lowest = bound_pins()["lowest"]
+    newest = bound_pins()["newest"]
+    install_package(session, *(f"{name}=={version}" for name, version in lowest.items()))
+    on_package_cli = {"ARDENT_PULUMI_BIN_DIR": cli_bins[floors["cli"]]}
+    for cli_bin in cli_bins.values():
+        session.run(str(Path(cli_bin) / "pulumi"), "version", external=True)
+    session.run("python", "-P", str(ROOT / "scripts" / "seed_scenario.py"), env=on_package_cli)
+    scenario = ["python", "-P", str(ROOT / "scripts" / "bounds_scenario.py")]
+    scenario += ["--python-sdk", floors["python-sdk"], "--nodejs-sdk", floors["nodejs-sdk"]]
+    scenario += ["--go-sdk", floors["go-sdk"], "--java-sdk", floors["java-sdk"]]
+    for plugin_pulumi in (floors["plugin"], newest["pulumi"]):
+        session.install(f"pulumi=={plugin_pulumi}")
+        session.run(*scenario, "--only", "yaml", env=on_package_cli)
+    session.install(f"pulumi=={floors['plugin']}")
+    session.run(*scenario, "--only", "python,typescript,go,java", env={"ARDENT_PULUMI_BIN_DIR": cli_bins[sdk_cli]})
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))

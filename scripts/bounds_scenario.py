@@ -37,6 +37,7 @@ from ardent_provider.testing.pulumi_cli import PulumiCLI
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("yaml", "python", "typescript", "go", "java")
 SKIPPED = ("node_modules", "bin", "target", "package-lock.json", "venv")
+# ApiKey.exists is the newest call of the SDK on pulumi (exists_resource, pulumi 3.269): the reason for its floor.
 PYTHON_PROGRAM = """\
 import pulumi
 import pulumi_ardent as ardent
@@ -44,6 +45,7 @@ import pulumi_ardent as ardent
 key = ardent.ApiKey("Production-Test", role="Admin")
 pulumi.export("productionTestToken", key.token)
 pulumi.export("productionTestKeyId", key.key_id)
+pulumi.export("productionTestKeyExists", ardent.ApiKey.exists(key.id))
 """
 
 
@@ -169,6 +171,7 @@ def journey(project: Path, state: Path, emulator: EmulatorServer) -> None:
     token = cli.outputs(show_secrets=True)["productionTestToken"]
     key_id = shown["productionTestKeyId"]
     assert shown["productionTestToken"] == "[secret]", shown  # the CLI's mask
+    assert shown.get("productionTestKeyExists", True) is True, shown
     with ArdentClient(emulator.token, api_url=emulator.url) as owner:
         listed = {key.id: key for key in owner.list_keys(emulator.org_id)}
     assert listed[key_id].name == "Production-Test" and listed[key_id].revoked_at is None, listed[key_id]

@@ -7,7 +7,8 @@ docs' table (docs/development.md, "Lowest supported Pulumi") to them:
 - ``plugin``: ``NATIVE_MIN_SDK_VERSION`` (``pulumi-resource-ardent`` run from a virtualenv);
 - ``cli``: ``MIN_CLI_VERSION`` of ``ardent_provider/pulumi_version.py`` (what ``ardent-keys`` checks);
 - ``python-sdk``, ``nodejs-sdk``, ``go-sdk``: what the generated SDKs in ``sdk/`` require (pyproject, package.json,
-  go.mod), as ``scripts/gen-sdk`` wrote them from the schema's ``language`` section;
+  go.mod), as ``scripts/gen-sdk`` wrote them from the schema's ``language`` section (the Go SDK's from
+  ``scripts/sdkgen``'s ``goSDKFloor``);
 - ``java-sdk``: the schema's ``language.java.dependencies`` (the Java SDK is generated without a build file).
 
 Only files are read (no import of the package), so it runs in any interpreter of 3.11 or newer.
@@ -78,11 +79,16 @@ def nodejs_sdk_floor(root: Path = ROOT) -> str:
     return _full(found.group(1))
 
 
+def go_mod(root: Path = ROOT) -> Path:
+    """The Go SDK's go.mod: the module is ``sdk/`` itself, or ``sdk/go/`` in the older layout."""
+    return next((path for path in (root / "sdk" / "go.mod", root / "sdk" / "go" / "go.mod") if path.exists()))
+
+
 def go_sdk_floor(root: Path = ROOT) -> str:
     """The github.com/pulumi/pulumi/sdk/v3 version the generated Go SDK's go.mod requires (Go's floor)."""
-    found = re.search(r"github\.com/pulumi/pulumi/sdk/v3 v" + VERSION, (root / "sdk" / "go" / "go.mod").read_text())
+    found = re.search(r"github\.com/pulumi/pulumi/sdk/v3 v" + VERSION, go_mod(root).read_text())
     if found is None:
-        raise LookupError("sdk/go/go.mod does not require github.com/pulumi/pulumi/sdk/v3")
+        raise LookupError(f"{go_mod(root)} does not require github.com/pulumi/pulumi/sdk/v3")
     return _full(found.group(1))
 
 
