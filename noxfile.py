@@ -189,8 +189,8 @@ def _bounds_session(name: str, programs: str) -> Callable[[nox.Session], None]:
     return nox.session(name=name, python=BOUNDS_PYTHON)(session)
 
 
-for _name, _programs in BOUNDS_SESSIONS.items():
-    _bounds_session(_name, _programs)
+for _session_name, _session_programs in BOUNDS_SESSIONS.items():
+    _bounds_session(_session_name, _session_programs)
 
 
 @nox.session(name="bounds-cli", python=BOUNDS_PYTHON)
