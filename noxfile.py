@@ -155,10 +155,33 @@ BOUNDS_SESSIONS = {
 }
 
 
+def _dev_pins(*names: str) -> list[str]:
+    return [pin for pin in _project()["project"]["optional-dependencies"]["dev"] if _name(pin) in names]
+
+
+PLUGIN_TEST_TOOLS = _dev_pins("pytest", "pytest-timeout", "jsonschema")
+
+
 def run_bounds(session: nox.Session, programs: str) -> None:
     """The plugin at its lowest pulumi, serving ``programs``, each on its SDK's lowest pulumi."""
     floors = _minimums().declared()
-    install_package(session, f"pulumi=={floors['plugin']}")
+    with_plugin_tests = "yaml" in programs.split(",")
+    install_package(session, f"pulumi=={floors['plugin']}", *(PLUGIN_TEST_TOOLS if with_plugin_tests else ()))
+    if with_plugin_tests:
+        # The plugin's own tests at its floor (the lowest cells, below it, skip them): the SDK internals it
+        # relies on, and every request it serves, in-process against an emulator.
+        session.run(
+            "python",
+            "-P",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=append",
+            "tests/unit/test_native_sdk_internals.py",
+            "tests/integration/test_native_provider.py",
+        )
     session.run(
         "python",
         "-P",
