@@ -81,7 +81,7 @@ def nodejs_sdk_floor(root: Path = ROOT) -> str:
 
 def go_mod(root: Path = ROOT) -> Path:
     """The Go SDK's go.mod: the module is ``sdk/`` itself, or ``sdk/go/`` in the older layout."""
-    return next((path for path in (root / "sdk" / "go.mod", root / "sdk" / "go" / "go.mod") if path.exists()))
+    return next(path for path in (root / "sdk" / "go.mod", root / "sdk" / "go" / "go.mod") if path.exists())
 
 
 def go_sdk_floor(root: Path = ROOT) -> str:
