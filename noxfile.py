@@ -31,6 +31,8 @@ NOT_FOR_CELLS = ("ruff", "mypy", "setuptools", "build", "twine", "nox", "moto", 
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
+# A plain `scripts/matrix` runs every cell and the bounds; the one-program bounds-* sessions are for `-s`.
+nox.options.sessions = ["cell", "bounds", "bounds-cli"]
 
 
 def _project() -> dict:  # type: ignore[type-arg]
@@ -204,11 +206,12 @@ def _bounds_session(name: str, programs: str) -> Callable[[nox.Session], None]:
         run_bounds(session, programs)
 
     session.__name__ = name.replace("-", "_")
-    session.__doc__ = (
-        "Every program below on the plugin at its lowest pulumi, each SDK at its lowest: " + programs
-        if name == "bounds"
-        else f"The {programs} program on its lowest pulumi, served by the plugin at its lowest pulumi."
-    )
+    if name == "bounds":
+        session.__doc__ = "The plugin and its tests at its lowest pulumi, serving a program of each SDK at its lowest."
+    elif programs == "yaml":
+        session.__doc__ = "The plugin and its tests at its lowest pulumi, serving the YAML program."
+    else:
+        session.__doc__ = f"The {programs} program at its SDK's lowest pulumi, served by the plugin at its lowest."
     return nox.session(name=name, python=BOUNDS_PYTHON)(session)
 
 
