@@ -163,9 +163,22 @@ def package_schema() -> dict[str, Any]:
                 "required": [CAMEL_NAMES[name] for name in ALWAYS_SET_OUTPUTS],
             }
         },
+        # Each SDK's lowest pulumi, run by the support matrix's bounds sessions (docs/development.md): 3.269 is the
+        # first with the exists call every generated resource makes (the Go SDK needs v3.274.0, which
+        # scripts/sdkgen writes into its go.mod); the Java SDK compiles and runs on com.pulumi:pulumi 1.0.0.
         "language": {
-            "python": {"packageName": PYTHON_PACKAGE, "respectSchemaVersion": True, "pyproject": {"enabled": True}},
-            "nodejs": {"packageName": NODEJS_PACKAGE, "respectSchemaVersion": True},
+            "python": {
+                "packageName": PYTHON_PACKAGE,
+                "respectSchemaVersion": True,
+                "pyproject": {"enabled": True},
+                "requires": {"pulumi": ">=3.269.0,<4.0.0"},
+            },
+            "nodejs": {
+                "packageName": NODEJS_PACKAGE,
+                "respectSchemaVersion": True,
+                "dependencies": {"@pulumi/pulumi": "^3.269.0"},
+            },
+            "java": {"dependencies": {"com.pulumi:pulumi": "1.0.0"}},
             "go": {
                 "importBasePath": f"{go_module_path()}/go/{NATIVE_PACKAGE}",
                 "respectSchemaVersion": True,

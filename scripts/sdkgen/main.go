@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -88,8 +89,29 @@ var generators = []struct {
 		return nodejs.GeneratePackage(tool, p, nil, nil, false, noPlugins{})
 	}},
 	{"go", func(p *schema.Package) (map[string][]byte, error) {
-		return gogen.GeneratePackage(tool, p, nil)
+		files, err := gogen.GeneratePackage(tool, p, nil)
+		if err != nil {
+			return nil, err
+		}
+		return files, requireGoSDK(files, goSDKFloor)
 	}},
+}
+
+// goSDKFloor is the lowest github.com/pulumi/pulumi/sdk/v3 the generated Go SDK compiles with: its resources'
+// Exists call ctx.ExistsResource with a StringInput id, as v3.274.0 first declared it, while the generator writes
+// v3.269.0 into go.mod. The support matrix's bounds-go-sdk session runs a program on exactly this version.
+const goSDKFloor = "v3.274.0"
+
+var goSDKRequire = regexp.MustCompile(`(?m)^require github\.com/pulumi/pulumi/sdk/v3 v\S+$`)
+
+// requireGoSDK sets the version of the Go SDK's one requirement on the pulumi SDK in its go.mod.
+func requireGoSDK(files map[string][]byte, version string) error {
+	gomod, ok := files["go.mod"]
+	if !ok || len(goSDKRequire.FindAll(gomod, -1)) != 1 {
+		return errors.New("the Go generator's go.mod does not require github.com/pulumi/pulumi/sdk/v3 on one line")
+	}
+	files["go.mod"] = goSDKRequire.ReplaceAll(gomod, []byte("require github.com/pulumi/pulumi/sdk/v3 "+version))
+	return nil
 }
 
 // write replaces dir with exactly files, in a fixed order and with fixed modes, so reruns are byte-identical.

@@ -11,8 +11,9 @@ import grpc
 import httpx
 import pytest
 
-# The plugin is built on the SDK's provider server, which pulumi 3.172 introduced (the support matrix goes lower).
-pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.172 or newer")
+# The plugin is built on the SDK's provider server, which pulumi 3.171 introduced (the support matrix goes lower);
+# it needs 3.260 (NATIVE_MIN_SDK_VERSION), which the matrix's bounds session runs these tests on.
+pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.260 or newer")
 
 from pulumi.provider.experimental import server
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
@@ -354,7 +355,7 @@ def test_an_ardent_error_reaches_the_engine_as_its_message_alone(
         run(servicer.Create(request, FakeContext()))
     assert not isinstance(raised.value, AbortedError) and 'File "' in str(raised.value)
 
-    # An SDK whose servicer lets the provider's own error through (3.172 does) gets the same plain answer.
+    # An SDK whose servicer lets the provider's own error through (3.172 to 3.259 do) gets the same plain answer.
     async def refused(_request: CreateRequest) -> None:
         raise ArdentError("Could not create Ardent key 'svc': refused")
 
@@ -388,7 +389,24 @@ def test_the_executable_finds_the_engine_address_and_names_the_sdk_it_needs(monk
     monkeypatch.setattr(builtins, "__import__", without_plugin)
     with pytest.raises(SystemExit) as exited:
         native.main()
-    assert "3.172.0 or newer" in str(exited.value.code)
+    assert "3.260.0 or newer" in str(exited.value.code) and "cannot import name 'Provider'" in str(exited.value.code)
+
+
+def test_the_executable_refuses_a_pulumi_older_than_it_is_tested_on_before_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    real_version = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "3.259.0" if name == "pulumi" else real_version(name))
+    with pytest.raises(SystemExit) as exited:
+        native.main()
+    message = str(exited.value.code)
+    assert "needs the pulumi Python SDK 3.260.0 or newer" in message and "pulumi 3.259.0 is installed" in message
+    assert "pip install 'pulumi>=3.260.0,<4'" in message
+
+    monkeypatch.setattr(metadata, "version", lambda name: "3.260.0" if name == "pulumi" else real_version(name))
+    assert native._sdk_too_old() is None
 
 
 def test_a_key_moved_from_ardent_api_key_by_an_alias_is_updated_in_place_to_this_types_names(

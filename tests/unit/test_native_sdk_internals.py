@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.172 or newer")
+pytest.importorskip("pulumi.provider.experimental.provider", reason="the native plugin needs pulumi 3.260 or newer")
 
 from pulumi.provider.experimental import server
 from pulumi.provider.experimental.provider import DiffRequest, Provider
