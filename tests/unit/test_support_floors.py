@@ -48,7 +48,12 @@ def _key(version: str) -> tuple[int, ...]:
 def table() -> list[list[str]]:
     """The rows of the table under "Lowest supported Pulumi", each a list of its cells."""
     section = DOC.read_text().split("### Lowest supported Pulumi", 1)[1]
-    lines = [line for line in section.split("\n\n", 2)[2].splitlines() if line.startswith("|")]
+    lines: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            lines.append(line)
+        elif lines:
+            break  # the first table only: later sections have tables of their own
     assert lines, "the section has no table"
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
