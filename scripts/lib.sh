@@ -9,7 +9,11 @@ log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 # venv_python DIR: the interpreter of the virtualenv at DIR, bin/python on Linux and macOS, Scripts/python.exe on
 # Windows (Git Bash); bin/python when DIR holds none yet.
 venv_python() {
-    if [ ! -x "$1/bin/python" ] && [ -x "$1/Scripts/python.exe" ]; then echo "$1/Scripts/python.exe"; else echo "$1/bin/python"; fi
+    if [ ! -x "$1/bin/python" ] && [ -x "$1/Scripts/python.exe" ]; then
+        echo "$1/Scripts/python.exe"
+    else
+        echo "$1/bin/python"
+    fi
 }
 # The project's virtualenv's interpreter (ensure_venv creates it).
 VENV_PYTHON=$(venv_python "$VENV")
