@@ -2,21 +2,22 @@
 
 PyInstaller freezes for the interpreter it runs in: the archive's OS and architecture are that interpreter's, not
 the shell's (on a Windows arm64 machine Git Bash may run emulated and call itself x86_64). Run with the build
-interpreter, it prints two lines: ``<os> <arch>`` (linux, darwin or windows; amd64 or arm64) and the oldest system
-the archive runs on, as far as the build decides it (the glibc on Linux, the deployment target on macOS); it exits
-with status 1 and a message on a platform the engine has no plugin name for.
+interpreter, it prints ``<os> <arch>`` (linux, darwin or windows; amd64 or arm64); with ``--floor`` and the folder
+PyInstaller froze the plugin into, the oldest system that folder runs on (on Linux the build machine's glibc, on
+macOS the newest minimum of its Mach-O binaries). It exits with status 1 and a message on a platform the engine has
+no plugin name for.
 
-    python scripts/plugin_platform.py
+    python scripts/plugin_platform.py                     # e.g. "linux amd64"
+    python scripts/plugin_platform.py --floor FROZEN_DIR  # e.g. "Linux with glibc 2.35 or newer (...)"
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import re
 import sys
 import sysconfig
-from importlib import metadata
+from pathlib import Path
 
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -56,33 +57,38 @@ def pulumi_platform(build_platform: str, machine: str, pointer_bits: int) -> tup
     return os_name, ARCHITECTURES[arch.lower()]
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text))
+# The first four bytes of a Mach-O file (thin 32/64-bit, either byte order, or fat).
+MACHO_MAGICS = {
+    bytes.fromhex(magic) for magic in ("feedface", "cefaedfe", "feedfacf", "cffaedfe", "cafebabe", "bebafeca")
+}
 
 
-def macos_floor(deployment_target: str | None, wheel_tags: list[str]) -> str:
-    """The newest macOS that the interpreter (its deployment target) or an installed wheel (its tag) was built for."""
-    versions = [_version(deployment_target)] if deployment_target else []
-    for tag in wheel_tags:
-        match = re.search(r"macosx_(\d+)_(\d+)_", tag)
-        if match:
-            versions.append((int(match[1]), int(match[2])))
-    if not versions:
-        raise UnsupportedPlatformError("neither the interpreter nor its wheels name a macOS deployment target")
-    return ".".join(map(str, max(versions)))
+def newest_macos(minimums: list[tuple[int, ...]]) -> str:
+    """The newest of the macOS minimums of an archive's binaries, as ``major.minor``: the macOS it needs."""
+    if not minimums:
+        raise UnsupportedPlatformError("the frozen plugin holds no Mach-O binary to read a macOS minimum from")
+    newest = max(minimums)
+    return f"{newest[0]}.{newest[1] if len(newest) > 1 else 0}"
 
 
-def installed_wheel_tags() -> list[str]:
-    """The platform tags of every distribution installed in this interpreter (from each one's WHEEL file)."""
-    tags = []
-    for distribution in metadata.distributions():
-        text = distribution.read_text("WHEEL") or ""
-        tags += [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
-    return tags
+def macos_minimums(frozen: Path) -> list[tuple[int, ...]]:
+    """The minimum macOS of every Mach-O binary under ``frozen``.
+
+    Read with PyInstaller's own Mach-O reader, which the build virtualenv holds; of a fat binary, its lowest slice.
+    """
+    from PyInstaller.utils.osx import macosx_version_min  # type: ignore[import-untyped]
+
+    minimums = []
+    for path in sorted(frozen.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as file:
+                if file.read(4) in MACHO_MAGICS:
+                    minimums.append(tuple(macosx_version_min(str(path))))
+    return minimums
 
 
-def floor(os_name: str) -> str:
-    """The oldest system the archive built by this interpreter runs on, as the build decides it."""
+def floor(os_name: str, frozen: Path) -> str:
+    """The oldest system the frozen plugin in ``frozen``, built by this interpreter, runs on."""
     if os_name == "linux":
         try:
             libc = os.confstr("CS_GNU_LIBC_VERSION")
@@ -93,20 +99,28 @@ def floor(os_name: str) -> str:
                 "this Linux has no glibc (musl?): the archive must be built on a glibc Linux, the C library the "
                 "engine's platforms run"
             )
+        # The interpreter and the system libraries PyInstaller collects are linked against the build's glibc.
         return f"Linux with {libc} or newer (the build machine's glibc)"
     if os_name == "darwin":
-        target = sysconfig.get_config_var("MACOSX_DEPLOYMENT_TARGET")
-        return f"macOS {macos_floor(target, installed_wheel_tags())} or newer (the Python's and the wheels' target)"
+        return f"macOS {newest_macos(macos_minimums(frozen))} or newer (the newest minimum of its binaries)"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     return f"the Windows versions Python {python} supports (built on Windows {platform.version()})"
 
 
-def main() -> int:
-    """Print ``<os> <arch>`` and the floor for the running interpreter; status 1 with a message if unsupported."""
+def main(argv: list[str]) -> int:
+    """Print ``<os> <arch>`` for the running interpreter, or with ``--floor DIR`` the floor of the plugin in DIR.
+
+    Status 1 with a message on an unsupported platform, 2 on a wrong command line.
+    """
     try:
         os_name, arch = pulumi_platform(sysconfig.get_platform(), platform.machine(), 64 if sys.maxsize > 2**32 else 32)
-        print(f"{os_name} {arch}")
-        print(floor(os_name))
+        if argv[:1] == ["--floor"] and len(argv) == 2:
+            print(floor(os_name, Path(argv[1])))
+        elif not argv:
+            print(f"{os_name} {arch}")
+        else:
+            print("usage: plugin_platform.py [--floor FROZEN_DIR]", file=sys.stderr)
+            return 2
     except UnsupportedPlatformError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -114,4 +128,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

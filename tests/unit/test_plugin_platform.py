@@ -69,20 +69,26 @@ def test_an_unknown_platform_is_refused_with_what_is_supported(
     assert "64-bit" in str(raised.value) or "supported" in str(raised.value)
 
 
-def test_the_macos_floor_is_the_newest_target_of_the_python_and_its_wheels() -> None:
-    tags = ["py3-none-any", "cp313-cp313-macosx_11_0_universal2", "cp313-cp313-macosx_10_13_universal2"]
-    assert plugin_platform.macos_floor("10.13", tags) == "11.0"
-    assert plugin_platform.macos_floor("12.0", tags) == "12.0"
-    assert plugin_platform.macos_floor("10.9", ["py3-none-any"]) == "10.9"
-    with pytest.raises(plugin_platform.UnsupportedPlatformError):
-        plugin_platform.macos_floor(None, ["py3-none-any"])
+def test_the_macos_floor_is_the_newest_minimum_of_the_binaries() -> None:
+    assert plugin_platform.newest_macos([(10, 13, 0), (11, 0, 0), (10, 9, 0)]) == "11.0"
+    assert plugin_platform.newest_macos([(10, 13, 0), (10, 15, 2)]) == "10.15"
+    with pytest.raises(plugin_platform.UnsupportedPlatformError, match="no Mach-O"):
+        plugin_platform.newest_macos([])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the glibc floor is Linux's")
-def test_run_as_a_script_it_names_this_interpreters_platform_and_glibc() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    platform_line, floor = result.stdout.splitlines()
+def test_run_as_a_script_it_names_this_interpreters_platform_and_glibc(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    named = run()
+    assert named.returncode == 0, named.stderr
     machine = sysconfig.get_platform().split("-", 1)[1]
-    assert platform_line == f"linux {plugin_platform.ARCHITECTURES[machine]}"
-    assert floor.startswith(f"Linux with {os.confstr('CS_GNU_LIBC_VERSION')} or newer")
+    assert named.stdout == f"linux {plugin_platform.ARCHITECTURES[machine]}\n"
+    floor = run("--floor", str(tmp_path))
+    assert floor.returncode == 0, floor.stderr
+    assert floor.stdout.startswith(f"Linux with {os.confstr('CS_GNU_LIBC_VERSION')} or newer")
+    wrong = run("--floor")
+    assert wrong.returncode == 2 and "usage" in wrong.stderr
