@@ -108,6 +108,7 @@ def install_java_artifact(packages: SdkPackages) -> None:
             "install:install-file",
             f"-Dfile={packages.jar}",
             f"-Dsources={packages.sources_jar}",
+            f"-Djavadoc={packages.javadoc_jar}",
             f"-DpomFile={packages.pom}",
         ],
         capture_output=True,
