@@ -34,6 +34,7 @@ class SdkPackages:
     jar: Path
     sources_jar: Path
     pom: Path
+    javadoc_jar: Path
 
     @property
     def go_module_path(self) -> str:
@@ -79,7 +80,7 @@ def sdk_packages() -> SdkPackages:
             printed.write_text(result.stdout)
         os.utime(out)
         paths = [Path(line) for line in printed.read_text().splitlines()]
-    assert len(paths) == 6 and all(path.exists() for path in paths), paths
+    assert len(paths) == 7 and all(path.exists() for path in paths), paths
     return SdkPackages(*paths)
 
 
@@ -107,6 +108,7 @@ def install_java_artifact(packages: SdkPackages) -> None:
             "install:install-file",
             f"-Dfile={packages.jar}",
             f"-Dsources={packages.sources_jar}",
+            f"-Djavadoc={packages.javadoc_jar}",
             f"-DpomFile={packages.pom}",
         ],
         capture_output=True,

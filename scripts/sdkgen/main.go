@@ -261,8 +261,26 @@ func xmlText(text string) string {
 	return escaped.String()
 }
 
+// licenseURLs are the texts of the licences a published pom may name: Maven Central wants each licence's URL.
+var licenseURLs = map[string]string{
+	"Apache-2.0": "https://www.apache.org/licenses/LICENSE-2.0.txt",
+}
+
+// scmAddresses are the pom's scm url, connection and developerConnection, all derived from the repository.
+func scmAddresses(repository string) (string, string, string, error) {
+	address, err := url.Parse(repository)
+	if err != nil || address.Host == "" || strings.Trim(address.Path, "/") == "" {
+		return "", "", "", fmt.Errorf("repository %q is not <scheme>://<host>/<owner>/<name>", repository)
+	}
+	path := strings.TrimSuffix(strings.Trim(address.Path, "/"), ".git")
+	web := address.Scheme + "://" + address.Host + "/" + path
+	return web, "scm:git:" + web + ".git", "scm:git:ssh://git@" + address.Hostname() + "/" + path + ".git", nil
+}
+
 // mavenPom is the Java SDK's build file: the artifact pulumi-<package> in the repository's group, at the
-// schema's version, compiled for Java 11 against Pulumi's Java SDK at the generator's version.
+// schema's version, compiled for Java 11 against Pulumi's Java SDK at the generator's version, with the metadata
+// Maven Central requires (name, description, url, licences with their URL, developers, scm) and a javadoc jar
+// beside the sources jar. The developer is the schema's publisher, as the owner of the repository.
 func mavenPom(spec schema.PackageSpec, javaSDK string) ([]byte, error) {
 	if javaSDK == "" {
 		return nil, errors.New("the version of Pulumi's Java SDK (-java-sdk) is needed for the Java SDK's pom")
@@ -271,9 +289,22 @@ func mavenPom(spec schema.PackageSpec, javaSDK string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	licenseURL, ok := licenseURLs[spec.License]
+	if !ok {
+		return nil, fmt.Errorf("license %q has no known URL for the pom; add it to licenseURLs", spec.License)
+	}
+	web, connection, developerConnection, err := scmAddresses(spec.Repository)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Publisher == "" {
+		return nil, errors.New("the schema names no publisher, which the pom lists as its developer")
+	}
+	owner := web[:strings.LastIndex(web, "/")]
 	return []byte(fmt.Sprintf(pomTemplate, group, "pulumi-"+spec.Name, xmlText(spec.Version),
-		xmlText(spec.DisplayName), xmlText(spec.Description), xmlText(spec.Repository), xmlText(spec.License),
-		xmlText(spec.Repository), xmlText(javaSDK))), nil
+		xmlText(spec.DisplayName), xmlText(spec.Description), xmlText(web), xmlText(spec.License),
+		xmlText(licenseURL), xmlText(spec.Publisher), xmlText(owner), xmlText(web), xmlText(connection),
+		xmlText(developerConnection), xmlText("v"+spec.Version), xmlText(javaSDK))), nil
 }
 
 const pomTemplate = `<?xml version="1.0" encoding="UTF-8"?>
@@ -294,10 +325,21 @@ const pomTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     <licenses>
         <license>
             <name>%s</name>
+            <url>%s</url>
+            <distribution>repo</distribution>
         </license>
     </licenses>
+    <developers>
+        <developer>
+            <name>%s</name>
+            <url>%s</url>
+        </developer>
+    </developers>
     <scm>
         <url>%s</url>
+        <connection>%s</connection>
+        <developerConnection>%s</developerConnection>
+        <tag>%s</tag>
     </scm>
 
     <properties>
@@ -345,6 +387,24 @@ const pomTemplate = `<?xml version="1.0" encoding="UTF-8"?>
                         <id>attach-sources</id>
                         <goals>
                             <goal>jar-no-fork</goal>
+                        </goals>
+                    </execution>
+                </executions>
+            </plugin>
+            <!-- The javadoc jar Maven Central requires; doclint off, the generated comments are not HTML. -->
+            <plugin>
+                <groupId>org.apache.maven.plugins</groupId>
+                <artifactId>maven-javadoc-plugin</artifactId>
+                <version>3.11.2</version>
+                <configuration>
+                    <doclint>none</doclint>
+                    <quiet>true</quiet>
+                </configuration>
+                <executions>
+                    <execution>
+                        <id>attach-javadocs</id>
+                        <goals>
+                            <goal>jar</goal>
                         </goals>
                     </execution>
                 </executions>

@@ -102,6 +102,15 @@ def test_the_packages_hold_what_users_install_and_nothing_to_build() -> None:
     assert group.startswith("io.github.") and version == __version__
     with zipfile.ZipFile(packages.jar) as jar:
         assert {"com/pulumi/ardent/ApiKey.class", "com/pulumi/ardent/version.txt"} <= set(jar.namelist())
+    # Maven Central takes the artifact only with its sources and javadoc beside it.
+    assert (packages.sources_jar.name, packages.javadoc_jar.name) == (
+        f"{artifact}-{version}-sources.jar",
+        f"{artifact}-{version}-javadoc.jar",
+    )
+    with zipfile.ZipFile(packages.sources_jar) as sources:
+        assert "com/pulumi/ardent/ApiKey.java" in sources.namelist()
+    with zipfile.ZipFile(packages.javadoc_jar) as javadoc:
+        assert {"index.html", "com/pulumi/ardent/ApiKey.html"} <= set(javadoc.namelist())
 
 
 def test_the_typescript_go_and_java_examples_compile_against_the_packages() -> None:

@@ -3,16 +3,21 @@ and the release workflow's build steps (scripts/release-build), run here for thi
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import platform
+import os
+import re
 import subprocess
 import sys
 import tarfile
 import zipfile
 from email.parser import Parser
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import ardent_provider
 from ardent_provider.distribution import go_module_path
@@ -130,10 +135,54 @@ def test_the_checksums_list_every_file_and_no_folder(tmp_path: Path) -> None:
     assert check.returncode != 0 and "b.tgz: FAILED" in check.stdout
 
 
+def script_module(name: str) -> ModuleType:
+    """A Python module of scripts/, loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def this_platform() -> str:
-    """``<os>-<arch>`` as the plugin archive names this machine."""
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
-    return f"{platform.system().lower()}-{arch}"
+    """``<os>-<arch>`` as the plugin archive names this machine (from the interpreter, as scripts/plugin-archive)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plugin_platform.py")], capture_output=True, text=True, check=True
+    )
+    return "-".join(result.stdout.splitlines()[0].split())
+
+
+def test_the_plugin_constraints_are_the_versions_the_checkout_tests_with() -> None:
+    """scripts/plugin-constraints.txt is what scripts/plugin_constraints.py writes from this virtualenv (the dev
+    extra's): every dependency of the package, PyInstaller and setuptools, at its installed version."""
+    constraints = script_module("plugin_constraints")
+    text = (ROOT / "scripts" / "plugin-constraints.txt").read_text()
+    assert text == constraints.render(constraints.closure()), (
+        "scripts/plugin-constraints.txt is stale: .venv/bin/python scripts/plugin_constraints.py > "
+        "scripts/plugin-constraints.txt"
+    )
+    pinned = dict(line.split("==") for line in text.splitlines() if line and not line.startswith("#"))
+    assert {"pulumi", "httpx", "pyyaml", "grpcio", "pyinstaller", "pyinstaller-hooks-contrib"} <= set(pinned)
+    assert not {"selenium", "moto", "pytest", "mypy", "ruff", "pulumi-policy", "boto3"} & set(pinned), (
+        "nothing of the dev extra beyond the plugin's own closure"
+    )
+
+
+def test_the_plugin_constraints_agree_with_pyprojects_dev_pins() -> None:
+    import tomllib
+
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    pins = {}
+    for text in dev:
+        requirement = Requirement(text)
+        exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if exact:
+            pins[canonicalize_name(requirement.name)] = exact[0]
+    lines = (ROOT / "scripts" / "plugin-constraints.txt").read_text().splitlines()
+    constrained = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    shared = set(pins) & set(constrained)
+    assert {"pulumi", "httpx", "pyinstaller", "pyinstaller-hooks-contrib", "setuptools"} <= shared
+    assert {name: constrained[name] for name in shared} == {name: pins[name] for name in shared}
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +191,8 @@ def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     out = tmp_path_factory.mktemp("release-dry-run")
     result = release_build("all", out, timeout=1800)
     assert result.returncode == 0, result.stderr[-6000:]
+    # Beside OUT, not in it: OUT holds what the release attaches, and its checksums list every file there.
+    out.with_name(f"{out.name}.stderr").write_text(result.stderr)
     return out, result.stdout.splitlines()
 
 
@@ -168,6 +219,8 @@ def test_the_dry_run_builds_every_artifact_of_the_release(dry_run: tuple[Path, l
     poms = [name for name in files if name.endswith(".pom")]
     jars = [name for name in files if name.endswith(".jar") and not name.endswith(("-sources.jar", "-javadoc.jar"))]
     assert len(poms) == 1 and len(jars) == 1 and version in jars[0], files
+    artifact = jars[0].removesuffix(".jar")
+    assert {f"{artifact}-sources.jar", f"{artifact}-javadoc.jar"} <= set(files), "Maven Central needs both"
     # The Go module laid out as its path (what `go get` fetches at the tag sdk/v<version>), under go/.
     go_mods = sorted(out.rglob("go.mod"))
     assert [path.parent.relative_to(out / "go").as_posix() for path in go_mods] == [go_module_path()]
@@ -207,3 +260,16 @@ def test_the_dry_run_python_distributions_pass_twine(dry_run: tuple[Path, list[s
         check=False,
     )
     assert result.returncode == 0 and result.stdout.count("PASSED") == len(distributions) >= 3, result.stdout
+
+
+@pytest.mark.e2e
+def test_the_dry_run_states_the_glibc_the_linux_archive_needs(dry_run: tuple[Path, list[str]]) -> None:
+    """The release log shows the floor: the build machine's glibc, which the Linux archive needs or newer."""
+    out, _ = dry_run
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the glibc floor is Linux's")
+    log = out.with_name(f"{out.name}.stderr").read_text()
+    glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    assert re.search(
+        rf"pulumi-resource-ardent-v[^ ]+-{this_platform()}\.tar\.gz .*runs on Linux with {glibc} or newer", log
+    ), log[-3000:]

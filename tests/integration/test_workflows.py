@@ -163,16 +163,21 @@ def test_the_plugin_is_built_on_a_native_runner_per_os_and_architecture() -> Non
     matrix = job["strategy"]["matrix"]["include"]
     assert {(cell["os"], cell["arch"]) for cell in matrix} == PLATFORMS
     runners = {(cell["os"], cell["arch"]): cell["runner"] for cell in matrix}
-    # Labels of GitHub's hosted runners whose machine is that OS and architecture (no emulation, no cross build).
+    # Labels of GitHub's hosted runners whose machine is that OS and architecture (no emulation, no cross build);
+    # Linux on the oldest hosted image, whose glibc (2.35) is the archives' floor (docs/native-provider.md).
     assert runners == {
-        ("linux", "amd64"): "ubuntu-latest",
-        ("linux", "arm64"): "ubuntu-24.04-arm",
+        ("linux", "amd64"): "ubuntu-22.04",
+        ("linux", "arm64"): "ubuntu-22.04-arm",
         ("darwin", "amd64"): "macos-15-intel",
         ("darwin", "arm64"): "macos-latest",
         ("windows", "amd64"): "windows-latest",
         ("windows", "arm64"): "windows-11-arm",
     }
     assert job["runs-on"] == "${{ matrix.runner }}"
+    # PyInstaller freezes for the interpreter, so the interpreter is the cell's architecture, not the image default.
+    assert {(cell["arch"], cell["python-arch"]) for cell in matrix} == {("amd64", "x64"), ("arm64", "arm64")}
+    (setup_python,) = [step for step in job["steps"] if "actions/setup-python@" in step.get("uses", "")]
+    assert setup_python["with"]["architecture"] == "${{ matrix.python-arch }}"
     archives = [step["env"]["ARCHIVE"] for step in job["steps"] if "ARCHIVE" in step.get("env", {})]
     assert archives == [
         "pulumi-resource-ardent-v${{ needs.version.outputs.version }}-${{ matrix.os }}-${{ matrix.arch }}.tar.gz"
@@ -195,3 +200,12 @@ def test_the_workflow_builds_with_the_steps_of_the_dry_run() -> None:
     assert branch, "scripts/release-build has no `all` branch"
     steps = re.findall(r"^    (packages|plugin|checksums) \"\$1\"$", branch["body"], re.MULTILINE)
     assert steps == ["packages", "plugin", "checksums"]
+
+
+def test_maven_central_gets_the_jar_with_its_pom_sources_and_javadoc_signed_together() -> None:
+    (deploy,) = [step for step in workflow("release.yml")["jobs"]["maven"]["steps"] if "mvn " in step.get("run", "")]
+    script = deploy["run"]
+    assert "gpg:sign-and-deploy-file" in script
+    for flag in ('-Dfile="$jar"', '-DpomFile="${poms[0]}"', '-Dsources="$sources"', '-Djavadoc="$javadoc"'):
+        assert flag in script, f"the deploy passes {flag}"
+    assert 'for path in "${poms[0]}" "$jar" "$sources" "$javadoc"' in script, "a missing file stops the deploy"

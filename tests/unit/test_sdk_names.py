@@ -47,3 +47,27 @@ def test_the_typescript_example_depends_on_the_npm_package_by_name_and_version()
     generated = json.loads((ROOT / "sdk" / "nodejs" / "package.json").read_text())
     assert generated["name"] == NODEJS_PACKAGE and generated["version"] == __version__
     assert "postinstall" not in generated.get("scripts", {}) and "typescript" not in generated["dependencies"]
+
+
+def test_the_pom_carries_what_maven_central_requires_derived_from_the_repository() -> None:
+    pom = ET.parse(ROOT / "sdk" / "java" / "pom.xml").getroot()
+    text = lambda path: pom.findtext(path, namespaces=POM)  # noqa: E731
+    repository = repository_url()
+    assert text("m:name") and text("m:description") and text("m:url") == repository
+    (license_,) = pom.findall("m:licenses/m:license", POM)
+    assert license_.findtext("m:name", namespaces=POM) == "Apache-2.0"
+    assert license_.findtext("m:url", namespaces=POM) == "https://www.apache.org/licenses/LICENSE-2.0.txt"
+    developers = pom.findall("m:developers/m:developer", POM)
+    assert developers and all(d.findtext("m:name", namespaces=POM) for d in developers)
+    assert developers[0].findtext("m:url", namespaces=POM) == repository.rsplit("/", 1)[0]
+    host_path = repository.split("://", 1)[1]
+    assert text("m:scm/m:url") == repository
+    assert text("m:scm/m:connection") == f"scm:git:{repository}.git"
+    assert text("m:scm/m:developerConnection") == f"scm:git:ssh://git@{host_path}.git"
+    assert text("m:scm/m:tag") == f"v{__version__}"
+    plugins = {p.findtext("m:artifactId", namespaces=POM): p for p in pom.iterfind("m:build/m:plugins/m:plugin", POM)}
+    goals = {
+        name: [goal.text for goal in plugin.iterfind("m:executions/m:execution/m:goals/m:goal", POM)]
+        for name, plugin in plugins.items()
+    }
+    assert goals["maven-source-plugin"] == ["jar-no-fork"] and goals["maven-javadoc-plugin"] == ["jar"]
