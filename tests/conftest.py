@@ -10,12 +10,26 @@ from typing import Any
 import httpx
 import pytest
 
-from ardent_provider import ArdentClient, RetryPolicy
+from ardent_provider import ArdentClient, AuthenticationError, PermissionDeniedError, RetryPolicy
 from ardent_provider.emulator import EmulatorServer
 
 from .contract import InProcessTransport, OpenAPIValidator, ValidatingTransport, load_spec
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5)
+
+
+def token_authenticates(owner: ArdentClient, org_id: str, token: str | None) -> bool:
+    """Whether ``token`` authenticates to the org's API (a token that may not read the org still does)."""
+    if not token:
+        return False
+    with owner.with_token(token) as probe:
+        try:
+            probe.get_org(org_id)
+        except AuthenticationError:
+            return False
+        except PermissionDeniedError:
+            return True  # authenticated, just not allowed to read the org
+    return True
 
 
 @pytest.fixture(scope="session")

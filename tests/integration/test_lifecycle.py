@@ -16,7 +16,6 @@ from ardent_provider import (
     ArdentClient,
     AuthenticationError,
     BadRequestError,
-    PermissionDeniedError,
     ValidationError,
 )
 from ardent_provider.emulator import EmulatorServer
@@ -25,7 +24,7 @@ from ardent_provider.lifecycle import CREATE_ATTEMPTS, KeyAdoptionError, KeyLife
 from ardent_provider.models import SecretToken
 from ardent_provider.state import EXPIRED, INVALID_TOKEN, UNKNOWN, KeySpec, KeyState
 
-from ..conftest import FAST_RETRY
+from ..conftest import FAST_RETRY, token_authenticates
 
 CREATE = "POST /v1/orgs/{org_id}/api-keys"
 REVOKE = "DELETE /v1/orgs/{org_id}/api-keys/{api_key_id}"
@@ -67,16 +66,7 @@ class World:
         }
 
     def works(self, token: str | None) -> bool:
-        if not token:
-            return False
-        with self.owner.with_token(token) as probe:
-            try:
-                probe.get_org(self.emulator.org_id)
-            except AuthenticationError:
-                return False
-            except PermissionDeniedError:
-                return True  # authenticated, just not allowed to read the org
-        return True
+        return token_authenticates(self.owner, self.emulator.org_id, token)
 
     def make_key(self, name: str, role: str = "role_org_member", **options: Any) -> tuple[str, str]:
         created = self.owner.create_key(self.emulator.org_id, name=name, role=role, **options)

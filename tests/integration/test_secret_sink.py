@@ -14,7 +14,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from ardent_provider import ArdentClient, AuthenticationError, PermissionDeniedError
+from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
 from ardent_provider.lifecycle import KeyLifecycle
 from ardent_provider.secret_sink import (
@@ -30,7 +30,7 @@ from ardent_provider.secret_sink import (
 from ardent_provider.state import ACTIVE, SINK_MISMATCH, SINK_MISSING, KeySpec, KeyState, SinkSpec
 from ardent_provider.validation import validate_inputs
 
-from ..conftest import FAST_RETRY
+from ..conftest import FAST_RETRY, token_authenticates
 from ..secrets_store import SecretsStore, aws_env, free_port, secrets_store
 
 __all__ = ["aws_env", "secrets_store"]  # fixtures
@@ -51,16 +51,7 @@ class World:
         return {key.id for key in self.owner.list_keys(self.emulator.org_id) if key.name != "emulator-bootstrap-owner"}
 
     def works(self, token: str | None) -> bool:
-        if not token:
-            return False
-        with self.owner.with_token(token) as probe:
-            try:
-                probe.get_org(self.emulator.org_id)
-            except AuthenticationError:
-                return False
-            except PermissionDeniedError:
-                return True
-        return True
+        return token_authenticates(self.owner, self.emulator.org_id, token)
 
 
 @pytest.fixture
