@@ -21,6 +21,7 @@ Exit code 0 when every check holds; the last lines say how long each program too
 from __future__ import annotations
 
 import argparse
+import filecmp
 import functools
 import importlib.metadata
 import json
@@ -191,12 +192,30 @@ def java_program(work: Path, version: str) -> Path:
         raise SystemExit(f"examples/java/pom.xml names com.pulumi:pulumi {count} times, not once")
     pom.write_text(text)
     listing = project / "target" / "pulumi-dependency.txt"
+    group, artifact, _version = maven_coordinates(packages().pom)
     run(
-        ["mvn", "-B", "-q", "dependency:list", "-DincludeArtifactIds=pulumi", f"-DoutputFile={listing}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "dependency:list",
+            f"-DincludeArtifactIds=pulumi,{artifact}",
+            "-DoutputAbsoluteArtifactFilename=true",
+            f"-DoutputFile={listing}",
+        ],
         project,
         "mvn dependency:list",
     )
-    pinned("com.pulumi:pulumi", version, set(re.findall(r"com\.pulumi:pulumi:jar:([^:\s]+)", listing.read_text())))
+    resolved = re.findall(r"([\w.-]+):([\w.-]+):jar:([^:\s]+):\w+:(\S+)", listing.read_text())
+    pinned("com.pulumi:pulumi", version, {found for g, a, found, _ in resolved if (g, a) == ("com.pulumi", "pulumi")})
+    # The SDK's jar is the one just built, from the run's repository: never another build of the same version.
+    sdk_jars = sorted({Path(jar).resolve() for g, a, _, jar in resolved if (g, a) == (group, artifact)})
+    built = packages().jar
+    if len(sdk_jars) != 1 or not sdk_jars[0].is_relative_to(repository.resolve()):
+        raise SystemExit(f"{group}:{artifact} resolved to {sdk_jars}, not the jar installed in {repository}")
+    if not filecmp.cmp(sdk_jars[0], built, shallow=False):
+        raise SystemExit(f"{sdk_jars[0]} is not {built}, which scripts/sdk-packages built")
+    print(f"  {group}:{artifact} {sdk_jars[0]}")
     return project
 
 
