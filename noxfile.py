@@ -161,7 +161,8 @@ def _dev_pins(*names: str) -> list[str]:
     return [pin for pin in _project()["project"]["optional-dependencies"]["dev"] if _name(pin) in names]
 
 
-PLUGIN_TEST_TOOLS = _dev_pins("pytest", "pytest-timeout", "jsonschema")
+# moto[server] (with boto3) serves the AWS Secrets Manager that the plugin's sink tests write to.
+PLUGIN_TEST_TOOLS = _dev_pins("pytest", "pytest-timeout", "jsonschema", "moto")
 
 
 def run_bounds(session: nox.Session, programs: str) -> None:

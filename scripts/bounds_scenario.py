@@ -2,12 +2,15 @@
 
 Run by the support matrix's ``bounds`` session (``noxfile.py``) with an interpreter whose virtualenv holds
 ardent-provider and the plugin's lowest pulumi: its ``pulumi-resource-ardent`` serves every program here. Each
-program is a copy laid out as in the repository (``examples/<language>`` beside ``sdk/<sdk>``) with only its
-pulumi SDK pinned to the version given; it runs ``up``, ``refresh``, ``preview --expect-no-changes`` and
-``destroy`` through the provided Pulumi CLI against an emulator started here, each step checked against the
-emulator's own list of keys. Before a program runs, the SDK version it will run on is read back from what was
-installed (pip, ``npm ls``, ``go list -m``, Maven's dependency list), so a pin that a resolver lifted fails
-here instead of passing unnoticed.
+program is a copy of ``examples/<language>`` outside the repository with only its pulumi SDK pinned to the version
+given, and its SDK package installed the way its users install it: the packages ``scripts/sdk-packages`` builds
+(built once per content of sdk/ and cached, as the tests do: tests/sdk_packages.py), the ``pulumi_ardent`` wheel
+by pip, the npm tarball by ``npm install``, the Go module laid out as its path behind a ``replace``, the jar and its
+pom by ``mvn install:install-file`` into a local Maven repository of this run. Each program runs ``up``,
+``refresh``, ``preview --expect-no-changes`` and ``destroy`` through the provided Pulumi CLI against an emulator
+started here, each step checked against the emulator's own list of keys. Before a program runs, the SDK version it
+will run on is read back from what was installed (pip, ``npm ls``, ``go list -m``, Maven's dependency list), so a
+pin that a resolver lifted fails here instead of passing unnoticed.
 
     python scripts/bounds_scenario.py --python-sdk 3.269.0 --nodejs-sdk 3.269.0 --go-sdk 3.274.0
         --java-sdk 1.0.0 [--only yaml,python,typescript,go,java]
@@ -18,6 +21,8 @@ Exit code 0 when every check holds; the last lines say how long each program too
 from __future__ import annotations
 
 import argparse
+import filecmp
+import functools
 import importlib.metadata
 import json
 import os
@@ -35,6 +40,11 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.testing.pulumi_cli import PulumiCLI
 
 ROOT = Path(__file__).resolve().parent.parent
+# Behind the virtualenv's packages, so ardent_provider is still the installed one: the SDK packages' build and
+# cache are the tests' own (tests/sdk_packages.py), so a run after the tests reuses what they built.
+sys.path.append(str(ROOT))
+from tests.sdk_packages import SdkPackages, lay_out_go_module, maven_coordinates, sdk_packages  # noqa: E402
+
 LANGUAGES = ("yaml", "python", "typescript", "go", "java")
 SKIPPED = ("node_modules", "bin", "target", "package-lock.json", "venv")
 # ApiKey.exists is the newest call of the SDK on pulumi (exists_resource, pulumi 3.269): the reason for its floor.
@@ -69,15 +79,21 @@ def pinned(what: str, wanted: str, found: set[str]) -> None:
     print(f"  {what} {wanted}")
 
 
+@functools.cache
+def packages() -> SdkPackages:
+    """The SDK packages of sdk/ as it is now, built by ``scripts/sdk-packages`` unless already cached."""
+    return sdk_packages()
+
+
 def python_program(work: Path, version: str) -> Path:
-    """A program of the Python SDK (sdk/python) in a virtualenv of its own with pulumi ``version``."""
+    """A program of the ``pulumi_ardent`` wheel in a virtualenv of its own with pulumi ``version``."""
     project = work / "python"
     project.mkdir(parents=True)
     venv = project / "venv"
     run([sys.executable, "-m", "venv", str(venv)], project, "creating the program's virtualenv")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    # Installed as a user installs it: a non-editable copy, pip checking its pulumi range against the pin.
-    run([*pip, "install", f"pulumi=={version}", str(ROOT / "sdk" / "python")], project, "pip install")
+    # pip checks the wheel's pulumi range against the pin, and fails rather than lift it.
+    run([*pip, "install", f"pulumi=={version}", str(packages().wheel)], project, "pip install")
     show = "import importlib.metadata as m; print(m.version('pulumi'))"
     found = run([str(venv / "bin" / "python"), "-c", show], project, "reading the installed pulumi's version")
     pinned("pulumi (Python)", version, {found.strip()})
@@ -89,14 +105,18 @@ def python_program(work: Path, version: str) -> Path:
 
 
 def typescript_program(work: Path, version: str) -> Path:
-    """examples/typescript with @pulumi/pulumi pinned to ``version``, every copy of it in the tree at that."""
-    project = work / "examples" / "typescript"
+    """examples/typescript on the npm tarball, with every @pulumi/pulumi in the tree at ``version``.
+
+    The example's package.json pins @pulumi/pulumi; ``npm install <tarball>`` then installs the package as a user
+    of a tarball does.
+    """
+    project = work / "typescript"
     copy(ROOT / "examples" / "typescript", project)
-    copy(ROOT / "sdk" / "nodejs", work / "sdk" / "nodejs")
     manifest = json.loads((project / "package.json").read_text())
     manifest["dependencies"]["@pulumi/pulumi"] = version
     (project / "package.json").write_text(json.dumps(manifest, indent=4) + "\n")
-    run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], project, "npm install")
+    tarball = str(packages().npm)
+    run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], project, "npm")
     tree = json.loads(run(["npm", "ls", "@pulumi/pulumi", "--all", "--json"], project, "npm ls"))
     found: set[str] = set()
     nodes = [tree]
@@ -110,21 +130,59 @@ def typescript_program(work: Path, version: str) -> Path:
 
 
 def go_program(work: Path, version: str) -> Path:
-    """examples/go with github.com/pulumi/pulumi/sdk/v3 taken down to ``version`` (``go get``, as a user would)."""
-    project = work / "examples" / "go"
+    """examples/go on the Go module, with github.com/pulumi/pulumi/sdk/v3 taken down to ``version``.
+
+    The module is laid out as its path and reached by a ``replace`` (as a user does before it is fetched); the
+    pulumi SDK goes down by ``go get``, as a user would.
+    """
+    project = work / "go"
     copy(ROOT / "examples" / "go", project)
-    copy(ROOT / "sdk" / "go", work / "sdk" / "go")
+    module = lay_out_go_module(packages(), work / "modules")
+    run(["go", "mod", "edit", f"-replace={packages().go_module_path}={module}"], project, "go mod edit")
     run(["go", "get", f"github.com/pulumi/pulumi/sdk/v3@v{version}"], project, "go get")
     found = run(["go", "list", "-m", "-f", "{{.Version}}", "github.com/pulumi/pulumi/sdk/v3"], project, "go list")
     pinned("github.com/pulumi/pulumi/sdk/v3", version, {found.strip().removeprefix("v")})
     return project
 
 
+def maven_repository(work: Path) -> Path:
+    """A local Maven repository of this run with the Java SDK's jar and pom installed in it.
+
+    The artifact's folder is the run's own, so another build of the same version in ~/.m2 is neither used nor
+    overwritten; every other entry on its way links to ~/.m2/repository, so what is cached there serves the run
+    and what Maven downloads lands there (a group no build has fetched before lands here, and goes with the run).
+    """
+    shared = Path.home() / ".m2" / "repository"
+    group, artifact, _version = maven_coordinates(packages().pom)
+    repository = work / "m2"
+    own, linked = repository, shared
+    for part in [*group.split("."), artifact]:
+        own.mkdir()
+        if linked.is_dir():
+            for entry in linked.iterdir():
+                if entry.name != part:
+                    (own / entry.name).symlink_to(entry)
+        own, linked = own / part, linked / part
+    jar, sources, pom = packages().jar, packages().sources_jar, packages().pom
+    install = ["mvn", "-B", "-q", "install:install-file", f"-Dmaven.repo.local={repository}"]
+    run([*install, f"-Dfile={jar}", f"-Dsources={sources}", f"-DpomFile={pom}"], work, "mvn install:install-file")
+    return repository
+
+
 def java_program(work: Path, version: str) -> Path:
-    """examples/java with com.pulumi:pulumi at ``version`` (a direct dependency: Maven's nearest wins)."""
-    project = work / "examples" / "java"
+    """examples/java on the Java SDK's artifact, with com.pulumi:pulumi at ``version``.
+
+    com.pulumi:pulumi is a direct dependency of the example, so Maven's nearest wins; the artifact is in the run's
+    Maven repository, where the project's ``.mvn/maven.config`` points every mvn (the Java host's too).
+    """
+    work.mkdir(parents=True)
+    repository = maven_repository(work)
+    project = work / "java"
     copy(ROOT / "examples" / "java", project)
-    copy(ROOT / "sdk" / "java", work / "sdk" / "java")
+    if any(char.isspace() for char in str(repository)):
+        raise SystemExit(f"{repository}: Maven's maven.config cannot name a path with spaces")
+    (project / ".mvn").mkdir(exist_ok=True)
+    (project / ".mvn" / "maven.config").write_text(f"-Dmaven.repo.local={repository}\n")
     pom = project / "pom.xml"
     dependency = re.compile(
         r"(<groupId>com\.pulumi</groupId>\s*<artifactId>pulumi</artifactId>\s*<version>)[^<]+(</version>)"
@@ -134,18 +192,36 @@ def java_program(work: Path, version: str) -> Path:
         raise SystemExit(f"examples/java/pom.xml names com.pulumi:pulumi {count} times, not once")
     pom.write_text(text)
     listing = project / "target" / "pulumi-dependency.txt"
+    group, artifact, _version = maven_coordinates(packages().pom)
     run(
-        ["mvn", "-B", "-q", "dependency:list", "-DincludeArtifactIds=pulumi", f"-DoutputFile={listing}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "dependency:list",
+            f"-DincludeArtifactIds=pulumi,{artifact}",
+            "-DoutputAbsoluteArtifactFilename=true",
+            f"-DoutputFile={listing}",
+        ],
         project,
         "mvn dependency:list",
     )
-    pinned("com.pulumi:pulumi", version, set(re.findall(r"com\.pulumi:pulumi:jar:([^:\s]+)", listing.read_text())))
+    resolved = re.findall(r"([\w.-]+):([\w.-]+):jar:([^:\s]+):\w+:(\S+)", listing.read_text())
+    pinned("com.pulumi:pulumi", version, {found for g, a, found, _ in resolved if (g, a) == ("com.pulumi", "pulumi")})
+    # The SDK's jar is the one just built, from the run's repository: never another build of the same version.
+    sdk_jars = sorted({Path(jar).resolve() for g, a, _, jar in resolved if (g, a) == (group, artifact)})
+    built = packages().jar
+    if len(sdk_jars) != 1 or not sdk_jars[0].is_relative_to(repository.resolve()):
+        raise SystemExit(f"{group}:{artifact} resolved to {sdk_jars}, not the jar installed in {repository}")
+    if not filecmp.cmp(sdk_jars[0], built, shallow=False):
+        raise SystemExit(f"{sdk_jars[0]} is not {built}, which scripts/sdk-packages built")
+    print(f"  {group}:{artifact} {sdk_jars[0]}")
     return project
 
 
 def yaml_program(work: Path, _version: str) -> Path:
     """examples/yaml as it is: the plugin's own bound, with no SDK in between."""
-    project = work / "examples" / "yaml"
+    project = work / "yaml"
     copy(ROOT / "examples" / "yaml", project)
     return project
 
@@ -210,6 +286,9 @@ def main() -> int:
     if plugin is None or Path(plugin).parent != Path(sys.executable).parent:
         raise SystemExit(f"pulumi-resource-ardent should come from {Path(sys.executable).parent}, found {plugin}")
     print(f"plugin: {plugin} on pulumi {importlib.metadata.version('pulumi')}")
+    if set(languages) - {"yaml"}:
+        started = time.perf_counter()
+        print(f"SDK packages: {packages().npm.parent} ({time.perf_counter() - started:.1f} s)", flush=True)
     timings = []
     with tempfile.TemporaryDirectory(prefix="ardent-bounds-") as folder:
         tmp = Path(folder)
