@@ -358,6 +358,8 @@ class KeyLifecycle:
         A replacement always creates a new key, even when ``adopt_key_id`` is still declared: the adopted
         key is the one being replaced.
         """
+        if spec.sink is not None:
+            self.sink_problem(spec.sink, raise_it=True)
         replacement = self.ledger.take(spec.identity)
         if spec.adopt_key_id and replacement is None:
             return self._adopt(spec)
@@ -377,6 +379,19 @@ class KeyLifecycle:
         if not keep:
             return state
         return self._keep_replaced(state, replaced, replacement.keep_days or 0)
+
+    def sink_problem(self, spec: SinkSpec, *, raise_it: bool = False) -> str | None:
+        """Why no client for the sink can be made (the aws extra missing, no region); None when one can.
+
+        Checked before a key is created, so that such a problem creates and revokes nothing.
+        """
+        try:
+            self.sinks.sink(spec).client  # noqa: B018 - made now, and kept for the write
+        except ArdentError as error:
+            if raise_it:
+                raise
+            return str(error)
+        return None
 
     def _store(self, state: KeyState, *, new_key: bool) -> KeyState:
         """With a sink, the token written to it and taken out of the state; without one, ``state`` as it is.

@@ -15,6 +15,7 @@ The Secrets Manager actions called: ``DescribeSecret``, ``CreateSecret``, ``PutS
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -68,12 +69,26 @@ def boto3_client(spec: SinkSpec) -> Any:
             f"The key's sink names AWS Secrets Manager secret {spec.secret_id!r}, but boto3 is not installed: "
             "install the package with its aws extra (`pip install 'ardent-provider[aws]'`) where the provider runs."
         ) from None
-    region = spec.region or _arn_region(spec.secret_id)
     session = boto3.session.Session()
+    region = sink_region(spec, session.region_name)
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    return session.client(
-        "secretsmanager", region_name=region or session.region_name, endpoint_url=spec.endpoint_url, config=config
-    )
+    return session.client("secretsmanager", region_name=region, endpoint_url=spec.endpoint_url, config=config)
+
+
+def sink_region(spec: SinkSpec, configured: str | None) -> str:
+    """The sink's region: its own, an ARN's, ``AWS_REGION``, then boto3's (``AWS_DEFAULT_REGION``, the profile).
+
+    boto3 itself never reads ``AWS_REGION``, which other AWS tools and runtimes set; without any region a clear
+    error says where to give one, before anything is created.
+    """
+    region = spec.region or _arn_region(spec.secret_id) or os.environ.get("AWS_REGION") or configured
+    if not region:
+        raise ArdentConfigurationError(
+            f"The key's sink names AWS Secrets Manager secret {spec.secret_id!r}, but no AWS region is known for it: "
+            "set the sink's region, give the secret's ARN as secret_id, or set AWS_REGION (or AWS_DEFAULT_REGION, "
+            "or a region in the AWS profile) where the provider runs."
+        )
+    return region
 
 
 def _arn_region(secret_id: str) -> str | None:

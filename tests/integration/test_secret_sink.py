@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.exceptions
+import httpx
 import pytest
 
 from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.errors import ArdentConfigurationError
 from ardent_provider.lifecycle import KeyLifecycle
+from ardent_provider.provider_steps import ProviderSteps
 from ardent_provider.secret_sink import (
     CREATED_BY_TAG,
     KEY_ID_TAG,
@@ -358,3 +361,37 @@ def test_state_without_a_sink_reads_and_plans_as_before(world: World) -> None:
     assert not plan.changes
     refreshed = world.lifecycle.refresh(recorded)
     assert refreshed is not None and replace(refreshed, created_at=None).token == state.token
+
+
+def create_requests(emulator: EmulatorServer) -> int:
+    counts: dict[str, int] = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    return counts.get("POST /v1/orgs/{org_id}/api-keys", 0)
+
+
+def test_a_sink_with_no_region_fails_at_check_and_create_without_making_a_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    sink = SinkSpec(secret_id="apps/no-region", endpoint_url=world.store.endpoint)
+    steps = ProviderSteps(
+        {
+            "ardent:apiUrl": world.emulator.url,
+            "ardent:orgId": world.emulator.org_id,
+            "ardent:token": world.emulator.token,
+        },
+        world.warnings.append,
+    )
+    _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
+    assert [prop for prop, _reason in failures] == ["sink"] and "AWS_REGION" in failures[0][1]
+    before = create_requests(world.emulator)
+    with pytest.raises(ArdentConfigurationError, match="no AWS region") as raised:
+        world.lifecycle.create(spec(sink=sink))
+    assert create_requests(world.emulator) == before and "revoked" not in raised.value.report()
+
+
+def test_aws_region_alone_gives_the_sinks_region(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    state = world.lifecycle.create(spec(sink=world.sink()))
+    assert state.sink_secret_arn is not None and state.sink_secret_arn.split(":")[3] == "eu-west-2"

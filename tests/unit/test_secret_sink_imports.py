@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ardent_provider.errors import ArdentConfigurationError
-from ardent_provider.secret_sink import SecretsManagerSink, boto3_client, version_id_for
+from ardent_provider.secret_sink import SecretsManagerSink, boto3_client, sink_region, version_id_for
 from ardent_provider.state import SinkSpec
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ardent_provider"
@@ -53,3 +53,17 @@ def test_a_keys_version_id_is_stable_and_differs_between_keys_and_orgs() -> None
     first = version_id_for("org_1", "key_1")
     assert first == version_id_for("org_1", "key_1") and len(first) == 36
     assert len({first, version_id_for("org_1", "key_2"), version_id_for("org_2", "key_1")}) == 3
+
+
+def test_the_sinks_region_is_its_own_then_an_arns_then_aws_region_then_boto3s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    arn = "arn:aws:secretsmanager:ap-south-1:123456789012:secret:apps/x-AbCdEf"
+    assert sink_region(SinkSpec(secret_id="apps/x", region="us-west-1"), "us-east-1") == "us-west-1"
+    assert sink_region(SinkSpec(secret_id=arn), "us-east-1") == "ap-south-1"
+    assert sink_region(SinkSpec(secret_id="apps/x"), "us-east-1") == "eu-west-2"
+    monkeypatch.delenv("AWS_REGION")
+    assert sink_region(SinkSpec(secret_id="apps/x"), "us-east-1") == "us-east-1"
+    with pytest.raises(ArdentConfigurationError, match=r"'apps/x'.*no AWS region.*AWS_REGION"):
+        sink_region(SinkSpec(secret_id="apps/x"), None)
