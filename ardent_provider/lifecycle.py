@@ -112,6 +112,8 @@ class Replacement:
     keep_days: int | None = None
     target_org: str | None = None
     kept_at_delete: bool = False
+    sink: SinkSpec | None = None
+    """The replacement's sink: a delete that comes first leaves that secret for the replacement to write."""
 
 
 class ReplacementLedger:
@@ -135,10 +137,11 @@ class ReplacementLedger:
         replaced: KeyState,
         keep_days: int | None = None,
         target_org: str | None = None,
+        sink: SinkSpec | None = None,
     ) -> None:
         """Remember the state of the key that the resource at ``identity`` is replacing, in ``target_org``."""
         with self._lock:
-            self._entries[identity] = Replacement(replaced, keep_days, target_org)
+            self._entries[identity] = Replacement(replaced, keep_days, target_org, sink=sink)
 
     def take(self, identity: tuple[str | None, str]) -> Replacement | None:
         """The replacement the resource at ``identity`` makes, once; None when it replaces nothing."""
@@ -296,7 +299,8 @@ class KeyLifecycle:
             # A state of an earlier release records no org: its key lives in this (the configured) org.
             recorded_old = replace(old, org_id=old.org_id or self.org_id)
             known_target = target if isinstance(target, str) else None
-            self.ledger.record(KeySpec.from_inputs(news).identity, recorded_old, keep_days, known_target)
+            new_spec = KeySpec.from_inputs(news)
+            self.ledger.record(new_spec.identity, recorded_old, keep_days, known_target, new_spec.sink)
         if previous_stale:
             updates.append("previous_key_id")
         if old.pending_revoke_key_ids:
@@ -807,8 +811,13 @@ class KeyLifecycle:
             )
             return
         self._revoke_all([state.key_id, *leftovers], org)
-        if state.spec.sink is not None:
-            self._release_sink(state, org)
+        if state.spec.sink is None:
+            return
+        if replacement is not None and state.spec.sink.same_secret(replacement.sink):
+            # Delete-before-replace: the replacement writes its token to this secret next; a secret deleted now
+            # (scheduled for deletion) would refuse that write.
+            return
+        self._release_sink(state, org)
 
     def _release_sink(self, state: KeyState, org: str) -> None:
         """Clean up the revoked key's secret; a failure is a warning, as the token it holds is revoked."""

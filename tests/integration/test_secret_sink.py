@@ -395,3 +395,17 @@ def test_aws_region_alone_gives_the_sinks_region(world: World, monkeypatch: pyte
     monkeypatch.setenv("AWS_REGION", "eu-west-2")
     state = world.lifecycle.create(spec(sink=world.sink()))
     assert state.sink_secret_arn is not None and state.sink_secret_arn.split(":")[3] == "eu-west-2"
+
+
+def test_a_delete_before_replace_leaves_the_secret_to_the_replacement_that_writes_it_next(world: World) -> None:
+    key_spec = spec(sink=world.sink(), rotation_triggers={"n": 1})
+    assert key_spec.sink is not None
+    old = world.lifecycle.create(key_spec)
+    old_token = world.store.current(key_spec.sink.secret_id)
+    news = {**key_spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    world.lifecycle.plan(old, news)
+    world.lifecycle.delete(old)  # deleteBeforeReplace: the engine deletes the old key first
+    assert world.store.describe(key_spec.sink.secret_id).get("DeletedDate") is None
+    new = world.lifecycle.create(KeySpec.from_inputs(news))
+    assert not world.works(old_token) and world.works(world.store.current(key_spec.sink.secret_id))
+    assert new.sink_version_id == version_id_for(world.emulator.org_id, new.key_id)
