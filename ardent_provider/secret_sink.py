@@ -15,7 +15,9 @@ The Secrets Manager actions called: ``DescribeSecret``, ``CreateSecret``, ``PutS
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -69,6 +71,7 @@ def boto3_client(spec: SinkSpec) -> Any:
             f"The key's sink names AWS Secrets Manager secret {spec.secret_id!r}, but boto3 is not installed: "
             "install the package with its aws extra (`pip install 'ardent-provider[aws]'`) where the provider runs."
         ) from None
+    _hide_secret_strings_in_aws_logs()
     session = boto3.session.Session()
     region = sink_region(spec, session.region_name)
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
@@ -89,6 +92,29 @@ def sink_region(spec: SinkSpec, configured: str | None) -> str:
             "or a region in the AWS profile) where the provider runs."
         )
     return region
+
+
+# A request's SecretString as botocore's debug log shows it: in the parameters, or in the JSON body's bytes.
+_LOGGED_SECRET_STRING: Final = re.compile(r"""(SecretString\\?['"]?\s*[:=]\s*\\?['"])[^'"\\]*""")
+
+
+class _SecretStringsHidden(logging.Filter):
+    """Blanks the ``SecretString`` of the requests that botocore logs at debug level (parameters and bodies)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "SecretString" in message:
+            record.msg, record.args = _LOGGED_SECRET_STRING.sub(r"\1[hidden]", message), None
+        return True
+
+
+def _hide_secret_strings_in_aws_logs() -> None:
+    """Put the filter on every botocore logger: whoever turns AWS's debug logging on never sees a token."""
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] == "botocore"]
+    for name in ["botocore", *names]:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _SecretStringsHidden) for existing in logger.filters):
+            logger.addFilter(_SecretStringsHidden())
 
 
 def _arn_region(secret_id: str) -> str | None:
@@ -146,8 +172,10 @@ class SecretsManagerSink:
         where = f" in {self.spec.region}" if self.spec.region else ""
         return f"AWS Secrets Manager secret {self.spec.secret_id!r}{where}"
 
-    def _fail(self, doing: str, error: Exception) -> SinkError:
-        return SinkError(f"Could not {doing} {self.describe()}: {_reason(error)}")
+    def _fail(self, doing: str, error: Exception, token: str | None = None) -> SinkError:
+        message = f"Could not {doing} {self.describe()}: {_reason(error)}"
+        # AWS's reasons never quote a SecretString; botocore's own parameter checks may quote any parameter.
+        return SinkError(message.replace(token, "[token]") if token else message)
 
     def _describe_secret(self) -> Mapping[str, Any] | None:
         """The secret's description; None when it does not exist or is scheduled for deletion."""
@@ -187,7 +215,7 @@ class SecretsManagerSink:
             )
             self.client.tag_resource(SecretId=self.spec.secret_id, Tags=tags)
         except _aws_errors() as error:
-            raise self._fail(f"write the token of Ardent key {key_id} to", error) from None
+            raise self._fail(f"write the token of Ardent key {key_id} to", error, token) from None
         return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
 
     def withdraw(self, key_id: str, org_id: str) -> str:

@@ -6,6 +6,7 @@ credentials from the environment.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -409,3 +410,14 @@ def test_a_delete_before_replace_leaves_the_secret_to_the_replacement_that_write
     new = world.lifecycle.create(KeySpec.from_inputs(news))
     assert not world.works(old_token) and world.works(world.store.current(key_spec.sink.secret_id))
     assert new.sink_version_id == version_id_for(world.emulator.org_id, new.key_id)
+
+
+def test_aws_debug_logging_never_shows_the_token(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    key_spec = spec(sink=world.sink())
+    assert key_spec.sink is not None
+    world.lifecycle.create(key_spec)
+    logged = caplog.text
+    token = world.store.current(key_spec.sink.secret_id)
+    assert "SecretString" in logged and "CreateSecret" in logged
+    assert token not in logged and token not in caplog.text

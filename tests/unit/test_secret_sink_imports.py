@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 
 from ardent_provider.errors import ArdentConfigurationError
-from ardent_provider.secret_sink import SecretsManagerSink, boto3_client, sink_region, version_id_for
+from ardent_provider.secret_sink import SecretsManagerSink, SinkError, boto3_client, sink_region, version_id_for
 from ardent_provider.state import SinkSpec
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ardent_provider"
@@ -67,3 +68,22 @@ def test_the_sinks_region_is_its_own_then_an_arns_then_aws_region_then_boto3s(
     assert sink_region(SinkSpec(secret_id="apps/x"), "us-east-1") == "us-east-1"
     with pytest.raises(ArdentConfigurationError, match=r"'apps/x'.*no AWS region.*AWS_REGION"):
         sink_region(SinkSpec(secret_id="apps/x"), None)
+
+
+class QuotesItsParameters:
+    """A client whose own parameter check quotes the value it refused, as botocore's ParamValidationError does."""
+
+    def describe_secret(self, **_kwargs: object) -> None:
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, "DescribeSecret")
+
+    def create_secret(self, **kwargs: object) -> None:
+        raise ParamValidationError(report=f"Invalid value for parameter SecretString, value: {kwargs['SecretString']}")
+
+
+def test_an_aws_error_that_quotes_the_token_reaches_the_message_without_it() -> None:
+    token = "sk-ard_quoted0123456789"
+    sink = SecretsManagerSink(SinkSpec(secret_id="apps/x"), lambda _spec: QuotesItsParameters())
+    with pytest.raises(SinkError) as raised:
+        sink.write(token, key_id="key_1", org_id="org_1")
+    assert token not in raised.value.report() and "'apps/x'" in raised.value.report()
+    assert "SecretString, value: [token]" in raised.value.report()
