@@ -197,6 +197,12 @@ class SecretsManagerSink:
         tags = [{"Key": KEY_ID_TAG, "Value": key_id}, {"Key": ORG_ID_TAG, "Value": org_id}]
         try:
             found = self._describe_secret()
+            if found is None and self.spec.secret_id.startswith("arn:"):
+                raise SinkError(
+                    f"Could not write the token of Ardent key {key_id} to {self.describe()}: no such secret (or it is "
+                    "scheduled for deletion). An ARN names a secret that exists; give a name as secret_id to have "
+                    "the secret created."
+                )
             if found is None:
                 try:
                     created = self.client.create_secret(

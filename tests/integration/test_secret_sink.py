@@ -421,3 +421,22 @@ def test_aws_debug_logging_never_shows_the_token(world: World, caplog: pytest.Lo
     token = world.store.current(key_spec.sink.secret_id)
     assert "SecretString" in logged and "CreateSecret" in logged
     assert token not in logged and token not in caplog.text
+
+
+def test_an_arn_of_a_secret_that_does_not_exist_is_a_clear_error_and_leaves_no_key(world: World) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:apps/none-AbCdEf"
+    before = world.active()
+    with pytest.raises(SinkError, match="An ARN names a secret that exists") as raised:
+        world.lifecycle.create(spec(sink=world.sink(arn)))
+    assert world.active() == before and "was revoked" in raised.value.report()
+
+
+def test_an_arn_of_an_existing_secret_is_written_refreshed_and_released(world: World) -> None:
+    name = world.store.name()
+    arn = world.store.client.create_secret(Name=name, SecretString="before")["ARN"]
+    state = world.lifecycle.create(spec(sink=world.sink(arn)))
+    assert state.sink_secret_arn == arn and world.works(world.store.current(name))
+    refreshed = world.lifecycle.refresh(state)
+    assert refreshed is not None and refreshed.status == ACTIVE
+    world.lifecycle.delete(state)
+    assert world.store.current(name) == "before"
