@@ -414,6 +414,10 @@ class KeyLifecycle:
             )
         org = state.org_id or self.org_id
         sink = self.sinks.sink(sink_spec)
+        if not new_key and state.previous_key_id and state.previous_token:
+            # A sink added during a grace period: the kept key's token goes first, so that it becomes AWSPREVIOUS
+            # and still has a holder until the key is revoked.
+            sink.write(state.previous_token, key_id=state.previous_key_id, org_id=org)
         try:
             written = sink.write(state.token, key_id=state.key_id, org_id=org)
         except ArdentError as error:

@@ -440,3 +440,17 @@ def test_an_arn_of_an_existing_secret_is_written_refreshed_and_released(world: W
     assert refreshed is not None and refreshed.status == ACTIVE
     world.lifecycle.delete(state)
     assert world.store.current(name) == "before"
+
+
+def test_a_sink_added_during_a_grace_period_holds_the_kept_keys_token_as_awsprevious(world: World) -> None:
+    old = world.lifecycle.create(spec(keep_previous_for_days=2, rotation_triggers={"n": 1}))
+    news = {**old.spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    world.lifecycle.plan(old, news)
+    rotated = world.lifecycle.create(KeySpec.from_inputs(news))
+    world.lifecycle.delete(old)
+    assert rotated.previous_key_id == old.key_id and rotated.previous_token == old.token
+    sink = world.sink()
+    moved = world.lifecycle.update(rotated, KeySpec.from_inputs({**news, "sink": sink.to_input()}))
+    assert moved.previous_key_id == old.key_id and moved.to_outputs()["previous_token"] is None
+    assert world.store.current(sink.secret_id) == rotated.token
+    assert world.store.staged(sink.secret_id, "AWSPREVIOUS") == old.token and world.works(old.token)
