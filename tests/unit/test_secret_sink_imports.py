@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,3 +89,14 @@ def test_an_aws_error_that_quotes_the_token_reaches_the_message_without_it() -> 
         sink.write(token, key_id="key_1", org_id="org_1")
     assert token not in raised.value.report() and "'apps/x'" in raised.value.report()
     assert "SecretString, value: [token]" in raised.value.report()
+
+
+def test_the_docs_iam_policy_names_exactly_the_secrets_manager_calls_the_sink_makes() -> None:
+    source = (PACKAGE / "secret_sink.py").read_text()
+    called = {
+        "".join(part.title() for part in name.split("_")) for name in re.findall(r"\.client\.([a-z_]+)\(", source)
+    }
+    page = (PACKAGE.parent / "docs" / "keeping-tokens-out-of-the-stack.md").read_text()
+    policy = json.loads(page.split("```json", 1)[1].split("```", 1)[0])
+    granted = {action.removeprefix("secretsmanager:") for action in policy["Statement"][0]["Action"]}
+    assert called and called == granted
