@@ -48,7 +48,7 @@ from .errors import (
 )
 from .inventory import KeyInventory
 from .models import ApiKey, CreatedKey, format_time, parse_time
-from .secret_sink import SinkPool, fingerprint
+from .secret_sink import SinkPool, fingerprint, names_written_secret
 from .state import (
     ACTIVE,
     EXPIRED,
@@ -325,7 +325,8 @@ class KeyLifecycle:
             return ([], [SINK_INPUT]) if old.token else ([SINK_INPUT], [])
         if new is None:
             return ([], [SINK_INPUT]) if news.get("on_missing_token") == "keep" else ([SINK_INPUT], [])
-        return ([], [SINK_INPUT]) if recorded.same_secret(new) else ([SINK_INPUT], [])
+        same = recorded.same_secret(new) or names_written_secret(new, old.sink_secret_arn)
+        return ([], [SINK_INPUT]) if same else ([SINK_INPUT], [])
 
     @staticmethod
     def _missing_token_reasons(old: KeyState, on_missing_token: Any) -> list[str]:

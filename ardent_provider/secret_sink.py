@@ -117,6 +117,28 @@ def _hide_secret_strings_in_aws_logs() -> None:
             logger.addFilter(_SecretStringsHidden())
 
 
+def names_written_secret(spec: SinkSpec, secret_arn: str | None) -> bool:
+    """Whether ``spec`` names the secret at ``secret_arn`` (written earlier): by that ARN, or by its name in its region.
+
+    Its region is the one given, an ARN's, else the environment's (``AWS_REGION``, ``AWS_DEFAULT_REGION``): a
+    region written out that the environment gave before names the same secret.
+    """
+    parts = (secret_arn or "").split(":", 6)
+    if len(parts) < 7 or parts[5] != "secret":
+        return False
+    if spec.secret_id == secret_arn:
+        return True
+    # The ARN names the secret, then a hyphen and six characters that Secrets Manager adds.
+    name = parts[6].rsplit("-", 1)[0]
+    region = (
+        spec.region
+        or _arn_region(spec.secret_id)
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    return spec.secret_id == name and region == parts[3]
+
+
 def _arn_region(secret_id: str) -> str | None:
     parts = secret_id.split(":")
     return parts[3] or None if secret_id.startswith("arn:") and len(parts) > 3 else None

@@ -454,3 +454,20 @@ def test_a_sink_added_during_a_grace_period_holds_the_kept_keys_token_as_awsprev
     assert moved.previous_key_id == old.key_id and moved.to_outputs()["previous_token"] is None
     assert world.store.current(sink.secret_id) == rotated.token
     assert world.store.staged(sink.secret_id, "AWSPREVIOUS") == old.token and world.works(old.token)
+
+
+def test_the_same_secret_named_by_its_arn_or_with_its_region_written_out_is_no_new_key(world: World) -> None:
+    key_spec = spec(sink=world.sink())
+    assert key_spec.sink is not None
+    state = world.lifecycle.create(key_spec)
+    assert state.sink_secret_arn is not None
+    for same in (
+        replace(key_spec.sink, region="us-east-1"),  # the region the environment gave
+        replace(key_spec.sink, secret_id=state.sink_secret_arn),
+    ):
+        plan = world.lifecycle.plan(state, spec(sink=same).to_inputs())
+        assert plan.replaces == () and plan.updates == ("sink",), same
+    other_region = replace(key_spec.sink, region="eu-west-1")
+    assert world.lifecycle.plan(state, spec(sink=other_region).to_inputs()).replaces == ("sink",)
+    other_name = replace(key_spec.sink, secret_id=world.store.name())
+    assert world.lifecycle.plan(state, spec(sink=other_name).to_inputs()).replaces == ("sink",)
