@@ -242,9 +242,11 @@ class SecretsManagerSink:
                 SecretId=self.spec.secret_id, SecretString=token, ClientRequestToken=version
             )
             self.client.tag_resource(SecretId=self.spec.secret_id, Tags=tags)
-        except _aws_errors() as error:
+            return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
+        except ArdentError:
+            raise
+        except Exception as error:  # whatever failed, the caller must learn it as a failed write
             raise self._fail(f"write the token of Ardent key {key_id} to", error, token) from None
-        return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
 
     def withdraw(self, key_id: str, org_id: str) -> str:
         """After a failed write: if the key's version became ``AWSCURRENT`` after all, make the one before current.
@@ -265,7 +267,7 @@ class SecretsManagerSink:
             self.client.update_secret_version_stage(
                 SecretId=self.spec.secret_id, VersionStage=CURRENT, MoveToVersionId=before, RemoveFromVersionId=mine
             )
-        except _aws_errors() as error:
+        except Exception as error:  # it only adds a note to the write's own error
             return f"{self.describe()} could not be checked for the revoked key's token ({_reason(error)})"
         return (
             f"{self.describe()} had the revoked key's token as its current version; version {before} is current again"

@@ -471,3 +471,34 @@ def test_the_same_secret_named_by_its_arn_or_with_its_region_written_out_is_no_n
     assert world.lifecycle.plan(state, spec(sink=other_region).to_inputs()).replaces == ("sink",)
     other_name = replace(key_spec.sink, secret_id=world.store.name())
     assert world.lifecycle.plan(state, spec(sink=other_name).to_inputs()).replaces == ("sink",)
+
+
+class FailsOddly:
+    """A Secrets Manager client whose write fails with no AWS error at all, its message quoting what it was given."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def put_secret_value(self, **kwargs: Any) -> None:
+        raise RuntimeError(f"unexpected failure writing {kwargs['SecretString']}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_write_failing_with_no_aws_error_still_revokes_the_new_key_and_hides_the_token(world: World) -> None:
+    name = world.store.name()
+    world.store.client.create_secret(Name=name, SecretString="before")
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    failing = KeyLifecycle(
+        client,
+        world.emulator.org_id,
+        sleep=lambda _s: None,
+        sinks=SinkPool(lambda sink_spec: FailsOddly(boto3_client(sink_spec))),
+    )
+    before = world.active()
+    with pytest.raises(SinkError, match="RuntimeError: unexpected failure writing \\[token\\]") as raised:
+        failing.create(spec(sink=world.sink(name)))
+    client.close()
+    assert world.active() == before and "was revoked" in raised.value.report()
+    assert world.store.current(name) == "before"
