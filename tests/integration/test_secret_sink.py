@@ -7,6 +7,7 @@ credentials from the environment.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -502,3 +503,25 @@ def test_a_write_failing_with_no_aws_error_still_revokes_the_new_key_and_hides_t
     client.close()
     assert world.active() == before and "was revoked" in raised.value.report()
     assert world.store.current(name) == "before"
+
+
+def test_without_the_aws_extra_a_sink_fails_at_check_naming_it_and_create_makes_no_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    sink = SinkSpec(secret_id="apps/no-boto3", region="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    steps = ProviderSteps(
+        {
+            "ardent:apiUrl": world.emulator.url,
+            "ardent:orgId": world.emulator.org_id,
+            "ardent:token": world.emulator.token,
+        },
+        world.warnings.append,
+    )
+    _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
+    assert [prop for prop, _reason in failures] == ["sink"]
+    assert "pip install 'ardent-provider[aws]'" in failures[0][1]
+    before = create_requests(world.emulator)
+    with pytest.raises(ArdentConfigurationError, match=r"ardent-provider\[aws\]"):
+        world.lifecycle.create(spec(sink=sink))
+    assert create_requests(world.emulator) == before
