@@ -33,6 +33,8 @@ PREVIOUS: Final = "AWSPREVIOUS"
 CREATED_BY_TAG: Final = "ardent:created-by"
 """Tags a secret the provider created: only such a secret is deleted at destroy."""
 CREATED_BY: Final = "ardent-provider"
+RESTORES_TAG: Final = "ardent:restores-version"
+"""Tags a secret that existed before with its version that was current before the first token: destroy restores it."""
 KEY_ID_TAG: Final = "ardent:key-id"
 ORG_ID_TAG: Final = "ardent:org-id"
 DEFAULT_RECOVERY_WINDOW_DAYS: Final = 7
@@ -241,7 +243,7 @@ class SecretsManagerSink:
             written = self.client.put_secret_value(
                 SecretId=self.spec.secret_id, SecretString=token, ClientRequestToken=version
             )
-            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=tags)
+            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=[*tags, *_restore_point(found, version)])
             return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
         except ArdentError:
             raise
@@ -309,16 +311,21 @@ class SecretsManagerSink:
                 days = self.spec.recovery_window_days or DEFAULT_RECOVERY_WINDOW_DAYS
                 answer = self.client.delete_secret(SecretId=self.spec.secret_id, RecoveryWindowInDays=days)
                 return f"{self.describe()} was deleted; it can be restored until {answer.get('DeletionDate')}"
-            return self._restore_other_version(mine, ours)
+            return self._restore_other_version(mine, ours, tags.get(RESTORES_TAG) or None)
         except _aws_errors() as error:
             raise self._fail(f"clean up the token of Ardent key {key_id} in", error) from None
 
-    def _restore_other_version(self, mine: str, ours: set[str]) -> str:
-        """Make the newest version no key of this resource wrote current again (a secret that existed before)."""
+    def _restore_other_version(self, mine: str, ours: set[str], restore: str | None) -> str:
+        """Make the secret's own value current again (a secret that existed before).
+
+        That is the version ``restore`` names (current before the first token was written), while it exists;
+        else the newest version that no key of this resource wrote.
+        """
         listed = self.client.list_secret_version_ids(SecretId=self.spec.secret_id, IncludeDeprecated=True)
+        versions = listed.get("Versions", [])
         others = sorted(
-            (version for version in listed.get("Versions", []) if version.get("VersionId") not in ours),
-            key=lambda version: str(version.get("CreatedDate") or ""),
+            (version for version in versions if version.get("VersionId") not in ours),
+            key=lambda version: (version.get("VersionId") == restore, str(version.get("CreatedDate") or "")),
             reverse=True,
         )
         if not others:
@@ -330,7 +337,20 @@ class SecretsManagerSink:
         self.client.update_secret_version_stage(
             SecretId=self.spec.secret_id, VersionStage=CURRENT, MoveToVersionId=target, RemoveFromVersionId=mine
         )
+        if restore:
+            # Restored: the next key written here records the secret's current version afresh.
+            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=[{"Key": RESTORES_TAG, "Value": ""}])
         return f"{self.describe()} existed before the key: its version {target} is current again"
+
+
+def _restore_point(found: Mapping[str, Any] | None, mine: str) -> list[dict[str, str]]:
+    """The tag that records a secret's own current version, at the first write of a token to a secret that existed."""
+    tags = {tag.get("Key"): tag.get("Value") for tag in (found or {}).get("Tags") or []}
+    if found is None or tags.get(CREATED_BY_TAG) == CREATED_BY or tags.get(RESTORES_TAG):
+        return []
+    stages: Mapping[str, list[str]] = found.get("VersionIdsToStages") or {}
+    current = next((version for version, labels in stages.items() if CURRENT in labels), None)
+    return [{"Key": RESTORES_TAG, "Value": current}] if current and current != mine else []
 
 
 def fingerprint(token: str) -> str:

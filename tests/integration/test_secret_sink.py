@@ -525,3 +525,50 @@ def test_without_the_aws_extra_a_sink_fails_at_check_naming_it_and_create_makes_
     with pytest.raises(ArdentConfigurationError, match=r"ardent-provider\[aws\]"):
         world.lifecycle.create(spec(sink=sink))
     assert create_requests(world.emulator) == before
+
+
+class DatesVersions:
+    """A client whose listed versions are dated by when it wrote them, as AWS dates them (moto dates all as now)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._written: list[str] = []
+
+    def put_secret_value(self, **kwargs: Any) -> Any:
+        self._written.append(kwargs["ClientRequestToken"])
+        return self._inner.put_secret_value(**kwargs)
+
+    def list_secret_version_ids(self, **kwargs: Any) -> Any:
+        listed = self._inner.list_secret_version_ids(**kwargs)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for version in listed["Versions"]:
+            order = self._written.index(version["VersionId"]) + 1 if version["VersionId"] in self._written else 0
+            version["CreatedDate"] = start + timedelta(minutes=order)
+        return listed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_destroy_after_rotations_restores_the_pre_existing_value_not_an_earlier_keys_revoked_token(
+    world: World,
+) -> None:
+    name = world.store.name()
+    world.store.client.create_secret(Name=name, SecretString="before")
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    lifecycle = KeyLifecycle(
+        client,
+        world.emulator.org_id,
+        sleep=lambda _s: None,
+        sinks=SinkPool(lambda sink_spec: DatesVersions(boto3_client(sink_spec))),
+    )
+    key_spec = spec(sink=world.sink(name), rotation_triggers={"n": 1})
+    first = lifecycle.create(key_spec)
+    news = {**key_spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    lifecycle.plan(first, news)
+    second = lifecycle.create(KeySpec.from_inputs(news))
+    lifecycle.delete(first)
+    assert second.previous_key_id is None and second.pending_revoke_key_ids == ()
+    lifecycle.delete(second)
+    client.close()
+    assert world.store.current(name) == "before"
