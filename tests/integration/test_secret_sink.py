@@ -175,6 +175,15 @@ def test_the_sink_input_is_checked_and_normalised_in_either_spelling() -> None:
         ({"aws_secrets_manager": {"secret_id": "x", "colour": 1}}, "colour"),
         ({"aws_secrets_manager": {"secret_id": "x", "endpoint_url": "ftp://x"}}, "endpoint_url"),
         ({"aws_secrets_manager": {"secret_id": "x", "recovery_window_days": 3}}, "7 to 30"),
+        (
+            {
+                "aws_secrets_manager": {
+                    "secret_id": "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf",
+                    "region": "eu-west-1",
+                }
+            },
+            "'us-east-1'",
+        ),
     ]:
         _, problems = validate_inputs({**base, "sink": bad})
         assert [prop for prop, _ in problems] == ["sink"] and words in problems[0][1], (bad, problems)
