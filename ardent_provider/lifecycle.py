@@ -48,7 +48,7 @@ from .errors import (
 )
 from .inventory import KeyInventory
 from .models import ApiKey, CreatedKey, format_time, parse_time
-from .secret_sink import SinkPool, fingerprint
+from .secret_sink import SinkPool, fingerprint, names_written_secret
 from .state import (
     ACTIVE,
     EXPIRED,
@@ -112,6 +112,8 @@ class Replacement:
     keep_days: int | None = None
     target_org: str | None = None
     kept_at_delete: bool = False
+    sink: SinkSpec | None = None
+    """The replacement's sink: a delete that comes first leaves that secret for the replacement to write."""
 
 
 class ReplacementLedger:
@@ -135,10 +137,11 @@ class ReplacementLedger:
         replaced: KeyState,
         keep_days: int | None = None,
         target_org: str | None = None,
+        sink: SinkSpec | None = None,
     ) -> None:
         """Remember the state of the key that the resource at ``identity`` is replacing, in ``target_org``."""
         with self._lock:
-            self._entries[identity] = Replacement(replaced, keep_days, target_org)
+            self._entries[identity] = Replacement(replaced, keep_days, target_org, sink=sink)
 
     def take(self, identity: tuple[str | None, str]) -> Replacement | None:
         """The replacement the resource at ``identity`` makes, once; None when it replaces nothing."""
@@ -296,7 +299,8 @@ class KeyLifecycle:
             # A state of an earlier release records no org: its key lives in this (the configured) org.
             recorded_old = replace(old, org_id=old.org_id or self.org_id)
             known_target = target if isinstance(target, str) else None
-            self.ledger.record(KeySpec.from_inputs(news).identity, recorded_old, keep_days, known_target)
+            new_spec = KeySpec.from_inputs(news)
+            self.ledger.record(new_spec.identity, recorded_old, keep_days, known_target, new_spec.sink)
         if previous_stale:
             updates.append("previous_key_id")
         if old.pending_revoke_key_ids:
@@ -321,7 +325,8 @@ class KeyLifecycle:
             return ([], [SINK_INPUT]) if old.token else ([SINK_INPUT], [])
         if new is None:
             return ([], [SINK_INPUT]) if news.get("on_missing_token") == "keep" else ([SINK_INPUT], [])
-        return ([], [SINK_INPUT]) if recorded.same_secret(new) else ([SINK_INPUT], [])
+        same = recorded.same_secret(new) or names_written_secret(new, old.sink_secret_arn)
+        return ([], [SINK_INPUT]) if same else ([SINK_INPUT], [])
 
     @staticmethod
     def _missing_token_reasons(old: KeyState, on_missing_token: Any) -> list[str]:
@@ -358,6 +363,8 @@ class KeyLifecycle:
         A replacement always creates a new key, even when ``adopt_key_id`` is still declared: the adopted
         key is the one being replaced.
         """
+        if spec.sink is not None:
+            self.sink_problem(spec.sink, raise_it=True)
         replacement = self.ledger.take(spec.identity)
         if spec.adopt_key_id and replacement is None:
             return self._adopt(spec)
@@ -378,6 +385,19 @@ class KeyLifecycle:
             return state
         return self._keep_replaced(state, replaced, replacement.keep_days or 0)
 
+    def sink_problem(self, spec: SinkSpec, *, raise_it: bool = False) -> str | None:
+        """Why no client for the sink can be made (the aws extra missing, no region); None when one can.
+
+        Checked before a key is created, so that such a problem creates and revokes nothing.
+        """
+        try:
+            self.sinks.sink(spec).client  # noqa: B018 - made now, and kept for the write
+        except ArdentError as error:
+            if raise_it:
+                raise
+            return str(error)
+        return None
+
     def _store(self, state: KeyState, *, new_key: bool) -> KeyState:
         """With a sink, the token written to it and taken out of the state; without one, ``state`` as it is.
 
@@ -395,6 +415,10 @@ class KeyLifecycle:
             )
         org = state.org_id or self.org_id
         sink = self.sinks.sink(sink_spec)
+        if not new_key and state.previous_key_id and state.previous_token:
+            # A sink added during a grace period: the kept key's token goes first, so that it becomes AWSPREVIOUS
+            # and still has a holder until the key is revoked.
+            sink.write(state.previous_token, key_id=state.previous_key_id, org_id=org)
         try:
             written = sink.write(state.token, key_id=state.key_id, org_id=org)
         except ArdentError as error:
@@ -792,8 +816,13 @@ class KeyLifecycle:
             )
             return
         self._revoke_all([state.key_id, *leftovers], org)
-        if state.spec.sink is not None:
-            self._release_sink(state, org)
+        if state.spec.sink is None:
+            return
+        if replacement is not None and state.spec.sink.same_secret(replacement.sink):
+            # Delete-before-replace: the replacement writes its token to this secret next; a secret deleted now
+            # (scheduled for deletion) would refuse that write.
+            return
+        self._release_sink(state, org)
 
     def _release_sink(self, state: KeyState, org: str) -> None:
         """Clean up the revoked key's secret; a failure is a warning, as the token it holds is revoked."""

@@ -28,7 +28,7 @@ from .errors import (
 from .lifecycle import KeyAdoptionError, KeyLifecycle, Plan, ReplacementLedger, Warn
 from .run_registry import process_runs, run_key
 from .settings import resolve_settings
-from .state import KeySpec, KeyState, Unknown, is_unknown
+from .state import KeySpec, KeyState, SinkSpec, Unknown, is_unknown
 from .validation import validate_inputs
 
 Config = Mapping[str, object] | Callable[[str], object | None]
@@ -105,7 +105,19 @@ class ProviderSteps:
         failures = list(problems)
         if not failures:
             failures.extend(self._settings_failures(inputs))
+        if not failures:
+            failures.extend(self._sink_failures(inputs))
         return inputs, failures
+
+    def _sink_failures(self, inputs: Mapping[str, Any]) -> list[Failure]:
+        """A sink whose client cannot be made here (the aws extra missing, no region) fails at preview."""
+        declared = inputs.get("sink")
+        if declared is None or is_unknown(declared):
+            return []
+        sink = SinkSpec.from_input(declared)
+        org = inputs.get("org_id")
+        problem = sink and self.lifecycle(org if isinstance(org, str) and org else None).sink_problem(sink)
+        return [("sink", problem)] if problem else []
 
     def _settings_failures(self, inputs: Mapping[str, Any]) -> list[Failure]:
         declared = inputs.get("org_id")

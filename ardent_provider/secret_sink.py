@@ -15,6 +15,9 @@ The Secrets Manager actions called: ``DescribeSecret``, ``CreateSecret``, ``PutS
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +33,8 @@ PREVIOUS: Final = "AWSPREVIOUS"
 CREATED_BY_TAG: Final = "ardent:created-by"
 """Tags a secret the provider created: only such a secret is deleted at destroy."""
 CREATED_BY: Final = "ardent-provider"
+RESTORES_TAG: Final = "ardent:restores-version"
+"""Tags a secret that existed before with its version that was current before the first token: destroy restores it."""
 KEY_ID_TAG: Final = "ardent:key-id"
 ORG_ID_TAG: Final = "ardent:org-id"
 DEFAULT_RECOVERY_WINDOW_DAYS: Final = 7
@@ -68,12 +73,72 @@ def boto3_client(spec: SinkSpec) -> Any:
             f"The key's sink names AWS Secrets Manager secret {spec.secret_id!r}, but boto3 is not installed: "
             "install the package with its aws extra (`pip install 'ardent-provider[aws]'`) where the provider runs."
         ) from None
-    region = spec.region or _arn_region(spec.secret_id)
+    _hide_secret_strings_in_aws_logs()
     session = boto3.session.Session()
+    region = sink_region(spec, session.region_name)
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    return session.client(
-        "secretsmanager", region_name=region or session.region_name, endpoint_url=spec.endpoint_url, config=config
+    return session.client("secretsmanager", region_name=region, endpoint_url=spec.endpoint_url, config=config)
+
+
+def sink_region(spec: SinkSpec, configured: str | None) -> str:
+    """The sink's region: its own, an ARN's, ``AWS_REGION``, then boto3's (``AWS_DEFAULT_REGION``, the profile).
+
+    boto3 itself never reads ``AWS_REGION``, which other AWS tools and runtimes set; without any region a clear
+    error says where to give one, before anything is created.
+    """
+    region = spec.region or _arn_region(spec.secret_id) or os.environ.get("AWS_REGION") or configured
+    if not region:
+        raise ArdentConfigurationError(
+            f"The key's sink names AWS Secrets Manager secret {spec.secret_id!r}, but no AWS region is known for it: "
+            "set the sink's region, give the secret's ARN as secret_id, or set AWS_REGION (or AWS_DEFAULT_REGION, "
+            "or a region in the AWS profile) where the provider runs."
+        )
+    return region
+
+
+# A request's SecretString as botocore's debug log shows it: in the parameters, or in the JSON body's bytes.
+_LOGGED_SECRET_STRING: Final = re.compile(r"""(SecretString\\?['"]?\s*[:=]\s*\\?['"])[^'"\\]*""")
+
+
+class _SecretStringsHidden(logging.Filter):
+    """Blanks the ``SecretString`` of the requests that botocore logs at debug level (parameters and bodies)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "SecretString" in message:
+            record.msg, record.args = _LOGGED_SECRET_STRING.sub(r"\1[hidden]", message), None
+        return True
+
+
+def _hide_secret_strings_in_aws_logs() -> None:
+    """Put the filter on every botocore logger: whoever turns AWS's debug logging on never sees a token."""
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] == "botocore"]
+    for name in ["botocore", *names]:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _SecretStringsHidden) for existing in logger.filters):
+            logger.addFilter(_SecretStringsHidden())
+
+
+def names_written_secret(spec: SinkSpec, secret_arn: str | None) -> bool:
+    """Whether ``spec`` names the secret at ``secret_arn`` (written earlier): by that ARN, or by its name in its region.
+
+    Its region is the one given, an ARN's, else the environment's (``AWS_REGION``, ``AWS_DEFAULT_REGION``): a
+    region written out that the environment gave before names the same secret.
+    """
+    parts = (secret_arn or "").split(":", 6)
+    if len(parts) < 7 or parts[5] != "secret":
+        return False
+    if spec.secret_id == secret_arn:
+        return True
+    # The ARN names the secret, then a hyphen and six characters that Secrets Manager adds.
+    name = parts[6].rsplit("-", 1)[0]
+    region = (
+        spec.region
+        or _arn_region(spec.secret_id)
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
     )
+    return spec.secret_id == name and region == parts[3]
 
 
 def _arn_region(secret_id: str) -> str | None:
@@ -131,8 +196,10 @@ class SecretsManagerSink:
         where = f" in {self.spec.region}" if self.spec.region else ""
         return f"AWS Secrets Manager secret {self.spec.secret_id!r}{where}"
 
-    def _fail(self, doing: str, error: Exception) -> SinkError:
-        return SinkError(f"Could not {doing} {self.describe()}: {_reason(error)}")
+    def _fail(self, doing: str, error: Exception, token: str | None = None) -> SinkError:
+        message = f"Could not {doing} {self.describe()}: {_reason(error)}"
+        # AWS's reasons never quote a SecretString; botocore's own parameter checks may quote any parameter.
+        return SinkError(message.replace(token, "[token]") if token else message)
 
     def _describe_secret(self) -> Mapping[str, Any] | None:
         """The secret's description; None when it does not exist or is scheduled for deletion."""
@@ -154,6 +221,12 @@ class SecretsManagerSink:
         tags = [{"Key": KEY_ID_TAG, "Value": key_id}, {"Key": ORG_ID_TAG, "Value": org_id}]
         try:
             found = self._describe_secret()
+            if found is None and self.spec.secret_id.startswith("arn:"):
+                raise SinkError(
+                    f"Could not write the token of Ardent key {key_id} to {self.describe()}: no such secret (or it is "
+                    "scheduled for deletion). An ARN names a secret that exists; give a name as secret_id to have "
+                    "the secret created."
+                )
             if found is None:
                 try:
                     created = self.client.create_secret(
@@ -170,10 +243,12 @@ class SecretsManagerSink:
             written = self.client.put_secret_value(
                 SecretId=self.spec.secret_id, SecretString=token, ClientRequestToken=version
             )
-            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=tags)
-        except _aws_errors() as error:
-            raise self._fail(f"write the token of Ardent key {key_id} to", error) from None
-        return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
+            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=[*tags, *_restore_point(found, version)])
+            return SinkWrite(str(written["ARN"]), str(written.get("VersionId") or version))
+        except ArdentError:
+            raise
+        except Exception as error:  # whatever failed, the caller must learn it as a failed write
+            raise self._fail(f"write the token of Ardent key {key_id} to", error, token) from None
 
     def withdraw(self, key_id: str, org_id: str) -> str:
         """After a failed write: if the key's version became ``AWSCURRENT`` after all, make the one before current.
@@ -194,7 +269,7 @@ class SecretsManagerSink:
             self.client.update_secret_version_stage(
                 SecretId=self.spec.secret_id, VersionStage=CURRENT, MoveToVersionId=before, RemoveFromVersionId=mine
             )
-        except _aws_errors() as error:
+        except Exception as error:  # it only adds a note to the write's own error
             return f"{self.describe()} could not be checked for the revoked key's token ({_reason(error)})"
         return (
             f"{self.describe()} had the revoked key's token as its current version; version {before} is current again"
@@ -236,16 +311,21 @@ class SecretsManagerSink:
                 days = self.spec.recovery_window_days or DEFAULT_RECOVERY_WINDOW_DAYS
                 answer = self.client.delete_secret(SecretId=self.spec.secret_id, RecoveryWindowInDays=days)
                 return f"{self.describe()} was deleted; it can be restored until {answer.get('DeletionDate')}"
-            return self._restore_other_version(mine, ours)
+            return self._restore_other_version(mine, ours, tags.get(RESTORES_TAG) or None)
         except _aws_errors() as error:
             raise self._fail(f"clean up the token of Ardent key {key_id} in", error) from None
 
-    def _restore_other_version(self, mine: str, ours: set[str]) -> str:
-        """Make the newest version no key of this resource wrote current again (a secret that existed before)."""
+    def _restore_other_version(self, mine: str, ours: set[str], restore: str | None) -> str:
+        """Make the secret's own value current again (a secret that existed before).
+
+        That is the version ``restore`` names (current before the first token was written), while it exists;
+        else the newest version that no key of this resource wrote.
+        """
         listed = self.client.list_secret_version_ids(SecretId=self.spec.secret_id, IncludeDeprecated=True)
+        versions = listed.get("Versions", [])
         others = sorted(
-            (version for version in listed.get("Versions", []) if version.get("VersionId") not in ours),
-            key=lambda version: str(version.get("CreatedDate") or ""),
+            (version for version in versions if version.get("VersionId") not in ours),
+            key=lambda version: (version.get("VersionId") == restore, str(version.get("CreatedDate") or "")),
             reverse=True,
         )
         if not others:
@@ -257,7 +337,20 @@ class SecretsManagerSink:
         self.client.update_secret_version_stage(
             SecretId=self.spec.secret_id, VersionStage=CURRENT, MoveToVersionId=target, RemoveFromVersionId=mine
         )
+        if restore:
+            # Restored: the next key written here records the secret's current version afresh.
+            self.client.tag_resource(SecretId=self.spec.secret_id, Tags=[{"Key": RESTORES_TAG, "Value": ""}])
         return f"{self.describe()} existed before the key: its version {target} is current again"
+
+
+def _restore_point(found: Mapping[str, Any] | None, mine: str) -> list[dict[str, str]]:
+    """The tag that records a secret's own current version, at the first write of a token to a secret that existed."""
+    tags = {tag.get("Key"): tag.get("Value") for tag in (found or {}).get("Tags") or []}
+    if found is None or tags.get(CREATED_BY_TAG) == CREATED_BY or tags.get(RESTORES_TAG):
+        return []
+    stages: Mapping[str, list[str]] = found.get("VersionIdsToStages") or {}
+    current = next((version for version, labels in stages.items() if CURRENT in labels), None)
+    return [{"Key": RESTORES_TAG, "Value": current}] if current and current != mine else []
 
 
 def fingerprint(token: str) -> str:

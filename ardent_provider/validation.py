@@ -97,6 +97,9 @@ def _check_sink(value: Any) -> tuple[Any, str | None]:
     for name in ("region", "endpoint_url"):
         if inner.get(name) is not None and not isinstance(inner[name], str):
             return value, f"sink's {name} must be a string, not {_kind(inner[name])}"
+    region, arn_parts = inner.get("region"), secret_id.split(":")
+    if region and secret_id.startswith("arn:") and len(arn_parts) > 3 and arn_parts[3] and arn_parts[3] != region:
+        return value, f"sink's region {region!r} is not the region of its secret_id's ARN ({arn_parts[3]!r})"
     endpoint = inner.get("endpoint_url")
     if isinstance(endpoint, str) and endpoint and not endpoint.startswith(("https://", "http://")):
         return value, f"sink's endpoint_url must be an http(s) URL, not {endpoint!r}"

@@ -6,17 +6,22 @@ credentials from the environment.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.exceptions
+import httpx
 import pytest
 
 from ardent_provider import ArdentClient
 from ardent_provider.emulator import EmulatorServer
+from ardent_provider.errors import ArdentConfigurationError
 from ardent_provider.lifecycle import KeyLifecycle
+from ardent_provider.provider_steps import ProviderSteps
 from ardent_provider.secret_sink import (
     CREATED_BY_TAG,
     KEY_ID_TAG,
@@ -170,6 +175,15 @@ def test_the_sink_input_is_checked_and_normalised_in_either_spelling() -> None:
         ({"aws_secrets_manager": {"secret_id": "x", "colour": 1}}, "colour"),
         ({"aws_secrets_manager": {"secret_id": "x", "endpoint_url": "ftp://x"}}, "endpoint_url"),
         ({"aws_secrets_manager": {"secret_id": "x", "recovery_window_days": 3}}, "7 to 30"),
+        (
+            {
+                "aws_secrets_manager": {
+                    "secret_id": "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf",
+                    "region": "eu-west-1",
+                }
+            },
+            "'us-east-1'",
+        ),
     ]:
         _, problems = validate_inputs({**base, "sink": bad})
         assert [prop for prop, _ in problems] == ["sink"] and words in problems[0][1], (bad, problems)
@@ -358,3 +372,212 @@ def test_state_without_a_sink_reads_and_plans_as_before(world: World) -> None:
     assert not plan.changes
     refreshed = world.lifecycle.refresh(recorded)
     assert refreshed is not None and replace(refreshed, created_at=None).token == state.token
+
+
+def create_requests(emulator: EmulatorServer) -> int:
+    counts: dict[str, int] = httpx.get(f"{emulator.url}/_emulator/stats").json()["requests"]
+    return counts.get("POST /v1/orgs/{org_id}/api-keys", 0)
+
+
+def test_a_sink_with_no_region_fails_at_check_and_create_without_making_a_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    sink = SinkSpec(secret_id="apps/no-region", endpoint_url=world.store.endpoint)
+    steps = ProviderSteps(
+        {
+            "ardent:apiUrl": world.emulator.url,
+            "ardent:orgId": world.emulator.org_id,
+            "ardent:token": world.emulator.token,
+        },
+        world.warnings.append,
+    )
+    _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
+    assert [prop for prop, _reason in failures] == ["sink"] and "AWS_REGION" in failures[0][1]
+    before = create_requests(world.emulator)
+    with pytest.raises(ArdentConfigurationError, match="no AWS region") as raised:
+        world.lifecycle.create(spec(sink=sink))
+    assert create_requests(world.emulator) == before and "revoked" not in raised.value.report()
+
+
+def test_aws_region_alone_gives_the_sinks_region(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    state = world.lifecycle.create(spec(sink=world.sink()))
+    assert state.sink_secret_arn is not None and state.sink_secret_arn.split(":")[3] == "eu-west-2"
+
+
+def test_a_delete_before_replace_leaves_the_secret_to_the_replacement_that_writes_it_next(world: World) -> None:
+    key_spec = spec(sink=world.sink(), rotation_triggers={"n": 1})
+    assert key_spec.sink is not None
+    old = world.lifecycle.create(key_spec)
+    old_token = world.store.current(key_spec.sink.secret_id)
+    news = {**key_spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    world.lifecycle.plan(old, news)
+    world.lifecycle.delete(old)  # deleteBeforeReplace: the engine deletes the old key first
+    assert world.store.describe(key_spec.sink.secret_id).get("DeletedDate") is None
+    new = world.lifecycle.create(KeySpec.from_inputs(news))
+    assert not world.works(old_token) and world.works(world.store.current(key_spec.sink.secret_id))
+    assert new.sink_version_id == version_id_for(world.emulator.org_id, new.key_id)
+
+
+def test_aws_debug_logging_never_shows_the_token(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    key_spec = spec(sink=world.sink())
+    assert key_spec.sink is not None
+    world.lifecycle.create(key_spec)
+    logged = caplog.text
+    token = world.store.current(key_spec.sink.secret_id)
+    assert "SecretString" in logged and "CreateSecret" in logged
+    assert token not in logged and token not in caplog.text
+
+
+def test_an_arn_of_a_secret_that_does_not_exist_is_a_clear_error_and_leaves_no_key(world: World) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:apps/none-AbCdEf"
+    before = world.active()
+    with pytest.raises(SinkError, match="An ARN names a secret that exists") as raised:
+        world.lifecycle.create(spec(sink=world.sink(arn)))
+    assert world.active() == before and "was revoked" in raised.value.report()
+
+
+def test_an_arn_of_an_existing_secret_is_written_refreshed_and_released(world: World) -> None:
+    name = world.store.name()
+    arn = world.store.client.create_secret(Name=name, SecretString="before")["ARN"]
+    state = world.lifecycle.create(spec(sink=world.sink(arn)))
+    assert state.sink_secret_arn == arn and world.works(world.store.current(name))
+    refreshed = world.lifecycle.refresh(state)
+    assert refreshed is not None and refreshed.status == ACTIVE
+    world.lifecycle.delete(state)
+    assert world.store.current(name) == "before"
+
+
+def test_a_sink_added_during_a_grace_period_holds_the_kept_keys_token_as_awsprevious(world: World) -> None:
+    old = world.lifecycle.create(spec(keep_previous_for_days=2, rotation_triggers={"n": 1}))
+    news = {**old.spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    world.lifecycle.plan(old, news)
+    rotated = world.lifecycle.create(KeySpec.from_inputs(news))
+    world.lifecycle.delete(old)
+    assert rotated.previous_key_id == old.key_id and rotated.previous_token == old.token
+    sink = world.sink()
+    moved = world.lifecycle.update(rotated, KeySpec.from_inputs({**news, "sink": sink.to_input()}))
+    assert moved.previous_key_id == old.key_id and moved.to_outputs()["previous_token"] is None
+    assert world.store.current(sink.secret_id) == rotated.token
+    assert world.store.staged(sink.secret_id, "AWSPREVIOUS") == old.token and world.works(old.token)
+
+
+def test_the_same_secret_named_by_its_arn_or_with_its_region_written_out_is_no_new_key(world: World) -> None:
+    key_spec = spec(sink=world.sink())
+    assert key_spec.sink is not None
+    state = world.lifecycle.create(key_spec)
+    assert state.sink_secret_arn is not None
+    for same in (
+        replace(key_spec.sink, region="us-east-1"),  # the region the environment gave
+        replace(key_spec.sink, secret_id=state.sink_secret_arn),
+    ):
+        plan = world.lifecycle.plan(state, spec(sink=same).to_inputs())
+        assert plan.replaces == () and plan.updates == ("sink",), same
+    other_region = replace(key_spec.sink, region="eu-west-1")
+    assert world.lifecycle.plan(state, spec(sink=other_region).to_inputs()).replaces == ("sink",)
+    other_name = replace(key_spec.sink, secret_id=world.store.name())
+    assert world.lifecycle.plan(state, spec(sink=other_name).to_inputs()).replaces == ("sink",)
+
+
+class FailsOddly:
+    """A Secrets Manager client whose write fails with no AWS error at all, its message quoting what it was given."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def put_secret_value(self, **kwargs: Any) -> None:
+        raise RuntimeError(f"unexpected failure writing {kwargs['SecretString']}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_write_failing_with_no_aws_error_still_revokes_the_new_key_and_hides_the_token(world: World) -> None:
+    name = world.store.name()
+    world.store.client.create_secret(Name=name, SecretString="before")
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    failing = KeyLifecycle(
+        client,
+        world.emulator.org_id,
+        sleep=lambda _s: None,
+        sinks=SinkPool(lambda sink_spec: FailsOddly(boto3_client(sink_spec))),
+    )
+    before = world.active()
+    with pytest.raises(SinkError, match="RuntimeError: unexpected failure writing \\[token\\]") as raised:
+        failing.create(spec(sink=world.sink(name)))
+    client.close()
+    assert world.active() == before and "was revoked" in raised.value.report()
+    assert world.store.current(name) == "before"
+
+
+def test_without_the_aws_extra_a_sink_fails_at_check_naming_it_and_create_makes_no_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    sink = SinkSpec(secret_id="apps/no-boto3", region="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    steps = ProviderSteps(
+        {
+            "ardent:apiUrl": world.emulator.url,
+            "ardent:orgId": world.emulator.org_id,
+            "ardent:token": world.emulator.token,
+        },
+        world.warnings.append,
+    )
+    _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
+    assert [prop for prop, _reason in failures] == ["sink"]
+    assert "pip install 'ardent-provider[aws]'" in failures[0][1]
+    before = create_requests(world.emulator)
+    with pytest.raises(ArdentConfigurationError, match=r"ardent-provider\[aws\]"):
+        world.lifecycle.create(spec(sink=sink))
+    assert create_requests(world.emulator) == before
+
+
+class DatesVersions:
+    """A client whose listed versions are dated by when it wrote them, as AWS dates them (moto dates all as now)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._written: list[str] = []
+
+    def put_secret_value(self, **kwargs: Any) -> Any:
+        self._written.append(kwargs["ClientRequestToken"])
+        return self._inner.put_secret_value(**kwargs)
+
+    def list_secret_version_ids(self, **kwargs: Any) -> Any:
+        listed = self._inner.list_secret_version_ids(**kwargs)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for version in listed["Versions"]:
+            order = self._written.index(version["VersionId"]) + 1 if version["VersionId"] in self._written else 0
+            version["CreatedDate"] = start + timedelta(minutes=order)
+        return listed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_destroy_after_rotations_restores_the_pre_existing_value_not_an_earlier_keys_revoked_token(
+    world: World,
+) -> None:
+    name = world.store.name()
+    world.store.client.create_secret(Name=name, SecretString="before")
+    client = ArdentClient(world.emulator.token, api_url=world.emulator.url, retry=FAST_RETRY)
+    lifecycle = KeyLifecycle(
+        client,
+        world.emulator.org_id,
+        sleep=lambda _s: None,
+        sinks=SinkPool(lambda sink_spec: DatesVersions(boto3_client(sink_spec))),
+    )
+    key_spec = spec(sink=world.sink(name), rotation_triggers={"n": 1})
+    first = lifecycle.create(key_spec)
+    news = {**key_spec.to_inputs(), "rotation_triggers": {"n": 2}}
+    lifecycle.plan(first, news)
+    second = lifecycle.create(KeySpec.from_inputs(news))
+    lifecycle.delete(first)
+    assert second.previous_key_id is None and second.pending_revoke_key_ids == ()
+    lifecycle.delete(second)
+    client.close()
+    assert world.store.current(name) == "before"

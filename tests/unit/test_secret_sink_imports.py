@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 
 from ardent_provider.errors import ArdentConfigurationError
-from ardent_provider.secret_sink import SecretsManagerSink, boto3_client, version_id_for
+from ardent_provider.secret_sink import SecretsManagerSink, SinkError, boto3_client, sink_region, version_id_for
 from ardent_provider.state import SinkSpec
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ardent_provider"
@@ -53,3 +56,47 @@ def test_a_keys_version_id_is_stable_and_differs_between_keys_and_orgs() -> None
     first = version_id_for("org_1", "key_1")
     assert first == version_id_for("org_1", "key_1") and len(first) == 36
     assert len({first, version_id_for("org_1", "key_2"), version_id_for("org_2", "key_1")}) == 3
+
+
+def test_the_sinks_region_is_its_own_then_an_arns_then_aws_region_then_boto3s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    arn = "arn:aws:secretsmanager:ap-south-1:123456789012:secret:apps/x-AbCdEf"
+    assert sink_region(SinkSpec(secret_id="apps/x", region="us-west-1"), "us-east-1") == "us-west-1"
+    assert sink_region(SinkSpec(secret_id=arn), "us-east-1") == "ap-south-1"
+    assert sink_region(SinkSpec(secret_id="apps/x"), "us-east-1") == "eu-west-2"
+    monkeypatch.delenv("AWS_REGION")
+    assert sink_region(SinkSpec(secret_id="apps/x"), "us-east-1") == "us-east-1"
+    with pytest.raises(ArdentConfigurationError, match=r"'apps/x'.*no AWS region.*AWS_REGION"):
+        sink_region(SinkSpec(secret_id="apps/x"), None)
+
+
+class QuotesItsParameters:
+    """A client whose own parameter check quotes the value it refused, as botocore's ParamValidationError does."""
+
+    def describe_secret(self, **_kwargs: object) -> None:
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, "DescribeSecret")
+
+    def create_secret(self, **kwargs: object) -> None:
+        raise ParamValidationError(report=f"Invalid value for parameter SecretString, value: {kwargs['SecretString']}")
+
+
+def test_an_aws_error_that_quotes_the_token_reaches_the_message_without_it() -> None:
+    token = "sk-ard_quoted0123456789"
+    sink = SecretsManagerSink(SinkSpec(secret_id="apps/x"), lambda _spec: QuotesItsParameters())
+    with pytest.raises(SinkError) as raised:
+        sink.write(token, key_id="key_1", org_id="org_1")
+    assert token not in raised.value.report() and "'apps/x'" in raised.value.report()
+    assert "SecretString, value: [token]" in raised.value.report()
+
+
+def test_the_docs_iam_policy_names_exactly_the_secrets_manager_calls_the_sink_makes() -> None:
+    source = (PACKAGE / "secret_sink.py").read_text()
+    called = {
+        "".join(part.title() for part in name.split("_")) for name in re.findall(r"\.client\.([a-z_]+)\(", source)
+    }
+    page = (PACKAGE.parent / "docs" / "keeping-tokens-out-of-the-stack.md").read_text()
+    policy = json.loads(page.split("```json", 1)[1].split("```", 1)[0])
+    granted = {action.removeprefix("secretsmanager:") for action in policy["Statement"][0]["Action"]}
+    assert called and called == granted
