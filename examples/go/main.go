@@ -15,7 +15,7 @@ func main() {
 		conf := config.New(ctx, "")
 
 		seed := &ardent.ApiKeyArgs{Role: pulumi.String("Admin")}
-		// Optional: without it the provider's default lifetime applies.
+		// Optional: without it the key never expires.
 		if days, err := conf.TryInt("expiresInDays"); err == nil {
 			seed.ExpiresInDays = pulumi.Int(days)
 		}

@@ -8,7 +8,7 @@ const config = new pulumi.Config();
 
 const key = new ardent.ApiKey("Production-Test", {
     role: "Admin",
-    // Optional: without it the provider's default lifetime applies.
+    // Optional: without it the key never expires.
     expiresInDays: config.getNumber("expiresInDays"),
 });
 

@@ -19,7 +19,7 @@ public class App {
         var config = ctx.config();
 
         var seedArgs = ApiKeyArgs.builder().role("Admin");
-        // Optional: without it the provider's default lifetime applies.
+        // Optional: without it the key never expires.
         config.getInteger("expiresInDays").ifPresent(seedArgs::expiresInDays);
         var key = new ApiKey("Production-Test", seedArgs.build());
         // The SDK marks token as a secret output, so the stack stores and shows it encrypted as it is.
