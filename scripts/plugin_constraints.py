@@ -33,8 +33,7 @@ HEADER = """\
 
 
 def closure(roots: tuple[str, ...] = ROOTS) -> dict[str, str]:
-    """Every distribution the roots (requirements, with their extras) need on this platform, by canonical name, at
-    its installed version; the first root is left out."""
+    """Every distribution the roots (the first one left out) need with their extras here, at its installed version."""
     versions: dict[str, str] = {}
     seen: set[tuple[str, frozenset[str]]] = set()
     pending = [Requirement(text) for text in roots]

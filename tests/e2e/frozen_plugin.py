@@ -30,7 +30,7 @@ from ..release import PACKAGE_SOURCES, ROOT
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ardent-provider" / "plugin-archives"
 STALE_AFTER = 7 * 24 * 3600
-BUILT_FROM = (*PACKAGE_SOURCES, "scripts/plugin-archive", "scripts/lib.sh")
+BUILT_FROM = (*PACKAGE_SOURCES, "scripts/plugin-archive", "scripts/plugin-constraints.txt", "scripts/lib.sh")
 
 
 def _digest() -> str:
