@@ -2,8 +2,8 @@
 
 Freezing the plugin takes a minute or more, so the archive is kept under
 ``${XDG_CACHE_HOME:-~/.cache}/ardent-provider/plugin-archives/<digest>``, the digest taken over everything the
-archive is built from (the package's sources, pyproject.toml with its pins, the script) and the interpreter;
-a change to any of them builds it anew.
+archive is built from (the package's sources, pyproject.toml with its pins, the script and its constraints file)
+and the interpreter; a change to any of them builds it anew.
 """
 
 from __future__ import annotations
