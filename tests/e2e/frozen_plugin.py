@@ -2,8 +2,8 @@
 
 Freezing the plugin takes a minute or more, so the archive is kept under
 ``${XDG_CACHE_HOME:-~/.cache}/ardent-provider/plugin-archives/<digest>``, the digest taken over everything the
-archive is built from (the package's sources, pyproject.toml with its pins, the script) and the interpreter;
-a change to any of them builds it anew.
+archive is built from (the package's sources, pyproject.toml with its pins, the script and its constraints file)
+and the interpreter; a change to any of them builds it anew.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..release import PACKAGE_SOURCES, ROOT
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ardent-provider" / "plugin-archives"
 STALE_AFTER = 7 * 24 * 3600
-BUILT_FROM = (*PACKAGE_SOURCES, "scripts/plugin-archive", "scripts/lib.sh")
+BUILT_FROM = (*PACKAGE_SOURCES, "scripts/plugin-archive", "scripts/plugin-constraints.txt", "scripts/lib.sh")
 
 
 def _digest() -> str:

@@ -4,11 +4,13 @@ The archive that ``scripts/plugin-archive`` builds is served by an HTTP server o
 project's releases are (``/releases/download/v<version>/<archive>``). A YAML program and a TypeScript program run
 with ``PATH`` holding only the Pulumi CLI's folder with its language hosts (and node and npm for TypeScript), and
 an empty plugin cache: the engine downloads the plugin, installs it and runs it for ``up``, ``refresh``, the
-no-change gate and ``destroy`` against the emulator.
+no-change gate and ``destroy`` against the emulator. A YAML key with a ``sink`` runs the plugin's boto3 against
+moto's Secrets Manager.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,11 +26,13 @@ from ardent_provider.emulator import EmulatorServer
 from ardent_provider.testing.pulumi_cli import BIN_DIR_VARIABLE, PulumiCLI
 
 from ..conftest import FAST_RETRY
+from ..secrets_store import DUMMY_AWS, SecretsStore, secrets_store
 from .conftest import PASSPHRASE, STACK, require_cli, token_works
 from .frozen_plugin import ReleaseServer, cached_archive, release_server
 from .language_programs import LANGUAGES, language_stack
 
 pytestmark = pytest.mark.e2e
+__all__ = ["secrets_store"]  # fixtures
 
 BOOTSTRAP_KEY = "emulator-bootstrap-owner"
 AMBIENT_WARNING = "using pulumi-resource-ardent from $PATH"
@@ -52,6 +56,30 @@ YAML_PROGRAM = textwrap.dedent(
       productionTestToken:
         fn::secret: ${{productionTest.token}}
       productionTestKeyId: ${{productionTest.keyId}}
+    """
+)
+
+# The key's token goes to AWS Secrets Manager (moto's, on loopback), through the boto3 frozen into the plugin.
+SINK_PROGRAM = textwrap.dedent(
+    """\
+    name: ardent-frozen-sink
+    runtime: yaml
+    resources:
+      productionTest:
+        type: ardent:ApiKey
+        properties:
+          name: Production-Test
+          role: Admin
+          sink:
+            awsSecretsManager:
+              secretId: {secret_id}
+              endpointUrl: {endpoint}
+        options:
+          version: {version}
+          pluginDownloadURL: {download_url}
+    outputs:
+      productionTestKeyId: ${{productionTest.keyId}}
+      secretArn: ${{productionTest.sinkSecretArn}}
     """
 )
 
@@ -181,3 +209,39 @@ def test_a_typescript_program_without_python_gets_the_plugin_from_its_download_u
     path = path_without_python(tmp_path, "node", "npm")
     cli = bare_cli(stack.project_dir, tmp_path / "pulumi-state", path, PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES=overrides)
     up_gate_and_destroy(cli, emulator, release)
+
+
+def test_the_frozen_plugin_writes_a_sinks_token_to_aws_secrets_manager(
+    tmp_path: Path, emulator: EmulatorServer, release: ReleaseServer, secrets_store: SecretsStore
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    secret_id = secrets_store.name()
+    program = SINK_PROGRAM.format(
+        secret_id=secret_id,
+        endpoint=secrets_store.endpoint,
+        version=__version__,
+        download_url=release.download_url.replace("${", "$${"),
+    )
+    (project / "Pulumi.yaml").write_text(program)
+    state = tmp_path / "pulumi-state"
+    # Dummy credentials and region for the plugin's boto3, from the environment as on a real machine.
+    cli = bare_cli(project, state, path_without_python(tmp_path), **DUMMY_AWS)
+    cli.select_stack(STACK)
+    cli.set_config("ardent:apiUrl", emulator.url)
+    cli.set_config("ardent:orgId", emulator.org_id)
+    cli.set_config("ardent:token", emulator.token, secret=True)
+
+    up = cli.run("up", "--yes", "--skip-preview")
+    assert release.served_archive(), f"the engine did not fetch the archive; the server saw {release.requests}"
+    token = secrets_store.current(secret_id)
+    outputs = cli.outputs(show_secrets=True)
+    assert token_works(emulator, token)
+    assert active_keys(emulator) == {outputs["productionTestKeyId"]: "Production-Test"}
+    assert outputs["secretArn"] == secrets_store.describe(secret_id)["ARN"]
+    stored = [path for path in state.rglob("*") if path.is_file() and token.encode() in path.read_bytes()]
+    assert stored == [] and token not in json.dumps(cli.export(show_secrets=True)) + up.stdout + up.stderr
+
+    cli.run("destroy", "--yes", "--skip-preview")
+    assert active_keys(emulator) == {} and not token_works(emulator, token)
+    assert secrets_store.describe(secret_id).get("DeletedDate") is not None

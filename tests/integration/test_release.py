@@ -163,7 +163,8 @@ def test_the_plugin_constraints_are_the_versions_the_checkout_tests_with() -> No
     )
     pinned = dict(line.split("==") for line in text.splitlines() if line and not line.startswith("#"))
     assert {"pulumi", "httpx", "pyyaml", "grpcio", "pyinstaller", "pyinstaller-hooks-contrib"} <= set(pinned)
-    assert not {"selenium", "moto", "pytest", "mypy", "ruff", "pulumi-policy", "boto3"} & set(pinned), (
+    assert {"boto3", "botocore", "s3transfer", "jmespath"} <= set(pinned), "the aws extra's closure, for a key's sink"
+    assert not {"selenium", "moto", "pytest", "mypy", "ruff", "pulumi-policy", "pillow"} & set(pinned), (
         "nothing of the dev extra beyond the plugin's own closure"
     )
 
