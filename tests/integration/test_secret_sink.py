@@ -58,6 +58,15 @@ class World:
     def works(self, token: str | None) -> bool:
         return token_authenticates(self.owner, self.emulator.org_id, token)
 
+    def provider_steps(self) -> ProviderSteps:
+        """The provider's steps configured for the emulator's org, as a stack's settings configure them."""
+        settings = {
+            "ardent:apiUrl": self.emulator.url,
+            "ardent:orgId": self.emulator.org_id,
+            "ardent:token": self.emulator.token,
+        }
+        return ProviderSteps(settings, self.warnings.append)
+
 
 @pytest.fixture
 def world(emulator: EmulatorServer, secrets_store: SecretsStore, aws_env: dict[str, str]) -> Iterator[World]:
@@ -385,14 +394,7 @@ def test_a_sink_with_no_region_fails_at_check_and_create_without_making_a_key(
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
     sink = SinkSpec(secret_id="apps/no-region", endpoint_url=world.store.endpoint)
-    steps = ProviderSteps(
-        {
-            "ardent:apiUrl": world.emulator.url,
-            "ardent:orgId": world.emulator.org_id,
-            "ardent:token": world.emulator.token,
-        },
-        world.warnings.append,
-    )
+    steps = world.provider_steps()
     _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
     assert [prop for prop, _reason in failures] == ["sink"] and "AWS_REGION" in failures[0][1]
     before = create_requests(world.emulator)
@@ -519,14 +521,7 @@ def test_without_the_aws_extra_a_sink_fails_at_check_naming_it_and_create_makes_
 ) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)
     sink = SinkSpec(secret_id="apps/no-boto3", region="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
-    steps = ProviderSteps(
-        {
-            "ardent:apiUrl": world.emulator.url,
-            "ardent:orgId": world.emulator.org_id,
-            "ardent:token": world.emulator.token,
-        },
-        world.warnings.append,
-    )
+    steps = world.provider_steps()
     _inputs, failures = steps.check({**spec(sink=sink).to_inputs(), "role": "Member"})
     assert [prop for prop, _reason in failures] == ["sink"]
     assert "pip install 'ardent-provider[aws]'" in failures[0][1]
