@@ -25,9 +25,10 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PYTHONS = ["3.11", "3.12", "3.13"]
 # Dependencies that are runtime ranges of the package, and tools the cells do not need (lint, types, release,
-# the e2e-only browser and object-store helpers).
+# the e2e-only browser helpers). moto[server] stays: it brings boto3 (the aws extra) and serves the Secrets
+# Manager that the fast tests of a key's sink write to.
 BOUNDED = ("pulumi", "httpx")
-NOT_FOR_CELLS = ("ruff", "mypy", "setuptools", "build", "twine", "nox", "moto", "selenium", "pillow")
+NOT_FOR_CELLS = ("ruff", "mypy", "setuptools", "build", "twine", "nox", "selenium", "pillow")
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
